@@ -1,0 +1,1 @@
+"""pseudonymisation package."""

@@ -1,0 +1,37 @@
+"""Shared fixtures. Tests make their own keys and synthetic identifiers; nothing secret
+is committed."""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+from click.testing import CliRunner
+
+
+@pytest.fixture(autouse=True)
+def _quiet_progress(monkeypatch):
+    # Progress bars go to a terminal only; tests read plain output.
+    monkeypatch.setenv("MIKRODATA_PROGRESS", "0")
+
+
+@pytest.fixture
+def run_cli():
+    """Run ``mikrodata ARGS...`` in-process; returns the click Result (exit_code, output)."""
+    from toolkit.cli import cli
+
+    def _run(*args: str, input: str | None = None, env: dict[str, str] | None = None):
+        runner = CliRunner()
+        return runner.invoke(cli, list(args), input=input, env=env, catch_exceptions=True)
+
+    return _run
+
+
+@pytest.fixture
+def workdir(tmp_path, monkeypatch):
+    """A temporary working directory."""
+    monkeypatch.chdir(tmp_path)
+    return tmp_path
+
+
+os.environ.setdefault("MIKRODATA_PROGRESS", "0")
