@@ -135,7 +135,7 @@ def _page(reg: Register, version: str) -> str:
 <h1>{_e(reg.label_sv)}</h1><p><b>{_e(reg.label_en)}</b>, {_e(reg.holder)},
 {_years(reg.first_year, reg.last_year)}. Catalogue {_e(reg.version)} ({_e(version)}).</p>
 <p>{_e(reg.description)}</p><p><b>Record:</b> {_e(reg.record)}<br><b>Key:</b>
-{_e(', '.join(reg.key))}</p>
+{_e(", ".join(reg.key))}</p>
 <h2>Variables</h2><table><tr><th>name</th><th>svenska</th><th>English</th><th>type</th>
 <th>unit</th><th>class</th><th>level</th><th>years</th><th>sources</th></tr>{var_rows}</table>
 <h2>Code lists</h2>{_code_table(reg)}

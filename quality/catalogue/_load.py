@@ -155,7 +155,9 @@ def _variable(path: Path, reg: dict[str, Any], v: dict[str, Any]) -> Variable:
     codes = None
     spec = v.get("codes")
     if spec is not None and v["type"] != "code":
-        raise _fail(path, f"{where}, field codes", f"a code list needs type 'code', not {v['type']!r}")
+        raise _fail(
+            path, f"{where}, field codes", f"a code list needs type 'code', not {v['type']!r}"
+        )
     if spec is None and v["type"] == "code":
         raise _fail(path, f"{where}, field codes", "type 'code' needs a code list")
     if spec is not None and "ref" in spec:

@@ -13,7 +13,6 @@ keeps its traceback (exit code 1).
 from __future__ import annotations
 
 import importlib
-import sys
 from typing import Any
 
 import click
@@ -88,7 +87,3 @@ def cli() -> None:
 def main(argv: list[str] | None = None) -> None:
     """Entry point of the ``mikrodata`` command."""
     cli.main(args=argv, prog_name="mikrodata")
-
-
-if __name__ == "__main__":  # pragma: no cover
-    main(sys.argv[1:])

@@ -5,10 +5,10 @@ from __future__ import annotations
 from pathlib import Path
 
 import click
-from rich.console import Console
 from rich.table import Table
 
 from quality.catalogue import load, registers
+from toolkit.cli._output import console
 
 __all__ = ["catalogue"]
 
@@ -36,7 +36,7 @@ def list_() -> None:
             str(len(reg.variables)),
             reg.version,
         )
-    Console().print(table)
+    console().print(table)
 
 
 @catalogue.command()
@@ -64,7 +64,7 @@ def show(register: str, year: int | None) -> None:
             _years(v.first_year, v.last_year),
             codes,
         )
-    Console().print(table)
+    console().print(table)
 
 
 @catalogue.command()
@@ -76,9 +76,12 @@ def history(register: str) -> None:
     table = Table("year", "change", "what", "sources", title=f"{reg.name}: history")
     for event in reg.history():
         table.add_row(
-            str(event.year), event.kind.replace("_", " "), event.description, ", ".join(event.sources)
+            str(event.year),
+            event.kind.replace("_", " "),
+            event.description,
+            ", ".join(event.sources),
         )
-    Console().print(table)
+    console().print(table)
 
 
 @catalogue.command()

@@ -1,0 +1,121 @@
+"""The command line: help everywhere, version, one-line errors with fixed exit codes."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import click
+import pytest
+
+from toolkit import __version__
+from toolkit.cli import COMMANDS, cli
+from toolkit.errors import MikrodataError
+
+
+def _all_commands(group: click.Group, ctx: click.Context, prefix=()):
+    for name in group.list_commands(ctx):
+        cmd = group.get_command(ctx, name)
+        yield prefix + (name,), cmd
+        if isinstance(cmd, click.Group):
+            yield from _all_commands(cmd, ctx, prefix + (name,))
+
+
+def test_version(run_cli):
+    result = run_cli("--version")
+    assert result.exit_code == 0
+    assert __version__ in result.output
+
+
+def test_top_level_help_lists_every_command_without_importing_them(run_cli):
+    result = run_cli("--help")
+    assert result.exit_code == 0
+    for name in COMMANDS:
+        assert name in result.output
+
+
+def test_every_sub_command_has_help(run_cli):
+    ctx = click.Context(cli)
+    paths = list(_all_commands(cli, ctx))
+    assert len(paths) >= len(COMMANDS)
+    for path, _ in paths:
+        result = run_cli(*path, "--help")
+        assert result.exit_code == 0, (path, result.output)
+        assert "Usage:" in result.output
+
+
+def test_catalogue_commands(run_cli, tmp_path):
+    listing = run_cli("catalogue", "list")
+    assert listing.exit_code == 0 and "ekonomiskt_bistand" in listing.output
+    show = run_cli("catalogue", "show", "ekonomiskt_bistand", "--year", "2016")
+    assert show.exit_code == 0 and "flykting" in show.output
+    show17 = run_cli("catalogue", "show", "ekonomiskt_bistand", "--year", "2017")
+    assert "flykting" not in show17.output and "avslutsorsak" in show17.output
+    history = run_cli("catalogue", "history", "ekonomiskt_bistand")
+    assert history.exit_code == 0 and "2017" in history.output
+
+
+@pytest.mark.parametrize(
+    "args,code",
+    [
+        (("catalogue", "show", "nope"), 12),
+        (("catalogue", "history", "nope"), 12),
+        (("catalogue", "show"), 2),
+        (("no-such-command",), 2),
+    ],
+)
+def test_exit_codes(run_cli, args, code):
+    result = run_cli(*args)
+    assert result.exit_code == code, result.output
+
+
+def test_user_errors_are_one_line_without_traceback():
+    proc = subprocess.run(
+        [sys.executable, "-m", "toolkit.cli", "catalogue", "show", "nope"],
+        capture_output=True,
+        text=True,
+    )
+    assert proc.returncode == 12
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1, proc.stderr
+    assert lines[0].startswith("error: no register 'nope' in the catalogue. Use one of:")
+    assert "Traceback" not in proc.stderr
+
+
+def test_unexpected_errors_keep_their_traceback(monkeypatch):
+    @cli.command("boom", hidden=True)
+    def boom():
+        raise RuntimeError("a bug")
+
+    try:
+        from click.testing import CliRunner
+
+        result = CliRunner().invoke(cli, ["boom"])
+        assert result.exit_code == 1
+        assert isinstance(result.exception, RuntimeError)
+    finally:
+        cli.commands.pop("boom")
+
+
+@pytest.mark.parametrize("exc_class", MikrodataError.__subclasses__() + [MikrodataError])
+def test_every_error_class_exits_with_its_own_code(exc_class):
+    @cli.command("fail", hidden=True)
+    def fail():
+        raise exc_class("it went wrong", "Do this instead")
+
+    try:
+        from click.testing import CliRunner
+
+        result = CliRunner().invoke(cli, ["fail"])
+        assert result.exit_code == exc_class.exit_code
+        assert "error: it went wrong. Do this instead" in result.output
+    finally:
+        cli.commands.pop("fail")
+
+
+def test_exit_codes_are_distinct():
+    from toolkit import errors
+
+    classes = [getattr(errors, n) for n in errors.__all__ if isinstance(getattr(errors, n), type)]
+    codes = [c.exit_code for c in classes]
+    assert len(codes) == len(set(codes))
