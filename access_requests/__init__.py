@@ -1,1 +1,3 @@
-"""access_requests package."""
+"""Access requests, the access gate, and the hash-chained audit log."""
+
+__all__: list[str] = []

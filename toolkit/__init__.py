@@ -5,11 +5,11 @@ Importing ``toolkit`` stays light on purpose: the basics every layer may import
 heavier is imported until it is used.
 """
 
-from importlib.metadata import PackageNotFoundError, version
+from importlib import metadata as _metadata
 
 try:
-    __version__ = version("mikrodata")
-except PackageNotFoundError:  # running from a source tree that is not installed
+    __version__ = _metadata.version("mikrodata")
+except _metadata.PackageNotFoundError:  # a source tree that is not installed
     __version__ = "0.0.0+unknown"
 
 __all__ = ["__version__"]
