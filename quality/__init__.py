@@ -1,8 +1,58 @@
-"""Data quality: the variable catalogue (``quality.catalogue``), expectation suites built
-from it, and the missingness and variable-history reports.
+"""Quality review of register deliveries and extracts, built on the variable catalogue.
 
-Import the parts you need from their modules; the package itself exports nothing so that
-``import quality.catalogue`` stays light (no Great Expectations import).
+- :mod:`quality.catalogue`: the catalogue itself (one YAML file per register);
+- :func:`run_quality`: Great Expectations 1.x suites per register and year, offline
+  Data Docs and a masked summary (``mikrodata quality run``);
+- :func:`write_missingness`: structural versus item missingness
+  (``mikrodata quality missingness``);
+- :func:`write_history`: documented versus observed variable history
+  (``mikrodata quality history``).
+
+The names below are imported on first use, so ``import quality.catalogue`` does not
+load Great Expectations.
 """
 
-__all__: list[str] = []
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+__all__ = [
+    "ExpectationOutcome",
+    "HistoryReport",
+    "MissingnessReport",
+    "QualityReport",
+    "build_period_suite",
+    "build_suite",
+    "compute_history",
+    "make_offline",
+    "compute_missingness",
+    "remote_references",
+    "run_quality",
+    "write_history",
+    "write_missingness",
+]
+
+_WHERE = {
+    "ExpectationOutcome": "quality.run",
+    "QualityReport": "quality.run",
+    "run_quality": "quality.run",
+    "build_suite": "quality.suites",
+    "build_period_suite": "quality.suites",
+    "MissingnessReport": "quality.missingness",
+    "compute_missingness": "quality.missingness",
+    "write_missingness": "quality.missingness",
+    "HistoryReport": "quality.history_report",
+    "compute_history": "quality.history_report",
+    "write_history": "quality.history_report",
+    "make_offline": "quality.datadocs",
+    "remote_references": "quality.datadocs",
+}
+
+
+def __getattr__(name: str) -> Any:
+    if name not in _WHERE:
+        raise AttributeError(f"module 'quality' has no attribute {name!r}")
+    value = getattr(importlib.import_module(_WHERE[name]), name)
+    globals()[name] = value  # cache: later lookups skip this function
+    return value

@@ -1,0 +1,287 @@
+"""Benchmark: pseudonymising a register file, against its I/O floor and a naive way.
+
+Not a test. Makes a Parquet file of ``--rows`` rows (default 10 million) drawn from
+``--people`` distinct synthetic people (default one million; a small share of the
+rows carry invalid numbers), then times, each in its own subprocess so its peak
+memory (ru_maxrss) is its own:
+
+(a) I/O floor: read the file in batches and write it back unchanged (the same reader
+    and writer mikrodata uses);
+(b) mikrodata: ``pseudonymise_file`` (parse, dedupe, HMAC, reject file, checks);
+(c) naive: pandas ``read_parquet``, a per-row ``hmac`` through ``DataFrame.apply``,
+    ``to_parquet``. The per-row part is timed on a sample and scaled when the file is
+    larger than ``--naive-sample`` rows (the output says so).
+
+Run: ``.venv/bin/python benchmarks/bench_pseudonymise.py [--rows 10000000,50000000]``.
+Files go to a temporary directory (``--workdir`` to choose) and are removed afterwards.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+# NumPy, Arrow and mikrodata are imported in the child processes only: on Linux a
+# child's peak RSS (ru_maxrss) starts from its parent's size at fork, so the parent
+# stays small for the memory figures to be the stages' own.
+PASSPHRASE = "benchmark passphrase, not a secret"
+
+
+def synthetic_people(n: int, seed: int = 1) -> Any:
+    """n distinct valid 12-digit personnummer/samordningsnummer (vectorised)."""
+    import numpy as np
+    import pyarrow as pa
+
+    from pseudonymisation.luhn import luhn_check_digits
+
+    rng = np.random.default_rng(seed)
+    out: list[np.ndarray] = []
+    have = 0
+    while have < n:
+        m = int((n - have) * 1.1) + 100
+        days = rng.integers(
+            np.datetime64("1925-01-01").astype(int), np.datetime64("2008-12-31").astype(int), m
+        )
+        dates = days.astype("datetime64[D]")
+        years = dates.astype("datetime64[Y]").astype(int) + 1970
+        months = dates.astype("datetime64[M]").astype(int) % 12 + 1
+        dom = (dates - dates.astype("datetime64[M]")).astype(int) + 1
+        dom = np.where(rng.random(m) < 0.03, dom + 60, dom)  # samordningsnummer
+        birth = rng.integers(1, 1000, m)
+        yy = years % 100
+        nine = np.stack(
+            [
+                yy // 10,
+                yy % 10,
+                months // 10,
+                months % 10,
+                dom // 10,
+                dom % 10,
+                birth // 100,
+                birth // 10 % 10,
+                birth % 10,
+            ],
+            axis=1,
+        )
+        check = luhn_check_digits(nine)
+        key = ((years * 10000 + months * 100 + dom) * 1000 + birth) * 10 + check
+        out.append(key)
+        have = len(np.unique(np.concatenate(out)))
+    keys = np.unique(np.concatenate(out))
+    keys = rng.permutation(keys)[:n]
+    return pa.array(keys.astype(str))
+
+
+def make_file(path: Path, rows: int, people: int, seed: int = 2) -> None:
+    import numpy as np
+    import pyarrow as pa
+    import pyarrow.compute as pc
+    import pyarrow.parquet as pq
+
+    rng = np.random.default_rng(seed)
+    ids = synthetic_people(people)
+    writer = None
+    chunk = 2_000_000
+    for start in range(0, rows, chunk):
+        n = min(chunk, rows - start)
+        who = rng.integers(0, people, n)
+        pnr = ids.take(pa.array(who))
+        bad = rng.random(n) < 0.001  # a few broken numbers: wrong check digit
+        if bad.any():
+            pnr = pc.if_else(pa.array(bad), pc.binary_replace_slice(pnr, 11, 12, "X"), pnr)
+        table = pa.table(
+            {
+                "personnummer": pnr,
+                "ar": pa.array(rng.integers(1990, 2025, n).astype(np.int16)),
+                "manad": pa.array(rng.integers(1, 13, n).astype(np.int8)),
+                "kommun": pa.array(rng.integers(114, 2584, n).astype(str)),
+                "belopp": pa.array(rng.integers(0, 30000, n).astype(np.int32)),
+            }
+        )
+        if writer is None:
+            writer = pq.ParquetWriter(path, table.schema)
+        writer.write_table(table, row_group_size=1_000_000)
+    writer.close()
+
+
+# ---- the three stages, each run in a child process -------------------------------
+
+
+def stage_setup(rows: int, people: int, src: Path, work: Path) -> dict:
+    from pseudonymisation import KeyStore
+
+    t = time.perf_counter()
+    make_file(src, rows, people)
+    if not (work / "keystore").exists():
+        KeyStore.create(work / "keystore", PASSPHRASE).rotate("BENCH")
+    return {"seconds": time.perf_counter() - t, "mib": src.stat().st_size / 2**20}
+
+
+def stage_io(src: Path, dst: Path, work: Path) -> dict:
+    import pyarrow.parquet as pq
+
+    t = time.perf_counter()
+    source = pq.ParquetFile(src, pre_buffer=False)  # as mikrodata reads
+    with pq.ParquetWriter(dst, source.schema_arrow) as writer:
+        for batch in source.iter_batches(batch_size=1_000_000):
+            writer.write_batch(batch)
+    return {"seconds": time.perf_counter() - t}
+
+
+def stage_mikrodata(src: Path, dst: Path, work: Path) -> dict:
+    from pseudonymisation import KeyStore, pseudonymise_file
+
+    key = KeyStore.open(work / "keystore", PASSPHRASE).project_key("BENCH")
+    t = time.perf_counter()
+    result = pseudonymise_file(src, dst, key, {"personnummer": "person"})
+    seconds = time.perf_counter() - t
+    return {
+        "seconds": seconds,
+        "rows_in": result.rows_in,
+        "rows_out": result.rows_out,
+        "rows_rejected": result.rows_rejected,
+        "distinct": result.distinct["person"],
+    }
+
+
+def stage_naive(src: Path, dst: Path, work: Path, sample: int) -> dict:
+    import hashlib
+    import hmac
+
+    import pandas as pd
+
+    key = os.urandom(32)
+    t0 = time.perf_counter()
+    df = pd.read_parquet(src)
+    t_read = time.perf_counter() - t0
+    part = df if len(df) <= sample else df.iloc[:sample].copy()
+    t1 = time.perf_counter()
+    part["personnummer"] = part["personnummer"].apply(
+        lambda v: hmac.new(key, v.encode(), hashlib.sha256).hexdigest()[:16]
+    )
+    t_apply = (time.perf_counter() - t1) * (len(df) / len(part))
+    t2 = time.perf_counter()
+    part.to_parquet(dst)
+    t_write = (time.perf_counter() - t2) * (len(df) / len(part))
+    return {
+        "seconds": t_read + t_apply + t_write,
+        "scaled": len(part) < len(df),
+        "sample": len(part),
+        "rows": len(df),
+    }
+
+
+def run_child(stage: str, src: Path, dst: Path, work: Path, sample: int, *extra: str) -> dict:
+    cmd = [
+        sys.executable,
+        __file__,
+        "--child",
+        stage,
+        "--src",
+        str(src),
+        "--dst",
+        str(dst),
+        "--workdir",
+        str(work),
+        "--naive-sample",
+        str(sample),
+        *extra,
+    ]
+    env = dict(os.environ, MIKRODATA_PROGRESS="0")
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, env=env)
+    out = proc.stdout.read()
+    _, status, usage = os.wait4(proc.pid, 0)
+    if status != 0:
+        raise SystemExit(f"stage {stage} failed")
+    result = json.loads(out)
+    result["peak_mib"] = usage.ru_maxrss / 1024  # Linux: KiB
+    return result
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument(
+        "--rows", default="10000000", help="comma-separated row counts, e.g. 10000000,50000000"
+    )
+    parser.add_argument("--people", type=int, default=1_000_000)
+    parser.add_argument("--naive-sample", type=int, default=1_000_000)
+    parser.add_argument("--workdir", type=Path, default=None)
+    parser.add_argument("--child", default=None)
+    parser.add_argument("--src", type=Path)
+    parser.add_argument("--dst", type=Path)
+    parser.add_argument("--rows-one", type=int, default=0)
+    args = parser.parse_args()
+
+    if args.child:
+        if args.child == "setup":
+            res = stage_setup(args.rows_one, args.people, args.src, args.workdir)
+        elif args.child == "naive":
+            res = stage_naive(args.src, args.dst, args.workdir, args.naive_sample)
+        else:
+            stages = {"io": stage_io, "mikrodata": stage_mikrodata}
+            res = stages[args.child](args.src, args.dst, args.workdir)
+        sys.stdout.write(json.dumps(res))
+        return
+
+    work = Path(tempfile.mkdtemp(prefix="bench_pseudonymise.", dir=args.workdir))
+    try:
+        print(
+            f"python {sys.version.split()[0]}, {os.cpu_count()} cores, load average "
+            f"{os.getloadavg()[0]:.1f} at start; {args.people:,} distinct people; each stage "
+            "in its own process"
+        )
+        for rows in (int(r) for r in args.rows.split(",")):
+            src = work / f"register_{rows}.parquet"
+            made = run_child(
+                "setup",
+                src,
+                src,
+                work,
+                args.naive_sample,
+                "--rows-one",
+                str(rows),
+                "--people",
+                str(args.people),
+            )
+            print(
+                f"\n{rows:,} rows: made a {made['mib']:.0f} MiB Parquet file in "
+                f"{made['seconds']:.1f} s"
+            )
+            a = run_child("io", src, work / "io.parquet", work, args.naive_sample)
+            b = run_child("mikrodata", src, work / "out.parquet", work, args.naive_sample)
+            c = run_child("naive", src, work / "naive.parquet", work, args.naive_sample)
+            print(f"  (a) I/O floor       {a['seconds']:7.2f} s   peak {a['peak_mib']:6.0f} MiB")
+            print(
+                f"  (b) mikrodata       {b['seconds']:7.2f} s   peak {b['peak_mib']:6.0f} MiB"
+                f"   rows in {b['rows_in']:,} / out {b['rows_out']:,} / rejected "
+                f"{b['rows_rejected']:,}; {b['distinct']:,} distinct hashed"
+            )
+            note = (
+                f" (per-row part timed on {c['sample']:,} rows and scaled)" if c["scaled"] else ""
+            )
+            print(
+                f"  (c) naive apply     {c['seconds']:7.2f} s   peak {c['peak_mib']:6.0f} MiB{note}"
+            )
+            print(
+                f"  ratios: (b)/(a) = {b['seconds'] / a['seconds']:.2f} (goal <= 1.5), "
+                f"(c)/(b) = {c['seconds'] / b['seconds']:.1f} (goal >= 10)"
+            )
+            for f in work.glob("*.parquet"):
+                f.unlink()
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,407 @@
+"""Pseudonymising whole files, streamed in bounded memory.
+
+Parquet is read row group by row group in batches; CSV (UTF-8, Latin-1 or CP1252,
+detected or given; ``;``, ``,``, tab or ``|`` separated, detected from the header) is
+read block by block with every column as text, so nothing is re-typed or lost. Each
+batch goes through one :class:`~pseudonymisation.tables.Pseudonymiser`, which hashes
+only identifiers it has not seen before. Memory is bounded by the batch size plus
+16-20 bytes per distinct identifier, not by the number of rows.
+
+The output (Parquet or CSV, by its suffix) and the reject file beside it
+(``<name>.rejected.<suffix>``, mode 0600) are written to temporary files and renamed
+into place only after the whole run passed its checks: rows in = rows out + rows
+rejected, the Parquet row counts, and no pseudonym collision. A failed run leaves the
+previous output or none.
+"""
+
+from __future__ import annotations
+
+import codecs
+import csv
+import dataclasses
+import datetime as dt
+import io
+import os
+import queue
+import threading
+from collections.abc import Iterable, Iterator, Mapping
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+import pyarrow.csv as pacsv
+import pyarrow.parquet as pq
+
+from toolkit.atomic import atomic_file
+from toolkit.errors import BadInputError, IntegrityError
+from toolkit.progress import progress
+
+from .keystore import ProjectKey
+from .tables import Pseudonymiser, _refuse_residual
+
+__all__ = [
+    "ENCODINGS",
+    "FileResult",
+    "detect_encoding",
+    "input_columns",
+    "pseudonymise_file",
+    "reject_path_for",
+]
+
+ENCODINGS = ("auto", "utf-8", "latin-1", "cp1252")
+_PARQUET = (".parquet", ".pq")
+_CSV = (".csv", ".txt", ".tsv")
+_DELIMITERS = (";", ",", "\t", "|")
+
+
+@dataclasses.dataclass(frozen=True)
+class FileResult:
+    """What a file run did: counts, where it wrote, and under which key."""
+
+    rows_in: int
+    rows_out: int
+    rows_rejected: int
+    out_path: Path
+    reject_path: Path
+    key_id: str
+    distinct: dict[str, int]  # distinct identifiers per domain
+
+    def summary(self) -> str:
+        return f"rows in {self.rows_in} / out {self.rows_out} / rejected {self.rows_rejected}"
+
+
+def _kind(path: Path) -> str:
+    suffix = path.suffix.lower()
+    if suffix in _PARQUET:
+        return "parquet"
+    if suffix in _CSV:
+        return "csv"
+    raise BadInputError(
+        f"cannot tell the format of {path.name} from its suffix",
+        "use .parquet or .csv",
+    )
+
+
+def reject_path_for(out_path: str | os.PathLike[str]) -> Path:
+    """The reject file next to an output: ``extract.parquet`` -> ``extract.rejected.parquet``."""
+    out = Path(out_path)
+    return out.with_name(f"{out.stem}.rejected{out.suffix}")
+
+
+def detect_encoding(path: str | os.PathLike[str], chunk: int = 1 << 22) -> str:
+    """``utf-8`` if the whole file decodes as UTF-8, else ``cp1252`` (Swedish Windows
+    exports), or ``latin-1`` if it has bytes CP1252 leaves undefined."""
+    decoder = codecs.getincrementaldecoder("utf-8")()
+    seen_undefined = False
+    utf8 = True
+    with open(path, "rb") as handle:
+        while block := handle.read(chunk):
+            seen_undefined |= any(b in block for b in (b"\x81", b"\x8d", b"\x8f", b"\x90", b"\x9d"))
+            if utf8:
+                try:
+                    decoder.decode(block)
+                except UnicodeDecodeError:
+                    utf8 = False
+    if utf8:
+        try:
+            decoder.decode(b"", final=True)
+            return "utf-8"
+        except UnicodeDecodeError:
+            pass
+    return "latin-1" if seen_undefined else "cp1252"
+
+
+def _header(path: Path, encoding: str, delimiter: str | None) -> tuple[list[str], str]:
+    with open(path, "rb") as handle:
+        first = handle.readline(1 << 20)
+    text = first.decode(encoding, errors="replace").lstrip("\ufeff").rstrip("\r\n")
+    if not text:
+        raise BadInputError(f"{path.name} is empty", "deliver a CSV file with a header line")
+    if delimiter is None:
+        delimiter = max(_DELIMITERS, key=text.count)
+    names = next(csv.reader(io.StringIO(text), delimiter=delimiter))
+    if len(set(names)) != len(names) or any(not n for n in names):
+        raise BadInputError(
+            f"the header of {path.name} has empty or repeated column names",
+            "fix the header line",
+        )
+    return names, delimiter
+
+
+def input_columns(
+    path: str | os.PathLike[str], encoding: str = "auto", delimiter: str | None = None
+) -> list[str]:
+    """The column names of a Parquet or CSV input file."""
+    path = Path(path)
+    if not path.is_file():
+        raise BadInputError(f"no input file {path}", "check the path")
+    if _kind(path) == "parquet":
+        try:
+            return list(pq.read_schema(path).names)
+        except (pa.ArrowInvalid, OSError):
+            raise BadInputError(f"{path.name} is not a readable Parquet file", "check it") from None
+    if encoding == "auto":
+        encoding = detect_encoding(path)
+    return _header(path, encoding, delimiter)[0]
+
+
+def _csv_batches(
+    path: Path, encoding: str, delimiter: str | None, block_size: int
+) -> tuple[pa.Schema, Iterator[pa.RecordBatch], list[int]]:
+    if encoding == "auto":
+        encoding = detect_encoding(path)
+    names, delimiter = _header(path, encoding, delimiter)
+    malformed: list[int] = []
+
+    def on_invalid(row: pacsv.InvalidRow) -> str:
+        malformed.append(row.actual_columns)  # never the row's text
+        return "skip"
+
+    reader = pacsv.open_csv(
+        path,
+        read_options=pacsv.ReadOptions(
+            encoding="utf8" if encoding == "utf-8" else encoding, block_size=block_size
+        ),
+        parse_options=pacsv.ParseOptions(delimiter=delimiter, invalid_row_handler=on_invalid),
+        convert_options=pacsv.ConvertOptions(
+            column_types={n: pa.string() for n in names},
+            strings_can_be_null=False,
+            quoted_strings_can_be_null=False,
+        ),
+    )
+
+    def batches() -> Iterator[pa.RecordBatch]:
+        try:
+            for batch in reader:
+                if malformed:
+                    break
+                yield batch
+        except (pa.ArrowInvalid, UnicodeDecodeError):
+            # Arrow's message quotes the offending row: never pass it on.
+            raise BadInputError(
+                f"{path.name} could not be read as {encoding} CSV",
+                "check the encoding (--encoding) and the separator",
+            ) from None
+        if malformed:
+            raise BadInputError(
+                f"{path.name} has rows with the wrong number of fields "
+                f"(expected {len(names)}, found {malformed[0]}); nothing was written",
+                "fix the file (quoting, separators) and run again",
+            )
+
+    return reader.schema, batches(), malformed
+
+
+def pseudonymise_file(
+    in_path: str | os.PathLike[str],
+    out_path: str | os.PathLike[str],
+    key: ProjectKey,
+    columns: Mapping[str, str] | Iterable[str] | str,
+    *,
+    reference_date: dt.date | None = None,
+    encoding: str = "auto",
+    delimiter: str | None = None,
+    batch_size: int = 1_000_000,
+    allow_interim: bool = False,
+    allow_null: Iterable[str] = (),
+    reject_path: str | os.PathLike[str] | None = None,
+    rejects_with_identifiers: bool = False,
+    check_residual: bool = True,
+) -> FileResult:
+    """Stream ``in_path`` (Parquet or CSV) to ``out_path`` with identifier columns
+    replaced by pseudonyms under ``key``; rejected rows go to the reject file.
+
+    ``columns`` maps column -> domain as in :func:`pseudonymise_table`.
+    ``rejects_with_identifiers`` adds the raw identifiers of rejected rows to the
+    reject file, for the steward to correct them (it stays steward-side, mode 0600).
+    Returns a :class:`FileResult`; raises BadInputError for unusable input and
+    IntegrityError when a check fails, in both cases writing nothing.
+    """
+    in_path, out_path = Path(in_path), Path(out_path)
+    rej_path = Path(reject_path) if reject_path is not None else reject_path_for(out_path)
+    if encoding not in ENCODINGS:
+        raise BadInputError(f"unknown encoding {encoding!r}", f"use one of {', '.join(ENCODINGS)}")
+    if not in_path.is_file():
+        raise BadInputError(f"no input file {in_path}", "check the path")
+    resolved = {p.resolve() for p in (out_path, rej_path)}
+    if in_path.resolve() in resolved or len(resolved) < 2:
+        raise BadInputError("the output would overwrite the input", "choose another --out")
+    in_kind, out_kind = _kind(in_path), _kind(out_path)
+    _kind(rej_path)
+
+    engine = Pseudonymiser(
+        key,
+        columns,
+        reference_date=reference_date,
+        allow_interim=allow_interim,
+        allow_null=allow_null,
+    )
+    expected_rows: int | None = None
+    if in_kind == "parquet":
+        try:
+            # pre_buffer=False: the pre-buffering reader keeps every row group it has read
+            # (memory grows with the file); without it memory stays flat.
+            source = pq.ParquetFile(in_path, pre_buffer=False)
+        except (pa.ArrowInvalid, OSError):
+            raise BadInputError(
+                f"{in_path.name} is not a readable Parquet file", "check it"
+            ) from None
+        schema = source.schema_arrow
+        expected_rows = source.metadata.num_rows
+        batches: Iterator[pa.RecordBatch] = source.iter_batches(batch_size=batch_size)
+    else:
+        schema, batches, _ = _csv_batches(in_path, encoding, delimiter, block_size=1 << 24)
+    schema = schema.remove_metadata()
+    engine.check_schema(schema)
+    out_schema = engine.output_schema(schema)
+    rej_schema = engine.rejected_schema(schema, rejects_with_identifiers)
+
+    with (
+        atomic_file(out_path) as tmp_out,
+        atomic_file(rej_path, mode=0o600) as tmp_rej,
+        _writer(out_kind, tmp_out, out_schema) as out_writer,
+        _writer(out_kind, tmp_rej, rej_schema) as rej_writer,
+        progress(f"pseudonymising {in_path.name}", total=expected_rows) as task,
+    ):
+        first = True
+        # Reading and writing run in background threads (Arrow's Parquet/CSV code
+        # releases the GIL), overlapping with the hashing in this thread; the queues
+        # hold at most two batches each, so memory stays bounded.
+        with _Background() as writes:
+            for raw in _prefetch(batches):
+                batch = pa.RecordBatch.from_arrays(raw.columns, schema=schema)
+                if first and check_residual:
+                    _refuse_residual(engine, batch)
+                first = False
+                out, rej = engine.process(batch, with_identifiers=rejects_with_identifiers)
+                writes.submit(out_writer.write_batch, out)
+                if rej.num_rows:
+                    writes.submit(rej_writer.write_batch, rej)
+                task.advance(batch.num_rows)
+        engine.finish()
+        out_writer.close()
+        rej_writer.close()
+        if expected_rows is not None and engine.rows_in != expected_rows:
+            raise IntegrityError(
+                f"read {engine.rows_in} rows of {in_path.name}, its footer says {expected_rows}",
+                "the file may be damaged; nothing was written",
+            )
+        if out_kind == "parquet":
+            written = pq.read_metadata(tmp_out).num_rows, pq.read_metadata(tmp_rej).num_rows
+            if written != (engine.rows_out, engine.rows_rejected):
+                raise IntegrityError("written row counts differ from the run's", "report this bug")
+        if engine.rows_in != engine.rows_out + engine.rows_rejected:
+            raise IntegrityError("rows in differ from rows out + rejected", "report this bug")
+
+    return FileResult(
+        rows_in=engine.rows_in,
+        rows_out=engine.rows_out,
+        rows_rejected=engine.rows_rejected,
+        out_path=out_path,
+        reject_path=rej_path,
+        key_id=key.key_id,
+        distinct=engine.distinct(),
+    )
+
+
+_DONE = object()
+
+
+def _prefetch(batches: Iterator[pa.RecordBatch], depth: int = 2) -> Iterator[pa.RecordBatch]:
+    """Iterate ``batches`` in a background thread, ``depth`` batches ahead; an error
+    in the reader is raised here."""
+    q: queue.Queue[Any] = queue.Queue(maxsize=depth)
+    stop = threading.Event()
+
+    def run() -> None:
+        try:
+            for batch in batches:
+                while not stop.is_set():
+                    try:
+                        q.put(batch, timeout=0.1)
+                        break
+                    except queue.Full:
+                        continue
+                if stop.is_set():
+                    return
+            q.put(_DONE)
+        except BaseException as exc:  # handed to the consuming thread
+            q.put(exc)
+
+    thread = threading.Thread(target=run, name="mikrodata-reader", daemon=True)
+    thread.start()
+    try:
+        while True:
+            item = q.get()
+            if item is _DONE:
+                return
+            if isinstance(item, BaseException):
+                raise item
+            yield item
+    finally:
+        stop.set()
+        thread.join()
+
+
+class _Background:
+    """Runs submitted calls one at a time, in order, in one background thread; the
+    first error is raised on the next submit or on exit."""
+
+    def __init__(self, depth: int = 2) -> None:
+        self._q: queue.Queue[Any] = queue.Queue(maxsize=depth)
+        self._error: BaseException | None = None
+        self._thread = threading.Thread(target=self._run, name="mikrodata-writer", daemon=True)
+
+    def _run(self) -> None:
+        while (item := self._q.get()) is not _DONE:
+            if self._error is None:
+                try:
+                    item[0](*item[1:])
+                except BaseException as exc:
+                    self._error = exc
+
+    def submit(self, fn: Any, *args: Any) -> None:
+        if self._error is not None:
+            raise self._error
+        self._q.put((fn, *args))
+
+    def __enter__(self) -> _Background:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._q.put(_DONE)
+        self._thread.join()
+        if self._error is not None and exc[0] is None:
+            raise self._error
+
+
+class _writer:
+    """A Parquet or CSV batch writer as a context manager (closed at most once)."""
+
+    def __init__(self, kind: str, path: Path, schema: pa.Schema) -> None:
+        self._kind, self._path, self._schema = kind, path, schema
+        self._w: pq.ParquetWriter | pacsv.CSVWriter | None = None
+
+    def __enter__(self) -> _writer:
+        if self._kind == "parquet":
+            self._w = pq.ParquetWriter(self._path, self._schema)
+        else:
+            self._w = pacsv.CSVWriter(
+                self._path,
+                self._schema.remove_metadata(),
+                write_options=pacsv.WriteOptions(quoting_style="needed"),
+            )
+        return self
+
+    def write_batch(self, batch: pa.RecordBatch) -> None:
+        assert self._w is not None
+        self._w.write_batch(batch)
+
+    def close(self) -> None:
+        if self._w is not None:
+            self._w.close()
+            self._w = None
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()

@@ -1,0 +1,155 @@
+"""Custom Great Expectations 1.x expectations of mikrodata.
+
+Three checks the core library cannot make, each a map expectation so that GX counts
+the unexpected rows and renders them in Data Docs like any other:
+
+- :class:`ExpectColumnValuesToBeValidIdentifiers`: personnummer/samordningsnummer
+  valid by the project's parser (and, with ``normalised=True``, already in the one
+  normalised 12-digit form);
+- :class:`ExpectColumnValuesToHaveCatalogueType`: the column holds the catalogue's
+  type (string, code, integer, decimal, date). GX's own type expectations reject
+  pandas 3's Arrow-backed ``str`` dtype even when "str" is listed, hence this one;
+- :class:`ExpectRowsToSatisfyRule`: a named cross-column rule from :mod:`quality.rules`.
+
+All three compute vectorised conditions on pandas (the only engine we run).
+"""
+
+from __future__ import annotations
+
+from typing import ClassVar, Literal
+
+import numpy as np
+import pandas as pd
+from great_expectations.compatibility import pydantic
+from great_expectations.execution_engine import PandasExecutionEngine
+from great_expectations.expectations.expectation import (
+    ColumnMapExpectation,
+    MulticolumnMapExpectation,
+)
+from great_expectations.expectations.metrics.map_metric_provider import (
+    ColumnMapMetricProvider,
+    MulticolumnMapMetricProvider,
+    column_condition_partial,
+)
+from great_expectations.expectations.metrics.map_metric_provider.multicolumn_condition_partial import (  # noqa: E501
+    multicolumn_condition_partial,
+)
+
+import quality.gx_context  # noqa: F401  (analytics off before GX is used)
+from quality.identifiers import identifier_reasons
+from quality.rules import RULES
+
+__all__ = [
+    "CATALOGUE_TYPES",
+    "ExpectColumnValuesToBeValidIdentifiers",
+    "ExpectColumnValuesToHaveCatalogueType",
+    "ExpectRowsToSatisfyRule",
+    "matches_catalogue_type",
+]
+
+CATALOGUE_TYPES = ("string", "code", "integer", "decimal", "date")
+
+
+def matches_catalogue_type(column: pd.Series, catalogue_type: str) -> bool:
+    """Whether the pandas column's dtype (and, for integers stored as floats because of
+    missing values, its values) fit the catalogue type."""
+    dtype = column.dtype
+    if catalogue_type in ("string", "code"):
+        # Codes are strings: "0180" must keep its leading zero.
+        if pd.api.types.is_object_dtype(dtype):
+            return pd.api.types.infer_dtype(column, skipna=True) in ("string", "empty")
+        return pd.api.types.is_string_dtype(dtype)
+    if catalogue_type == "integer":
+        if pd.api.types.is_integer_dtype(dtype):
+            return True
+        if pd.api.types.is_float_dtype(dtype):
+            values = column.dropna().to_numpy(dtype=float)
+            return bool(np.all(values == np.floor(values)))
+        return False
+    if catalogue_type == "decimal":
+        return pd.api.types.is_numeric_dtype(dtype) and not pd.api.types.is_bool_dtype(dtype)
+    if catalogue_type == "date":
+        return pd.api.types.is_datetime64_any_dtype(dtype) or (
+            pd.api.types.is_object_dtype(dtype)
+            and bool(column.dropna().map(lambda v: hasattr(v, "isoformat")).all())
+        )
+    raise ValueError(f"unknown catalogue type {catalogue_type!r}")
+
+
+class ColumnValuesValidIdentifiers(ColumnMapMetricProvider):
+    condition_metric_name = "column_values.mikrodata_valid_identifier"
+    condition_value_keys = ("normalised", "reference_year")
+
+    @column_condition_partial(engine=PandasExecutionEngine)
+    def _pandas(cls, column, normalised=False, reference_year=None, **kwargs):
+        reasons = identifier_reasons(column, reference_year)
+        if normalised:
+            return reasons == ""
+        return (reasons == "") | (reasons == "not_normalised")
+
+
+class ExpectColumnValuesToBeValidIdentifiers(ColumnMapExpectation):
+    """Expect each value to be a valid personnummer or samordningsnummer, judged by
+    :func:`pseudonymisation.parse_identifiers`; with ``normalised`` also expect the
+    one normalised form (12 digits, century, no separator)."""
+
+    normalised: bool = pydantic.Field(default=False)
+    reference_year: int | None = pydantic.Field(default=None)
+
+    library_metadata: ClassVar[dict] = {"maturity": "experimental", "tags": ["mikrodata"]}
+    map_metric = "column_values.mikrodata_valid_identifier"
+    success_keys = ("normalised", "reference_year", "mostly")
+    args_keys = ("column",)
+
+
+class ColumnValuesCatalogueType(ColumnMapMetricProvider):
+    condition_metric_name = "column_values.mikrodata_catalogue_type"
+    condition_value_keys = ("catalogue_type",)
+
+    @column_condition_partial(engine=PandasExecutionEngine)
+    def _pandas(cls, column, catalogue_type, **kwargs):
+        # The dtype decides for the whole column: every non-null value is unexpected
+        # when the column has the wrong type.
+        ok = matches_catalogue_type(column, catalogue_type)
+        return pd.Series(np.full(len(column), ok), index=column.index)
+
+
+class ExpectColumnValuesToHaveCatalogueType(ColumnMapExpectation):
+    """Expect the column to hold the catalogue's type (string, code, integer, decimal,
+    date); codes must be strings."""
+
+    catalogue_type: Literal["string", "code", "integer", "decimal", "date"]
+
+    library_metadata: ClassVar[dict] = {"maturity": "experimental", "tags": ["mikrodata"]}
+    map_metric = "column_values.mikrodata_catalogue_type"
+    success_keys = ("catalogue_type", "mostly")
+    args_keys = ("column", "catalogue_type")
+
+
+class MulticolumnRule(MulticolumnMapMetricProvider):
+    condition_metric_name = "multicolumn_values.mikrodata_rule"
+    condition_domain_keys = (
+        "batch_id",
+        "table",
+        "column_list",
+        "row_condition",
+        "condition_parser",
+        "ignore_row_if",
+    )
+    condition_value_keys = ("rule",)
+
+    @multicolumn_condition_partial(engine=PandasExecutionEngine)
+    def _pandas(cls, column_list, rule, **kwargs):
+        return RULES[rule].check(column_list)
+
+
+class ExpectRowsToSatisfyRule(MulticolumnMapExpectation):
+    """Expect each row to satisfy the named cross-column rule of :mod:`quality.rules`."""
+
+    rule: str
+    ignore_row_if: Literal["all_values_are_missing", "any_value_is_missing", "never"] = "never"
+
+    library_metadata: ClassVar[dict] = {"maturity": "experimental", "tags": ["mikrodata"]}
+    map_metric = "multicolumn_values.mikrodata_rule"
+    success_keys = ("rule", "mostly")
+    args_keys = ("column_list", "rule")

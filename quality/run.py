@@ -1,0 +1,569 @@
+"""``mikrodata quality run``: validate a delivery or extract with the catalogue's suites.
+
+A year at a time, and within a year in batches (see :mod:`quality.source`), the row
+suite of that register and year runs through a Great Expectations file data context
+under ``OUT/gx``; the period suite runs on the months each kommun delivered. Results
+are added up over the batches per expectation. Written to ``OUT`` (built in a
+temporary sibling and swapped in whole):
+
+- ``summary.json`` and ``summary.md``: every expectation, pass or fail, critical or not,
+  unexpected count and up to :data:`EXAMPLES` examples as file and row number, with
+  values of direct identifiers masked;
+- ``unexpected_rows.parquet``: every unexpected row (year, expectation, file, row);
+- ``data_docs/``: Great Expectations' own Data Docs, made readable offline;
+- ``gx/``: the GX project (suites, stored results with identifiers masked).
+
+A failed critical expectation raises :class:`~toolkit.errors.QualityFailure` after
+everything is written.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
+from great_expectations.core.run_identifier import RunIdentifier
+
+from quality.catalogue import Register, catalogue_version, load
+from quality.datadocs import make_offline
+from quality.gx_context import DATA_DOCS_SITE, GX_DIR, gx, open_context
+from quality.identifiers import identifier_reasons, mask_identifier
+from quality.source import FILE_COLUMN, ROW_COLUMN, Source, open_source
+from quality.suites import (
+    HOLES_COLUMN,
+    build_holes_suite,
+    build_period_suite,
+    build_suite,
+    household_column,
+    split_suite,
+)
+from toolkit.atomic import atomic_directory, write_text_atomic
+from toolkit.errors import QualityFailure
+from toolkit.progress import progress
+
+__all__ = [
+    "BATCH_ROWS",
+    "EXAMPLES",
+    "ExpectationOutcome",
+    "QualityReport",
+    "run_quality",
+]
+
+BATCH_ROWS = 2_000_000
+EXAMPLES = 10
+# COMPLETE: GX returns every unexpected row, which the row file needs.
+RESULT_FORMAT = {"result_format": "COMPLETE", "partial_unexpected_count": EXAMPLES}
+_NULL_CHECKS = {"expect_column_values_to_not_be_null", "expect_column_values_to_be_null"}
+
+
+@dataclass
+class ExpectationOutcome:
+    """One expectation of one year, added up over the batches."""
+
+    year: int
+    suite: str
+    expectation: str
+    check: str
+    variable: str | None
+    critical: bool
+    description: str
+    mostly: float
+    batches: int = 0
+    element_count: int = 0
+    missing_count: int = 0
+    unexpected_count: int = 0
+    all_batches_succeeded: bool = True
+    is_map: bool = False
+    errors: list[str] = field(default_factory=list)
+    examples: list[dict[str, Any]] = field(default_factory=list)
+    observed: Any = None
+
+    @property
+    def success(self) -> bool:
+        if self.errors:
+            return False
+        if not self.is_map:
+            return self.all_batches_succeeded
+        denominator = self.element_count - (
+            0 if self.expectation in _NULL_CHECKS else self.missing_count
+        )
+        if denominator <= 0:
+            return True
+        return self.unexpected_count / denominator <= 1 - self.mostly + 1e-12
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "year": self.year,
+            "suite": self.suite,
+            "expectation": self.expectation,
+            "check": self.check,
+            "variable": self.variable,
+            "critical": self.critical,
+            "description": self.description,
+            "success": self.success,
+            "mostly": self.mostly,
+            "batches": self.batches,
+            "element_count": self.element_count,
+            "missing_count": self.missing_count,
+            "unexpected_count": self.unexpected_count,
+            "unexpected_percent": (
+                round(100 * self.unexpected_count / self.element_count, 4)
+                if self.element_count
+                else 0.0
+            ),
+            "observed": self.observed,
+            "errors": self.errors,
+            "examples": self.examples,
+        }
+
+
+@dataclass
+class QualityReport:
+    """What a run found; ``critical_failures`` decides the exit code."""
+
+    register: str
+    mode: str
+    years: list[int]
+    rows: int
+    outcomes: list[ExpectationOutcome]
+    seconds: float
+    out: Path | None = None
+
+    @property
+    def failures(self) -> list[ExpectationOutcome]:
+        return [o for o in self.outcomes if not o.success]
+
+    @property
+    def critical_failures(self) -> list[ExpectationOutcome]:
+        return [o for o in self.failures if o.critical]
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "register": self.register,
+            "mode": self.mode,
+            "catalogue_version": catalogue_version(),
+            "years": self.years,
+            "rows": self.rows,
+            "seconds": round(self.seconds, 2),
+            "expectations": len(self.outcomes),
+            "failed": len(self.failures),
+            "critical_failed": len(self.critical_failures),
+            "success": not self.critical_failures,
+            "outcomes": [o.as_dict() for o in self.outcomes],
+        }
+
+
+def _identifier_columns(reg: Register) -> set[str]:
+    return {v.name for v in reg.direct_identifiers()}
+
+
+def _touches(config_kwargs: dict, columns: set[str]) -> bool:
+    cols = set(config_kwargs.get("column_list") or [])
+    if config_kwargs.get("column"):
+        cols.add(config_kwargs["column"])
+    return bool(cols & columns)
+
+
+def _mask_tree(value: Any) -> Any:
+    """Mask every string leaf (identifier results: values, dict values of key lists)."""
+    if isinstance(value, str):
+        return mask_identifier(value)
+    if isinstance(value, list):
+        return [_mask_tree(v) for v in value]
+    if isinstance(value, dict):
+        return {k: _mask_tree(v) for k, v in value.items()}
+    return value
+
+
+def scrub_stored_results(gx_root: Path, identifier_columns: set[str]) -> int:
+    """Mask identifier values in every stored validation result; returns files changed.
+
+    GX stores unexpected values verbatim; for direct identifiers they must not stay on
+    disk nor reach Data Docs.
+    """
+    changed = 0
+    for path in (gx_root / "uncommitted" / "validations").rglob("*.json"):
+        doc = json.loads(path.read_text(encoding="utf-8"))
+        touched = False
+        for res in doc.get("results", []):
+            kwargs = res.get("expectation_config", {}).get("kwargs", {})
+            if _touches(kwargs, identifier_columns) and res.get("result"):
+                res["result"] = _mask_tree(res["result"])
+                touched = True
+        if touched:
+            write_text_atomic(path, json.dumps(doc, indent=2))
+            changed += 1
+    return changed
+
+
+def _example_rows(
+    frame: pd.DataFrame,
+    positions: list[int],
+    values: list[Any],
+    column: str | None,
+    identifiers: set[str],
+) -> list[dict[str, Any]]:
+    out = []
+    if not positions:
+        return out
+    pos = np.asarray(positions[:EXAMPLES], dtype=np.int64)
+    files = frame[FILE_COLUMN].to_numpy()[pos] if FILE_COLUMN in frame else [None] * len(pos)
+    rows = frame[ROW_COLUMN].to_numpy()[pos] if ROW_COLUMN in frame else pos
+    reasons = None
+    if column in identifiers and column in frame:
+        reasons = identifier_reasons(frame[column].iloc[pos]).to_numpy()
+    for k in range(len(pos)):
+        value = values[k] if k < len(values) else None
+        example: dict[str, Any] = {"file": str(files[k]), "row": int(rows[k])}
+        if column in identifiers or isinstance(value, dict):
+            value = (
+                _mask_tree(value)
+                if not isinstance(value, dict)
+                else {c: (mask_identifier(v) if c in identifiers else v) for c, v in value.items()}
+            )
+        if reasons is not None and reasons[k]:
+            example["reason"] = str(reasons[k])
+        example["value"] = _jsonable(value)
+        out.append(example)
+    return out
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {k: _jsonable(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_jsonable(v) for v in value]
+    if value is None or value is pd.NA:
+        return None
+    if isinstance(value, float) and np.isnan(value):
+        return None
+    if isinstance(value, np.generic):
+        return value.item()
+    return value
+
+
+def _exceptions(info: Any) -> list[str]:
+    """Messages of the exceptions GX caught while computing an expectation.
+
+    GX 1.x gives either one ``{raised_exception, exception_message}`` or a mapping of
+    metric id to such a record. Only the exception's class is kept: a message may
+    quote a value, and values of identifier columns must not reach the summary.
+    """
+    if not isinstance(info, dict):
+        return []
+    records = [info] if "raised_exception" in info else list(info.values())
+    out = []
+    for rec in records:
+        if isinstance(rec, dict) and rec.get("raised_exception"):
+            message = str(rec.get("exception_message") or "")
+            out.append(message.split(":", 1)[0][:120] or "error")
+    return out
+
+
+class _Collector:
+    """Adds up GX results over batches and keeps the unexpected rows."""
+
+    def __init__(self, identifiers: set[str]) -> None:
+        self.identifiers = identifiers
+        self.outcomes: dict[tuple[int, str, str], ExpectationOutcome] = {}
+        self.unexpected: list[pd.DataFrame] = []
+
+    def add(
+        self, year: int, suite: str, result, frame: pd.DataFrame, extra: tuple[str, ...] = ()
+    ) -> None:
+        for er in result.results:
+            cfg = er.expectation_config
+            meta = cfg.meta or {}
+            key = (year, suite, cfg.id)
+            outcome = self.outcomes.get(key)
+            if outcome is None:
+                outcome = ExpectationOutcome(
+                    year=year,
+                    suite=suite,
+                    expectation=cfg.type,
+                    check=meta.get("check", cfg.type),
+                    variable=meta.get("variable"),
+                    critical=bool(meta.get("critical", False)),
+                    description=meta.get("description", cfg.type),
+                    mostly=float(cfg.kwargs.get("mostly", 1.0) or 1.0),
+                )
+                self.outcomes[key] = outcome
+            outcome.batches += 1
+            errors = _exceptions(er.exception_info)
+            if errors:
+                outcome.errors.extend(errors)
+                continue
+            res = er.result or {}
+            outcome.all_batches_succeeded &= bool(er.success)
+            if "unexpected_count" in res:
+                outcome.is_map = True
+                outcome.element_count += int(res.get("element_count") or 0)
+                outcome.missing_count += int(res.get("missing_count") or 0)
+                n_unexpected = int(res.get("unexpected_count") or 0)
+                outcome.unexpected_count += n_unexpected
+                positions = list(res.get("unexpected_index_list") or [])
+                positions = [p for p in positions if isinstance(p, int | np.integer)]
+                if positions:
+                    self._keep_rows(year, suite, outcome, frame, positions)
+                room = EXAMPLES - len(outcome.examples)
+                if room > 0 and positions:
+                    column = cfg.kwargs.get("column")
+                    values = list(res.get("unexpected_list") or [])
+                    examples = _example_rows(
+                        frame, positions[:room], values[:room], column, self.identifiers
+                    )
+                    for name in extra:
+                        picked = frame[name].to_numpy()[np.asarray(positions[:room])]
+                        for example, value in zip(examples, picked, strict=False):
+                            example[name] = _jsonable(value)
+                    outcome.examples.extend(examples)
+            elif "observed_value" in res:
+                observed = res["observed_value"]
+                outcome.observed = (
+                    None if _touches(cfg.kwargs, self.identifiers) else _jsonable(observed)
+                )
+
+    def _keep_rows(self, year, suite, outcome, frame, positions) -> None:
+        pos = np.asarray(positions, dtype=np.int64)
+        self.unexpected.append(
+            pd.DataFrame(
+                {
+                    "year": np.full(len(pos), year, dtype=np.int64),
+                    "suite": suite,
+                    "check": outcome.check,
+                    "variable": outcome.variable or "",
+                    "critical": outcome.critical,
+                    "file": frame[FILE_COLUMN].to_numpy()[pos].astype(str)
+                    if FILE_COLUMN in frame
+                    else "",
+                    "row": frame[ROW_COLUMN].to_numpy()[pos].astype(np.int64)
+                    if ROW_COLUMN in frame
+                    else pos,
+                }
+            )
+        )
+
+    def add_period_examples(self, year, suite, result, frame: pd.DataFrame) -> None:
+        """The period frame has no file rows: examples name the kommun and months."""
+        for er in result.results:
+            cfg = er.expectation_config
+            outcome = self.outcomes[(year, suite, cfg.id)]
+            positions = list((er.result or {}).get("unexpected_index_list") or [])
+            outcome.examples = [
+                {k: _jsonable(v) for k, v in frame.iloc[int(p)].to_dict().items()}
+                for p in positions[:EXAMPLES]
+            ]
+
+
+def _markdown(report: QualityReport) -> str:
+    lines = [
+        f"# Quality summary: {report.register} ({report.mode})",
+        "",
+        f"- years: {', '.join(map(str, report.years)) or 'none'}",
+        f"- rows: {report.rows:,}",
+        f"- expectations: {len(report.outcomes)}, failed: {len(report.failures)}, "
+        f"critical failed: {len(report.critical_failures)}",
+        f"- result: {'FAIL' if report.critical_failures else 'PASS'}",
+        f"- catalogue version: {catalogue_version()}",
+        "",
+        "Identifier values are masked (# digit, A letter, _ white space); rows are named by "
+        "file and 0-based row number. Great Expectations' Data Docs: `data_docs/index.html`.",
+        "",
+        "## Failed expectations",
+        "",
+    ]
+    failed = sorted(report.failures, key=lambda o: (not o.critical, o.year, o.check))
+    if not failed:
+        lines.append("None.")
+    else:
+        lines.append("| year | critical | check | variable | expectation | unexpected | examples |")
+        lines.append("|---|---|---|---|---|---|---|")
+        for o in failed:
+            ex = (
+                "; ".join(", ".join(f"{k}={v}" for k, v in e.items()) for e in o.examples[:3])
+                or "; ".join(o.errors)[:200]
+            )
+            lines.append(
+                f"| {o.year} | {'yes' if o.critical else 'no'} | {o.check} | {o.variable or ''} "
+                f"| {o.description} | {o.unexpected_count:,} | {ex.replace('|', '/')} |"
+            )
+    lines += ["", "## All expectations", ""]
+    lines.append("| year | suite | check | variable | critical | result | unexpected |")
+    lines.append("|---|---|---|---|---|---|---|")
+    for o in report.outcomes:
+        lines.append(
+            f"| {o.year} | {o.suite.rsplit('.', 1)[-1]} | {o.check} | {o.variable or ''} "
+            f"| {'yes' if o.critical else 'no'} | {'pass' if o.success else 'FAIL'} "
+            f"| {o.unexpected_count:,} |"
+        )
+    return "\n".join(lines) + "\n"
+
+
+def _gx_frame(frame: pd.DataFrame, columns: list[str]) -> pd.DataFrame:
+    """The columns GX needs; with pandas 3 copy-on-write this copies no data."""
+    return frame[columns]
+
+
+def _run_once(context, batch_definition, suite, frame: pd.DataFrame, year: int):
+    suite = context.suites.add(suite)
+    vd = context.validation_definitions.add(
+        gx.ValidationDefinition(name=suite.name, data=batch_definition, suite=suite)
+    )
+    return vd.run(
+        batch_parameters={"dataframe": frame},
+        result_format=RESULT_FORMAT,
+        run_id=RunIdentifier(run_name=f"{year} {suite.name.rsplit('.', 1)[-1]}"),
+    )
+
+
+def _validate(
+    context,
+    reg: Register,
+    src: Source,
+    years: list[int],
+    extract: bool,
+    batch_rows: int,
+    collector: _Collector,
+    gx_root: Path,
+) -> int:
+    datasource = context.data_sources.add_pandas(name=reg.name)
+    rows_bd = datasource.add_dataframe_asset("rows").add_batch_definition_whole_dataframe("batch")
+    periods_bd = datasource.add_dataframe_asset(
+        "kommun_months"
+    ).add_batch_definition_whole_dataframe("batch")
+    # The household frame carries counts only: the household id never reaches GX.
+    households_bd = datasource.add_dataframe_asset(
+        "household_months"
+    ).add_batch_definition_whole_dataframe("batch")
+    data_columns = [c for c in src.columns if c not in (FILE_COLUMN, ROW_COLUMN)]
+    key = reg.key[0] if reg.key and reg.key[0] in data_columns else None
+    total_rows = 0
+    batches = sum(src.batch_count(y, batch_rows) for y in years)
+    with progress(f"quality {reg.name}", total=batches) as task:
+        for year in years:
+            parts = []
+            for part in split_suite(build_suite(reg, year, data_columns, extract=extract)):
+                suite = context.suites.add(part.suite)
+                vd = context.validation_definitions.add(
+                    gx.ValidationDefinition(name=suite.name, data=rows_bd, suite=suite)
+                )
+                parts.append((vd, [c for c in part.columns if c in data_columns]))
+            n = src.batch_count(year, batch_rows)
+            for i, frame in enumerate(src.batches(year, batch_rows, key)):
+                total_rows += len(frame)
+                frame = frame.reset_index(drop=True)
+                for vd, columns in parts:
+                    # Only the part's columns: see quality.suites.split_suite.
+                    result = vd.run(
+                        batch_parameters={"dataframe": _gx_frame(frame, columns)},
+                        result_format=RESULT_FORMAT,
+                        run_id=RunIdentifier(run_name=f"{year} batch {i + 1} of {n}"),
+                    )
+                    collector.add(year, vd.suite.name, result, frame)
+                del frame
+                task.advance(1)
+            month = reg.period[1] if len(reg.period) > 1 else None
+            kommun_suite = build_period_suite(reg, year, extract=extract)
+            if kommun_suite is not None and month in data_columns and "kommun" in data_columns:
+                pframe = src.months_by(year, "kommun", month)
+                presult = _run_once(context, periods_bd, kommun_suite, pframe, year)
+                collector.add(year, kommun_suite.name, presult, pd.DataFrame())
+                collector.add_period_examples(year, kommun_suite.name, presult, pframe)
+            holes_suite = build_holes_suite(reg, year, extract=extract)
+            household = household_column(reg)
+            if holes_suite is not None and month in data_columns and household in data_columns:
+                hframe = src.month_holes(year, household, month)
+                hresult = _run_once(
+                    context, households_bd, holes_suite, hframe[[HOLES_COLUMN]], year
+                )
+                collector.add(year, holes_suite.name, hresult, hframe, extra=("hole_month",))
+            # Mask identifiers in what GX stored as soon as the year is done.
+            scrub_stored_results(gx_root, collector.identifiers)
+    return total_rows
+
+
+def run_quality(
+    register: str,
+    data: str | os.PathLike[str],
+    out: str | os.PathLike[str],
+    *,
+    year: int | None = None,
+    extract: bool = False,
+    batch_rows: int = BATCH_ROWS,
+    data_docs: bool = True,
+    raise_on_failure: bool = True,
+) -> QualityReport:
+    """Validate ``data`` (a Parquet file or dataset) of ``register`` and write ``out``.
+
+    Raises :class:`QualityFailure` (exit code 15) when a critical expectation fails,
+    after the outputs are written (unless ``raise_on_failure`` is False).
+    """
+    started = time.perf_counter()
+    reg = load(register)
+    year_column = reg.period[0] if reg.period else "statistikar"
+    src = open_source(data, register, year_column, year)
+    try:
+        years = src.years()
+        if year is not None:
+            years = [y for y in years if y == year]
+        collector = _Collector(_identifier_columns(reg))
+        out_path = Path(out)
+        with atomic_directory(out_path) as tmp:
+            context = open_context(tmp)
+            gx_root = tmp / GX_DIR
+            rows = _validate(context, reg, src, years, extract, batch_rows, collector, gx_root)
+            report = QualityReport(
+                register=reg.name,
+                mode="extract" if extract else "delivery",
+                years=years,
+                rows=rows,
+                outcomes=list(collector.outcomes.values()),
+                seconds=0.0,
+                out=out_path,
+            )
+            if data_docs:
+                context.build_data_docs()
+                site = gx_root / "uncommitted" / "data_docs" / DATA_DOCS_SITE
+                shutil.move(str(site), str(tmp / "data_docs"))
+                make_offline(tmp / "data_docs")
+            frames = collector.unexpected
+            table = (
+                pa.Table.from_pandas(pd.concat(frames, ignore_index=True), preserve_index=False)
+                if frames
+                else pa.table(
+                    {
+                        "year": pa.array([], pa.int64()),
+                        "suite": pa.array([], pa.string()),
+                        "check": pa.array([], pa.string()),
+                        "variable": pa.array([], pa.string()),
+                        "critical": pa.array([], pa.bool_()),
+                        "file": pa.array([], pa.string()),
+                        "row": pa.array([], pa.int64()),
+                    }
+                )
+            )
+            pq.write_table(table, tmp / "unexpected_rows.parquet")
+            report.seconds = time.perf_counter() - started
+            (tmp / "summary.json").write_text(
+                json.dumps(report.as_dict(), indent=2, default=str), encoding="utf-8"
+            )
+            (tmp / "summary.md").write_text(_markdown(report), encoding="utf-8")
+    finally:
+        src.close()
+    if raise_on_failure and report.critical_failures:
+        checks = sorted({f"{o.check}:{o.variable}" for o in report.critical_failures})
+        raise QualityFailure(
+            f"{len(report.critical_failures)} critical expectation(s) failed for "
+            f"{reg.name} ({', '.join(checks[:8])}{', ...' if len(checks) > 8 else ''})",
+            f"Read {out_path / 'summary.md'} and {out_path / 'data_docs' / 'index.html'}",
+        )
+    return report

@@ -1,0 +1,198 @@
+"""A delivery or extract on disk, read a year and a batch at a time.
+
+The data is one Parquet file or a hive-partitioned dataset,
+``DIR/<register>/statistikar=YYYY/part-*.parquet`` (``DIR/<register>`` may be given
+directly). DuckDB reads it: a year is split into batches by a hash of the first key
+column (the person), so every row of one key lands in the same batch and the
+unique-key check stays exact while a batch, not the whole register, is in memory.
+
+Every row keeps where it came from: ``_file`` (path relative to the data root) and
+``_row`` (0-based row number within that file), the only way rows are named in reports.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import duckdb
+import pandas as pd
+
+from toolkit.errors import BadInputError
+
+__all__ = ["FILE_COLUMN", "ROW_COLUMN", "Source", "open_source"]
+
+FILE_COLUMN = "_file"
+ROW_COLUMN = "_row"
+
+
+def _sql_str(text: str) -> str:
+    return "'" + text.replace("'", "''") + "'"
+
+
+@dataclass
+class Source:
+    """The Parquet data of one register: its files, root, year column and key."""
+
+    register: str
+    root: Path
+    files: list[Path]
+    year_column: str
+    year: int | None = None  # the year asked for; used as the year of a file without one
+
+    def __post_init__(self) -> None:
+        self._con = duckdb.connect()
+        self._con.execute("SET threads TO 2")
+        file_list = ", ".join(_sql_str(str(f)) for f in self.files)
+        self._scan = (
+            f"read_parquet([{file_list}], hive_partitioning=true, union_by_name=true, "
+            "filename=true, file_row_number=true)"
+        )
+        self.columns = [
+            c
+            for c in self._con.sql(f"SELECT * FROM {self._scan} LIMIT 0").columns
+            if c not in ("filename", "file_row_number")
+        ]
+        # A single file without a year column holds the year asked for.
+        self.fixed_year = self.year if self.year_column not in self.columns else None
+        if self.fixed_year is None and self.year_column not in self.columns:
+            raise BadInputError(
+                f"the data has no column {self.year_column!r}",
+                "Pass --year for a file that holds a single year",
+            )
+
+    def _where_year(self, year: int) -> str:
+        if self.fixed_year is not None:
+            return "TRUE"
+        return f"{self.year_column} = {int(year)}"
+
+    def years(self) -> list[int]:
+        if self.fixed_year is not None:
+            return [self.fixed_year]
+        rows = self._con.sql(
+            f"SELECT DISTINCT {self.year_column} FROM {self._scan} "
+            f"WHERE {self.year_column} IS NOT NULL ORDER BY 1"
+        ).fetchall()
+        return [int(r[0]) for r in rows]
+
+    def count(self, year: int) -> int:
+        return int(
+            self._con.sql(
+                f"SELECT count(*) FROM {self._scan} WHERE {self._where_year(year)}"
+            ).fetchall()[0][0]
+        )
+
+    def _relative(self, names: pd.Series) -> pd.Series:
+        root = str(self.root)
+        mapping = {n: os.path.relpath(n, root) if n else "" for n in names.unique()}
+        return names.map(mapping).astype("category")
+
+    def batches(self, year: int, batch_rows: int, key: str | None) -> Iterator[pd.DataFrame]:
+        """The rows of ``year`` in batches of about ``batch_rows`` rows, each keyed
+        value in exactly one batch; rows keep ``_file`` and ``_row``."""
+        total = self.count(year)
+        n = max(1, math.ceil(total / max(1, batch_rows)))
+        for i in range(n):
+            where = self._where_year(year)
+            if n > 1:
+                split = (
+                    f"hash(coalesce(CAST({key} AS VARCHAR), '')) % {n} = {i}"
+                    if key
+                    else (f"file_row_number % {n} = {i}")
+                )
+                where += f" AND {split}"
+            table = self._con.sql(
+                f"SELECT * FROM {self._scan} WHERE {where} ORDER BY filename, file_row_number"
+            ).to_arrow_table()
+            frame = table.to_pandas()
+            frame = frame.rename(columns={"file_row_number": ROW_COLUMN})
+            frame[FILE_COLUMN] = self._relative(frame.pop("filename"))
+            if self.fixed_year is not None and self.year_column not in frame.columns:
+                frame[self.year_column] = self.fixed_year
+            yield frame
+
+    def batch_count(self, year: int, batch_rows: int) -> int:
+        return max(1, math.ceil(self.count(year) / max(1, batch_rows)))
+
+    def months_by(self, year: int, group: str, month: str) -> pd.DataFrame:
+        """One row per value of ``group`` in ``year`` with the number of distinct
+        ``month`` values delivered and of rows (DuckDB over the whole year)."""
+        return (
+            self._con.sql(
+                f"SELECT {group}, count(DISTINCT {month}) AS months_delivered, "
+                f"count(*) AS rows "
+                f"FROM {self._scan} WHERE {self._where_year(year)} AND {group} IS NOT NULL "
+                f"GROUP BY {group} ORDER BY {group}"
+            )
+            .to_arrow_table()
+            .to_pandas()
+        )
+
+    def month_holes(self, year: int, household: str, month: str) -> pd.DataFrame:
+        """One row per household in ``year``: ``one_month_holes`` (months m with m-1 and
+        m+1 delivered and m not), ``hole_month`` (the first such m), and ``_file``,
+        ``_row`` of the household's last row of month m-1 (0/None without a hole).
+        The household id itself is not returned."""
+        frame = (
+            self._con.sql(
+                f"""
+                WITH hm AS (
+                    SELECT {household} AS h, {month} AS m,
+                           max(filename) AS f, max(file_row_number) AS r
+                    FROM {self._scan}
+                    WHERE {self._where_year(year)} AND {household} IS NOT NULL
+                      AND {month} IS NOT NULL
+                    GROUP BY 1, 2
+                ), g AS (
+                    SELECT *, lead(m) OVER (PARTITION BY h ORDER BY m) AS nxt FROM hm
+                )
+                SELECT count(*) FILTER (WHERE nxt - m = 2) AS one_month_holes,
+                       min(m + 1) FILTER (WHERE nxt - m = 2) AS hole_month,
+                       arg_min(f, m) FILTER (WHERE nxt - m = 2) AS filename,
+                       arg_min(r, m) FILTER (WHERE nxt - m = 2) AS file_row_number
+                FROM g GROUP BY h ORDER BY filename NULLS LAST, file_row_number
+                """
+            )
+            .to_arrow_table()
+            .to_pandas()
+        )
+        frame = frame.rename(columns={"file_row_number": ROW_COLUMN})
+        frame[FILE_COLUMN] = self._relative(frame.pop("filename").fillna(""))
+        return frame
+
+    def query(self, sql_template: str) -> pd.DataFrame:
+        """Run SQL with ``{data}`` standing for the dataset scan; for reports."""
+        return self._con.sql(sql_template.format(data=self._scan)).to_arrow_table().to_pandas()
+
+    def close(self) -> None:
+        self._con.close()
+
+
+def open_source(
+    data: str | os.PathLike[str], register: str, year_column: str, year: int | None = None
+) -> Source:
+    """Find the Parquet files of ``register`` under ``data`` (a file or a directory)."""
+    path = Path(data)
+    if path.is_file():
+        if path.suffix != ".parquet":
+            raise BadInputError(
+                f"{path.name} is not a Parquet file", "Give a .parquet file or a dataset directory"
+            )
+        files, root = [path], path.parent
+    elif path.is_dir():
+        # Rows are named relative to the directory given, as the synthetic ground truth
+        # names them (<register>/statistikar=YYYY/part-0.parquet).
+        root = path
+        folder = path / register if (path / register).is_dir() else path
+        files = sorted(p for p in folder.rglob("*.parquet") if not p.name.startswith("."))
+        if not files:
+            raise BadInputError(
+                f"no Parquet files for register {register!r} under {path}",
+                f"Give a Parquet file or a directory holding {register}/statistikar=YYYY/*.parquet",
+            )
+    else:
+        raise BadInputError(f"no such file or directory: {path}", "Check --data")
+    return Source(register, root, files, year_column, year)

@@ -1,0 +1,447 @@
+"""Expectation suites built from the catalogue, per register, year and mode.
+
+What is valid changes with the year (variables come and go, codes are revised), so a
+suite is built for one register and one year, from the catalogue only: no code list,
+validity period or variable list is written here.
+
+Every expectation carries ``meta``: ``check`` (what kind of check), ``variable``,
+``critical`` (a failure makes ``mikrodata quality run`` exit non-zero) and a one-line
+``description`` for the summary.
+
+Three suites per year:
+
+- the row suite (:func:`build_suite`), run on each batch of rows: columns present and
+  typed, not-null, value sets valid that year, ranges, the unique key, identifiers
+  (deliveries) or pseudonym format (extracts), cross-column rules, variables that do
+  not exist in the year are empty;
+- the kommun-month suite (:func:`build_period_suite`), run on one row per kommun with
+  the number of months delivered: a complete year has all 12 months;
+- the household-month suite (:func:`build_holes_suite`), run on one row per household
+  with its one-month holes: a month left out of a delivery for a household.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from great_expectations.expectations.row_conditions import Column
+
+from quality.catalogue import Register, Variable
+from quality.expectations import (
+    ExpectColumnValuesToBeValidIdentifiers,
+    ExpectColumnValuesToHaveCatalogueType,
+    ExpectRowsToSatisfyRule,
+)
+from quality.gx_context import gx
+from quality.identifiers import pseudonym_pattern
+from quality.rules import RULES, check_rule_codes
+
+__all__ = [
+    "HOLES_COLUMN",
+    "HOLES_MOSTLY",
+    "ITEM_MISSING_MOSTLY",
+    "KOMMUN_MIN_ROWS",
+    "ROWS_COLUMN",
+    "SuitePart",
+    "MONTHS_COLUMN",
+    "PERIOD_COLUMNS",
+    "build_holes_suite",
+    "build_period_suite",
+    "build_suite",
+    "household_column",
+    "split_suite",
+    "suite_name",
+]
+
+# Share of rows that must be filled in a variable the catalogue says is always
+# reported: item non-response below this is a warning, not a failure, because real
+# deliveries carry some (the missingness report measures it).
+ITEM_MISSING_MOSTLY = 0.9
+
+# Columns of the kommun frame the kommun-month suite validates.
+MONTHS_COLUMN = "months_delivered"
+ROWS_COLUMN = "rows"
+PERIOD_COLUMNS = ("kommun", MONTHS_COLUMN, ROWS_COLUMN)
+# A kommun with at least this many rows in a year is expected to have every month.
+KOMMUN_MIN_ROWS = 120
+# Column of the household frame: one-month holes per household and year.
+HOLES_COLUMN = "one_month_holes"
+HOLES_MOSTLY = 0.75
+
+
+def suite_name(register: str, year: int, mode: str, part: str = "rows") -> str:
+    """``<register>.<year>.<mode>.<part>``, e.g. ``ekonomiskt_bistand.2015.delivery.rows``."""
+    return f"{register}.{year}.{mode}.{part}"
+
+
+def _meta(
+    check: str,
+    variable: str | None,
+    critical: bool,
+    description: str,
+    *,
+    part: str | None = None,
+    extra_columns: Sequence[str] = (),
+) -> dict:
+    """``part``: the group of checks run together (default: the variable);
+    ``extra_columns``: columns a row condition reads besides the checked ones."""
+    return {
+        "check": check,
+        "variable": variable,
+        "critical": critical,
+        "description": description,
+        "part": part or variable,
+        "extra_columns": list(extra_columns),
+    }
+
+
+def _variable_expectations(
+    reg: Register, var: Variable, year: int, columns: set[str], extract: bool
+) -> list:
+    name = var.name
+    out: list = []
+    if name not in columns:
+        # Absence fails the suite; nothing else can be checked on a missing column.
+        out.append(
+            gx.expectations.ExpectColumnToExist(
+                column=name,
+                meta=_meta("column_present", name, True, f"{name} is present ({year})"),
+            )
+        )
+        return out
+    out.append(
+        ExpectColumnValuesToHaveCatalogueType(
+            column=name,
+            catalogue_type=var.type,
+            meta=_meta("type", name, True, f"{name} has catalogue type {var.type}"),
+        )
+    )
+    in_key = name in reg.key
+
+    # Not-null: identifiers and key columns always; other variables with some item
+    # non-response tolerated; where applies_to limits the rows, only on those rows, and
+    # the other rows must be empty (structurally not applicable).
+    if var.applies_to is not None:
+        cond_var, cond_codes = var.applies_to
+        if cond_var in columns:
+            applicable = Column(cond_var).is_in(list(cond_codes))
+            not_applicable = Column(cond_var).is_not_in(list(cond_codes))
+            if not var.nullable:
+                out.append(
+                    gx.expectations.ExpectColumnValuesToNotBeNull(
+                        column=name,
+                        mostly=ITEM_MISSING_MOSTLY,
+                        row_condition=applicable,
+                        meta=_meta(
+                            "not_null",
+                            name,
+                            False,
+                            f"{name} reported where {cond_var} in {list(cond_codes)}",
+                            extra_columns=[cond_var],
+                        ),
+                    )
+                )
+            out.append(
+                gx.expectations.ExpectColumnValuesToBeNull(
+                    column=name,
+                    row_condition=not_applicable,
+                    meta=_meta(
+                        "not_applicable_empty",
+                        name,
+                        True,
+                        f"{name} empty where {cond_var} not in {list(cond_codes)}",
+                        extra_columns=[cond_var],
+                    ),
+                )
+            )
+    elif var.is_direct_identifier or in_key:
+        out.append(
+            gx.expectations.ExpectColumnValuesToNotBeNull(
+                column=name,
+                meta=_meta("not_null", name, True, f"{name} is never missing"),
+            )
+        )
+    elif not var.nullable:
+        out.append(
+            gx.expectations.ExpectColumnValuesToNotBeNull(
+                column=name,
+                mostly=ITEM_MISSING_MOSTLY,
+                meta=_meta(
+                    "not_null",
+                    name,
+                    False,
+                    f"{name} reported in at least {ITEM_MISSING_MOSTLY:.0%} of rows",
+                ),
+            )
+        )
+
+    if var.is_direct_identifier:
+        if extract:
+            out.append(
+                gx.expectations.ExpectColumnValuesToMatchRegex(
+                    column=name,
+                    regex=pseudonym_pattern(),
+                    meta=_meta("pseudonym_format", name, True, f"{name} holds project pseudonyms"),
+                )
+            )
+        elif var.identifier_domain == "person":
+            out.append(
+                ExpectColumnValuesToBeValidIdentifiers(
+                    column=name,
+                    reference_year=year,
+                    meta=_meta(
+                        "identifier_valid",
+                        name,
+                        True,
+                        f"{name} is a valid personnummer or samordningsnummer",
+                    ),
+                )
+            )
+            out.append(
+                ExpectColumnValuesToBeValidIdentifiers(
+                    column=name,
+                    normalised=True,
+                    reference_year=year,
+                    meta=_meta(
+                        "identifier_form",
+                        name,
+                        False,
+                        f"{name} is in the normalised 12-digit form",
+                    ),
+                )
+            )
+
+    codes = var.codes_in(year)
+    if var.codes is not None:
+        out.append(
+            gx.expectations.ExpectColumnValuesToBeInSet(
+                column=name,
+                value_set=[c.code for c in codes],
+                meta=_meta("value_set", name, True, f"{name} uses codes valid in {year}"),
+            )
+        )
+    if name in reg.period and name == reg.period[0]:
+        out.append(
+            gx.expectations.ExpectColumnValuesToBeInSet(
+                column=name,
+                value_set=[year],
+                meta=_meta("period", name, True, f"{name} is {year}"),
+            )
+        )
+    elif var.min is not None or var.max is not None:
+        out.append(
+            gx.expectations.ExpectColumnValuesToBeBetween(
+                column=name,
+                min_value=var.min,
+                max_value=var.max,
+                meta=_meta(
+                    "range",
+                    name,
+                    True,
+                    f"{name} between {var.min} and {var.max}"
+                    + (f" {var.unit}" if var.unit else ""),
+                ),
+            )
+        )
+    return out
+
+
+def build_suite(
+    reg: Register, year: int, columns: Sequence[str], *, extract: bool = False
+) -> gx.ExpectationSuite:
+    """The row suite of ``reg`` for ``year``, given the columns of the data.
+
+    ``extract``: the data is a pseudonymised extract, so direct identifiers are checked
+    for the pseudonym format instead of as personnummer.
+    """
+    present = set(columns)
+    mode = "extract" if extract else "delivery"
+    expectations: list = []
+    for var in reg.variables_in(year):
+        expectations.extend(_variable_expectations(reg, var, year, present, extract))
+    for var in reg.variables:
+        if not var.exists_in(year) and var.name in present:
+            expectations.append(
+                gx.expectations.ExpectColumnValuesToBeNull(
+                    column=var.name,
+                    meta=_meta(
+                        "not_in_year",
+                        var.name,
+                        True,
+                        f"{var.name} does not exist in {year} and is empty",
+                    ),
+                )
+            )
+    key = [k for k in reg.key if k in present and reg.variable(k).exists_in(year)]
+    if key:
+        key_meta = _meta(
+            "unique_key", ",".join(key), True, f"one row per {', '.join(key)}", part="unique_key"
+        )
+        expectations.append(
+            gx.expectations.ExpectCompoundColumnsToBeUnique(
+                column_list=key, ignore_row_if="never", meta=key_meta
+            )
+            if len(key) > 1
+            # GX's compound check needs two columns or more
+            else gx.expectations.ExpectColumnValuesToBeUnique(column=key[0], meta=key_meta)
+        )
+    for rule in RULES.values():
+        usable = all(
+            c in reg.names and c in present and reg.variable(c).exists_in(year)
+            for c in rule.columns
+        )
+        if usable:
+            check_rule_codes(reg, rule)
+            expectations.append(
+                ExpectRowsToSatisfyRule(
+                    column_list=list(rule.columns),
+                    rule=rule.name,
+                    meta=_meta(
+                        "cross_column",
+                        ",".join(rule.columns),
+                        False,
+                        rule.description,
+                        part=rule.name,
+                    ),
+                )
+            )
+    # Built whole: adding to a suite one by one needs an active GX context.
+    return gx.ExpectationSuite(
+        name=suite_name(reg.name, year, mode),
+        expectations=expectations,
+        meta={"register": reg.name, "year": year, "mode": mode, "catalogue": reg.version},
+    )
+
+
+@dataclass(frozen=True)
+class SuitePart:
+    """Checks of a suite that read the same few columns, run together on those only."""
+
+    suite: gx.ExpectationSuite
+    columns: tuple[str, ...]
+
+
+def split_suite(suite: gx.ExpectationSuite) -> list[SuitePart]:
+    """Split a row suite into parts by ``meta["part"]`` (a variable, the unique key, a
+    rule), each with the columns it reads.
+
+    Why: GX's pandas engine filters the whole batch frame (every column) for each
+    metric of each expectation, so one suite on all columns costs expectations x
+    columns x rows. Run per part on only its columns, the same checks cost a fraction
+    (measured in benchmarks/bench_quality.py); Data Docs show one suite per part.
+    """
+    groups: dict[str, list] = {}
+    columns: dict[str, list[str]] = {}
+    for exp in suite.expectations:
+        part = exp.meta.get("part") or exp.meta.get("variable") or "table"
+        groups.setdefault(part, []).append(exp)
+        cols = columns.setdefault(part, [])
+        kwargs = exp.configuration.kwargs
+        for col in [kwargs.get("column")] + list(kwargs.get("column_list") or []):
+            if col and col not in cols:
+                cols.append(col)
+        for col in exp.meta.get("extra_columns", []):
+            if col not in cols:
+                cols.append(col)
+    return [
+        SuitePart(
+            gx.ExpectationSuite(
+                name=f"{suite.name}.{part}",
+                expectations=[e.copy() if hasattr(e, "copy") else e for e in exps],
+                meta={**suite.meta, "part": part},
+            ),
+            tuple(columns[part]),
+        )
+        for part, exps in groups.items()
+    ]
+
+
+def build_period_suite(
+    reg: Register, year: int, *, extract: bool = False
+) -> gx.ExpectationSuite | None:
+    """The kommun-month suite for ``year``: every kommun large enough to have
+    recipients every month delivered all months of the year.
+
+    Runs on one row per kommun (:data:`PERIOD_COLUMNS` plus ``rows``). Kommuns with
+    fewer than :data:`KOMMUN_MIN_ROWS` rows in the year are left out: a tiny kommun
+    can have a month without any recipient. None when the register has no month in
+    that year (one row per person and year).
+    """
+    month = _month(reg, year)
+    if month is None or "kommun" not in reg.names:
+        return None
+    mode = "extract" if extract else "delivery"
+    months = int(month.max - (month.min or 1) + 1)
+    check = gx.expectations.ExpectColumnValuesToBeBetween(
+        column=MONTHS_COLUMN,
+        min_value=months,
+        max_value=months,
+        row_condition=Column(ROWS_COLUMN) >= KOMMUN_MIN_ROWS,
+        meta=_meta(
+            "months_complete",
+            month.name,
+            False,
+            f"every kommun with at least {KOMMUN_MIN_ROWS} rows delivered all {months} "
+            f"months of {year}",
+            extra_columns=[ROWS_COLUMN],
+        ),
+    )
+    return gx.ExpectationSuite(
+        name=suite_name(reg.name, year, mode, "kommun_months"),
+        expectations=[check],
+        meta={"register": reg.name, "year": year, "mode": mode, "catalogue": reg.version},
+    )
+
+
+def household_column(reg: Register) -> str | None:
+    """The household identifier of the register (a direct identifier of domain
+    household), if any."""
+    for var in reg.direct_identifiers():
+        if var.identifier_domain == "household":
+            return var.name
+    return None
+
+
+def build_holes_suite(
+    reg: Register, year: int, *, extract: bool = False
+) -> gx.ExpectationSuite | None:
+    """The household-month suite for ``year``: few households have a one-month hole
+    (months m-1 and m+1 delivered, m not), the trace a month left out of a delivery
+    leaves.
+
+    Runs on one row per household with :data:`HOLES_COLUMN`, the number of such holes.
+    Real spells have short breaks too, hence a warning with ``mostly``
+    (:data:`HOLES_MOSTLY`), never a failure of the delivery: the holes are listed for
+    review. None without a month or a household identifier in that year.
+    """
+    month = _month(reg, year)
+    household = household_column(reg)
+    if month is None or household is None or not reg.variable(household).exists_in(year):
+        return None
+    mode = "extract" if extract else "delivery"
+    check = gx.expectations.ExpectColumnValuesToBeInSet(
+        column=HOLES_COLUMN,
+        value_set=[0],
+        mostly=HOLES_MOSTLY,
+        meta=_meta(
+            "month_holes",
+            month.name,
+            False,
+            f"at least {HOLES_MOSTLY:.0%} of households have no one-month hole in {year}",
+        ),
+    )
+    return gx.ExpectationSuite(
+        name=suite_name(reg.name, year, mode, "household_months"),
+        expectations=[check],
+        meta={"register": reg.name, "year": year, "mode": mode, "catalogue": reg.version},
+    )
+
+
+def _month(reg: Register, year: int) -> Variable | None:
+    if len(reg.period) < 2:
+        return None
+    month = reg.variable(reg.period[1])
+    if not month.exists_in(year) or month.max is None:
+        return None
+    return month

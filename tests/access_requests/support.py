@@ -1,0 +1,85 @@
+"""Helpers shared by the access and extract tests: a request file and its approval."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from access_requests import AuditLog, create_request, transition
+
+STEWARD = "steward"
+PI = "anna.andersson"
+RESEARCHER = "bertil.berg"
+
+
+def write_request(path: Path, **overrides: Any) -> Path:
+    """Write a valid request (the example, with ``overrides`` of top-level fields)."""
+    example = Path(__file__).resolve().parents[2] / "access_requests/examples/example_project.yaml"
+    doc = yaml.safe_load(example.read_text(encoding="utf-8"))
+    doc.update(overrides)
+    path.write_text(yaml.safe_dump(doc, allow_unicode=True, sort_keys=False), encoding="utf-8")
+    return path
+
+
+def approve(path: Path, log: AuditLog, *, upto: str = "confidentiality_approved") -> None:
+    """Walk a draft request (with no sidecar yet) through submission and approvals."""
+    for to in ("submitted", "ethics_approved", "confidentiality_approved"):
+        transition(path, to, user=STEWARD, audit=log)
+        if to == upto:
+            return
+
+
+def new_approved_request(directory: Path, log: AuditLog, **overrides: Any) -> Path:
+    """A request, created through the life cycle and approved, in ``directory``."""
+    project = overrides.get("project", "P2026-001")
+    path = directory / f"{project}.yaml"
+    create_request(path, project, user=PI, audit=log)
+    write_request(path, **overrides)
+    approve(path, log)
+    return path
+
+
+# -- extract fixtures ------------------------------------------------------------------
+
+PASSPHRASE = "test-passphrase-not-secret"
+DELIVERY_YEARS = tuple(range(2010, 2022))  # wider than the approval (2012-2020)
+FAULT_YEAR = 2015
+
+
+def make_delivery(directory: Path, persons: int = 120, seed: int = 1) -> dict[str, Any]:
+    """A synthetic social-assistance delivery with faults in one year: a wrong check
+    digit, a missing identifier, an identifier that is not a number at all, and a
+    missing household id.
+    Returns the raw identifiers and the number of faulty rows."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from toolkit.extract import synthetic_register
+
+    root = synthetic_register("ekonomiskt_bistand", DELIVERY_YEARS, persons, directory, seed=seed)
+    path = root / f"statistikar={FAULT_YEAR}" / "part-0.parquet"
+    table = pq.read_table(path)
+    ids = table.column("personnummer").to_pylist()
+    wrong = ids[0][:-1] + str((int(ids[0][-1]) + 1) % 10)
+    ids[0], ids[1], ids[2] = wrong, None, "not-a-number"
+    idx = table.schema.get_field_index("personnummer")
+    table = table.set_column(idx, "personnummer", pa.array(ids, pa.string()))
+    # a valid person in a row without its household id: the pseudonymiser rejects it
+    households = table.column("hushallsid").to_pylist()
+    households[3] = None
+    idx = table.schema.get_field_index("hushallsid")
+    table = table.set_column(idx, "hushallsid", pa.array(households, pa.string()))
+    pq.write_table(table, path)
+    raw = set()
+    for f in root.rglob("*.parquet"):
+        raw |= {v for v in pq.read_table(f).column("personnummer").to_pylist() if v}
+    return {"root": directory, "raw_ids": raw, "faulty_rows": 4}
+
+
+def make_keystore(path: Path, project: str = "P2026-001") -> Path:
+    from pseudonymisation import KeyStore
+
+    KeyStore.create(path, PASSPHRASE).ensure_project(project)
+    return path

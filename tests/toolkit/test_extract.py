@@ -1,0 +1,432 @@
+"""Project extracts: built only through the gate, containing only what was approved,
+pseudonymised, accounted for row by row, atomic, and tamper-evident."""
+
+from __future__ import annotations
+
+import json
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+
+from access_requests import AuditLog, load_request, read_state, transition
+from pseudonymisation import KeyStore, is_pseudonym, parse_identifiers, pseudonymise_table
+from tests.access_requests.support import (
+    FAULT_YEAR,
+    PASSPHRASE,
+    PI,
+    RESEARCHER,
+    STEWARD,
+    make_delivery,
+    make_keystore,
+    new_approved_request,
+    write_request,
+)
+from toolkit.errors import (
+    AccessRefused,
+    BadInputError,
+    IntegrityError,
+    KeyStoreError,
+    MikrodataError,
+)
+from toolkit.extract import build_extract, read_manifest, verify_extract
+
+
+@pytest.fixture(scope="module")
+def delivery(tmp_path_factory):
+    return make_delivery(tmp_path_factory.mktemp("registers"))
+
+
+@pytest.fixture(scope="module")
+def keystore(tmp_path_factory):
+    return make_keystore(tmp_path_factory.mktemp("keys") / "keystore")
+
+
+@pytest.fixture
+def log(tmp_path):
+    return AuditLog(tmp_path / "audit.jsonl")
+
+
+@pytest.fixture
+def request_path(tmp_path, log):
+    return new_approved_request(tmp_path, log)
+
+
+def _build(request_path, delivery, keystore, tmp_path, log, **kwargs):
+    kwargs.setdefault("user", STEWARD)
+    # The delivery has deliberate identifier faults, to test the reject path; the
+    # quality suites' delivery checks would (rightly) stop it first.
+    kwargs.setdefault("delivery_checks", False)
+    return build_extract(
+        request_path,
+        delivery["root"],
+        tmp_path / "extract",
+        keystore=keystore,
+        passphrase=PASSPHRASE,
+        rejects=tmp_path / "rejects",
+        audit=log,
+        **kwargs,
+    )
+
+
+@pytest.fixture
+def built(request_path, delivery, keystore, tmp_path, log):
+    return _build(request_path, delivery, keystore, tmp_path, log)
+
+
+def _table(result, register="ekonomiskt_bistand"):
+    return pq.read_table(result.out / register / "part-0.parquet")
+
+
+def test_extract_contains_exactly_the_approved_columns_and_years(built, request_path):
+    request = load_request(request_path)
+    table = _table(built)
+    assert tuple(table.column_names) == request.columns("ekonomiskt_bistand")
+    years = set(table.column("statistikar").to_pylist())
+    assert years == set(request.register("ekonomiskt_bistand").years)  # 2010, 2011, 2021 left out
+    for not_approved in ("flykting", "kon", "andamal", "distrikt", "belopp_livsforing_ovrigt"):
+        assert not_approved not in table.column_names
+    assert set(built.manifest["registers"]) == {"ekonomiskt_bistand"}
+    assert sorted(p.name for p in built.out.iterdir()) == ["ekonomiskt_bistand", "manifest.json"]
+
+
+def test_no_raw_personnummer_anywhere_in_the_extract(built, delivery):
+    raw = delivery["raw_ids"]
+    for path in built.out.rglob("*"):
+        if not path.is_file():
+            continue
+        if path.suffix == ".parquet":
+            table = pq.read_table(path)
+            for name in table.column_names:
+                col = table.column(name)
+                if not pa.types.is_string(col.type):
+                    continue
+                values = set(col.drop_null().to_pylist())
+                assert not values & raw, name
+                parsed = parse_identifiers(pa.array(sorted(values), pa.string()))
+                assert parsed["reason"].notna().all(), f"{name} holds valid personnummer"
+        text = path.read_bytes()
+        for value in list(raw)[:200]:
+            assert value.encode() not in text
+            assert value[2:].encode() not in text
+    table = _table(built)
+    for name in ("personnummer", "hushallsid"):
+        assert is_pseudonym(table.column(name).to_pylist()).all()
+
+
+def test_rows_are_accounted_for_and_rejects_stay_outside(built, tmp_path, delivery):
+    entry = built.manifest["registers"]["ekonomiskt_bistand"]
+    assert entry["rows_in"] == entry["rows_out"] + entry["rows_rejected"]
+    assert entry["rows_rejected"] == delivery["faulty_rows"]
+    assert entry["rows_out"] == _table(built).num_rows
+    rejects = pq.read_table(tmp_path / "rejects" / "ekonomiskt_bistand.parquet").to_pylist()
+    assert len(rejects) == 4
+    assert sorted((r["source_row"], r["column"], r["reason"]) for r in rejects) == [
+        (1, "personnummer", "check_digit"),
+        (2, "personnummer", "missing"),
+        (3, "personnummer", "characters"),
+        (4, "hushallsid", "missing"),
+    ]
+    assert all(f"statistikar={FAULT_YEAR}" in r["source_file"] for r in rejects)
+    assert not (built.out / "rejects").exists()
+
+
+def test_sorted_by_pseudonym_then_period(built):
+    table = _table(built)
+    keys = list(
+        zip(
+            table.column("personnummer").to_pylist(),
+            table.column("statistikar").to_pylist(),
+            table.column("manad").to_pylist(),
+            strict=True,
+        )
+    )
+    assert keys == sorted(keys)
+    assert built.manifest["registers"]["ekonomiskt_bistand"]["sort_order"] == [
+        "personnummer",
+        "statistikar",
+        "manad",
+    ]
+
+
+def test_derived_variables_match_the_identifier(built, delivery, keystore):
+    key = KeyStore.open(keystore, PASSPHRASE).project_key("P2026-001")
+    raw = sorted(v for v in delivery["raw_ids"] if parse_identifiers([v])["reason"].isna().all())
+    mapped = pseudonymise_table(
+        pa.table({"personnummer": raw, "raw": raw}), key, ["personnummer"], check_residual=False
+    )
+    by_pseudonym = dict(
+        zip(
+            mapped.table.column("personnummer").to_pylist(),
+            mapped.table.column("raw").to_pylist(),
+            strict=True,
+        )
+    )
+    rows = _table(built).to_pylist()
+    assert rows
+    for row in rows[::37]:
+        parsed = parse_identifiers([by_pseudonym[row["personnummer"]]]).iloc[0]
+        born = parsed["birth_date"]
+        assert row["birth_year"] == born.year
+        assert row["sex"] == parsed["sex"]
+        # age on the last day of the month the row covers
+        import calendar
+        import datetime as dt
+
+        last = dt.date(
+            row["statistikar"],
+            row["manad"],
+            calendar.monthrange(row["statistikar"], row["manad"])[1],
+        )
+        age = last.year - born.year - ((last.month, last.day) < (born.month, born.day))
+        assert row["age"] == age
+
+
+def test_manifest_records_what_the_issue_asks(built, request_path, keystore, log):
+    m = read_manifest(built.out)
+    key = KeyStore.open(keystore, PASSPHRASE).project_key("P2026-001")
+    assert m["key"] == {"key_id": key.key_id, "version": key.version}
+    assert m["approval_hash"] == read_state(request_path).approval_hash
+    assert m["catalogue_version"].startswith("sha256:")
+    assert m["code_version"]
+    assert m["delivery_checks"]["ekonomiskt_bistand"] == "skipped by the caller"
+    files = {f["path"]: f for f in m["files"]}
+    assert set(files) == {"ekonomiskt_bistand/part-0.parquet"}
+    assert len(files["ekonomiskt_bistand/part-0.parquet"]["sha256"]) == 64
+    text = (built.out / "manifest.json").read_text()
+    assert PASSPHRASE not in text
+    built_events = [e for e in log.events() if e["action"] == "extract_built"]
+    assert built_events[-1]["details"]["manifest_sha256"] == built.manifest_sha256
+    assert read_state(request_path).state == "extract_delivered"
+    assert log.contains(m["audit_head"]["seq"], m["audit_head"]["hash"])
+    log.verify()
+
+
+def test_verify_passes_and_is_audited(built, request_path, log):
+    result = verify_extract(built.out, request=request_path, user=PI, audit=log)
+    assert result.audit_checked and result.approval_checked
+    assert log.events()[-1]["action"] == "extract_verified"
+
+
+def _tamper_file(out):
+    path = out / "ekonomiskt_bistand" / "part-0.parquet"
+    table = pq.read_table(path)
+    table = table.slice(1)
+    pq.write_table(table, path)
+
+
+def _tamper_manifest_consistently(out):
+    # Edit the data AND update the manifest to match: only the audit log shows it.
+    _tamper_file(out)
+    m = json.loads((out / "manifest.json").read_text())
+    from access_requests import file_sha256
+
+    path = out / "ekonomiskt_bistand" / "part-0.parquet"
+    m["files"][0].update(
+        sha256=file_sha256(path), bytes=path.stat().st_size, rows=m["files"][0]["rows"] - 1
+    )
+    (out / "manifest.json").write_text(json.dumps(m))
+
+
+def _add_file(out):
+    (out / "notes.csv").write_text("a,b\n")
+
+
+def _remove_file(out):
+    (out / "ekonomiskt_bistand" / "part-0.parquet").unlink()
+
+
+@pytest.mark.parametrize(
+    "tamper,message",
+    [
+        (_tamper_file, "part-0.parquet: its content differs from the manifest"),
+        (_tamper_manifest_consistently, "not the manifest the audit log recorded"),
+        (_add_file, "notes.csv: a file the manifest does not list"),
+        (_remove_file, "listed in the manifest but missing"),
+    ],
+)
+def test_tampering_with_the_extract_is_detected(built, log, tamper, message):
+    tamper(built.out)
+    with pytest.raises(IntegrityError, match=message):
+        verify_extract(built.out, user=PI, audit=log)
+    assert log.events()[-1]["action"] == "extract_verification_failed"
+    log.verify()
+
+
+def test_changed_approval_is_detected_by_verify(built, request_path, log):
+    request_path.write_text(
+        request_path.read_text().replace("min_cell_count: 10", "min_cell_count: 3")
+    )
+    with pytest.raises(AccessRefused, match="changed after it was approved"):
+        verify_extract(built.out, request=request_path, user=PI, audit=log)
+
+
+def test_rebuild_replaces_the_extract_whole(built, request_path, delivery, keystore, tmp_path, log):
+    (built.out / "stale.txt").write_text("from before")
+    again = _build(request_path, delivery, keystore, tmp_path, log)
+    assert not (again.out / "stale.txt").exists()
+    assert again.manifest["registers"] == built.manifest["registers"]
+    verify_extract(again.out, request=request_path, user=STEWARD, audit=log)
+    assert not list(tmp_path.glob(".extract.*.tmp"))
+
+
+def _events(log):
+    return [e["action"] for e in log.events()]
+
+
+def _close(request_path, log):
+    transition(request_path, "closed", user=STEWARD, audit=log)
+
+
+def _change(request_path, log):
+    request_path.write_text(request_path.read_text().replace("2012-2020", "2012-2021"))
+
+
+def _expire_by_date(request_path, log):
+    return {"today": __import__("datetime").date(2030, 1, 1)}
+
+
+@pytest.mark.parametrize(
+    "setup,kwargs,error,message",
+    [
+        (_close, {}, AccessRefused, "project P2026-001 is closed"),
+        (_change, {}, AccessRefused, "changed after it was approved"),
+        (None, {"user": RESEARCHER}, AccessRefused, "not a steward of project P2026-001"),
+        (None, {"user": "mallory"}, AccessRefused, "not a steward"),
+        (_expire_by_date, {}, AccessRefused, "expired on 2029-12-31"),
+    ],
+    ids=["closed", "changed", "researcher", "outsider", "expired"],
+)
+def test_gate_refusals_write_nothing_but_a_refusal_event(
+    request_path, delivery, keystore, tmp_path, log, setup, kwargs, error, message
+):
+    extra = (setup(request_path, log) if setup else None) or {}
+    before = _events(log)
+    with pytest.raises(error, match=message):
+        _build(request_path, delivery, keystore, tmp_path, log, **kwargs, **extra)
+    assert not (tmp_path / "extract").exists() and not (tmp_path / "rejects").exists()
+    assert _events(log) == before + ["access_refused"]
+    log.verify()
+
+
+def test_unapproved_request_is_refused(tmp_path, log, delivery, keystore):
+    from access_requests import create_request
+
+    path = tmp_path / "P2026-001.yaml"
+    create_request(path, "P2026-001", user=PI, audit=log)
+    write_request(path)
+    transition(path, "submitted", user=PI, audit=log)
+    with pytest.raises(AccessRefused, match="not approved \\(state: submitted\\)"):
+        _build(path, delivery, keystore, tmp_path, log)
+    assert not (tmp_path / "extract").exists()
+
+
+@pytest.mark.parametrize(
+    "case,error,message",
+    [
+        ("no data", BadInputError, "no Parquet files for register ekonomiskt_bistand"),
+        ("wrong passphrase", KeyStoreError, "wrong passphrase"),
+        ("rejects inside", BadInputError, "overlap"),
+    ],
+)
+def test_other_errors_write_nothing(
+    request_path, delivery, keystore, tmp_path, log, case, error, message
+):
+    registers, passphrase, rejects = delivery["root"], PASSPHRASE, tmp_path / "rejects"
+    if case == "no data":
+        registers = tmp_path / "empty"
+        registers.mkdir()
+    if case == "wrong passphrase":
+        passphrase = "wrong"
+    if case == "rejects inside":
+        rejects = tmp_path / "extract" / "rejects"
+    before = _events(log)
+    with pytest.raises(error, match=message):
+        build_extract(
+            request_path,
+            registers,
+            tmp_path / "extract",
+            keystore=keystore,
+            passphrase=passphrase,
+            rejects=rejects,
+            user=STEWARD,
+            audit=log,
+            delivery_checks=False,
+        )
+    assert not (tmp_path / "extract").exists()
+    assert _events(log) == before
+
+
+def test_cohort_population_and_a_second_register(tmp_path, log, keystore):
+    from toolkit.extract import synthetic_register
+
+    regs = tmp_path / "regs"
+    synthetic_register("ekonomiskt_bistand", (2015, 2016), 60, regs, seed=3)
+    synthetic_register("befolkning", (2015, 2016), 60, regs, seed=3)  # same people
+    everyone = sorted(set(pq.read_table(regs / "befolkning").column("personnummer").to_pylist()))
+    cohort = everyone[:20] + ["12345"]  # one unusable line
+    (tmp_path / "cohort.csv").write_text("personnummer\n" + "\n".join(cohort) + "\n")
+    path = new_approved_request(
+        tmp_path,
+        log,
+        registers={
+            "ekonomiskt_bistand": {"years": "2015-2016", "variables": ["kommun"]},
+            "befolkning": {"years": [2016], "variables": ["kon"]},
+        },
+        population={"type": "cohort_file", "file": "cohort.csv"},
+        derived_variables=["birth_year"],
+    )
+    result = build_extract(
+        path,
+        regs,
+        tmp_path / "extract",
+        keystore=keystore,
+        passphrase=PASSPHRASE,
+        rejects=tmp_path / "rejects",
+        user=STEWARD,
+        audit=log,
+    )
+    m = result.manifest
+    assert set(m["delivery_checks"].values()) <= {"passed", "not available"}
+    assert m["population"] == {"type": "cohort_file", "persons": 20, "cohort_rows_rejected": 1}
+    bef = pq.read_table(result.out / "befolkning" / "part-0.parquet")
+    assert bef.column_names == ["personnummer", "ar", "kon", "birth_year"]
+    assert set(bef.column("ar").to_pylist()) == {2016}
+    assert len(bef.column("personnummer").unique()) <= 20
+    eb = m["registers"]["ekonomiskt_bistand"]
+    assert eb["rows_outside_population"] > 0
+    assert eb["rows_read"] == eb["rows_outside_population"] + eb["rows_in"]
+    assert pq.read_table(tmp_path / "rejects" / "cohort.parquet").num_rows == 1
+    # the same person has the same pseudonym in both registers
+    eb_ids = set(
+        pq.read_table(result.out / "ekonomiskt_bistand").column("personnummer").to_pylist()
+    )
+    assert eb_ids & set(bef.column("personnummer").to_pylist())
+    verify_extract(result.out, request=path, user=RESEARCHER, audit=log)
+
+
+def test_a_second_build_of_the_same_extract_waits_its_turn(
+    request_path, delivery, keystore, tmp_path, log
+):
+    import subprocess
+    import sys
+
+    holder = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            "import sys, time; from filelock import FileLock; "
+            "l = FileLock(sys.argv[1]); l.acquire(); print('held', flush=True); time.sleep(30)",
+            str(tmp_path / ".extract.lock"),
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert holder.stdout.readline().strip() == "held"
+        with pytest.raises(MikrodataError, match="another build is writing"):
+            _build(request_path, delivery, keystore, tmp_path, log)
+    finally:
+        holder.kill()
+        holder.wait()
+    assert not (tmp_path / "extract").exists()

@@ -1,0 +1,106 @@
+"""Dummy extracts have exactly the approved shape of the real one, and nothing real."""
+
+from __future__ import annotations
+
+import pyarrow.parquet as pq
+
+from access_requests import AuditLog, load_request
+from pseudonymisation import is_pseudonym
+from quality.catalogue import load
+from tests.access_requests.support import (
+    PASSPHRASE,
+    PI,
+    STEWARD,
+    make_keystore,
+    new_approved_request,
+    write_request,
+)
+from toolkit.extract import (
+    build_dummy_extract,
+    build_extract,
+    synthetic_register,
+    verify_extract,
+)
+
+
+def _shape(manifest):
+    return {
+        name: ([(c["name"], c["role"], c["arrow_type"]) for c in r["columns"]], r["sort_order"])
+        for name, r in manifest["registers"].items()
+    }
+
+
+def test_dummy_has_the_shape_of_the_real_extract(tmp_path):
+    log = AuditLog(tmp_path / "audit.jsonl")
+    request = new_approved_request(
+        tmp_path,
+        log,
+        registers={
+            "ekonomiskt_bistand": {
+                "years": "2015-2018",
+                "variables": [
+                    "hushallsid",
+                    "kommun",
+                    "forsorjningshinder",
+                    "belopp_forsorjningsstod",
+                ],
+            },
+            "lss": {"years": [2016, 2017], "variables": ["insats"]},
+        },
+    )
+    regs = tmp_path / "regs"
+    synthetic_register("ekonomiskt_bistand", tuple(range(2014, 2020)), 80, regs, seed=5)
+    synthetic_register("lss", (2016, 2017), 80, regs, seed=5)
+    real = build_extract(
+        request,
+        regs,
+        tmp_path / "real",
+        keystore=make_keystore(tmp_path / "ks"),
+        passphrase=PASSPHRASE,
+        rejects=tmp_path / "rejects",
+        user=STEWARD,
+        audit=log,
+    )
+    dummy = build_dummy_extract(request, tmp_path / "dummy", persons=30, user=PI, audit=log)
+    assert _shape(dummy.manifest) == _shape(real.manifest)
+    assert dummy.manifest["dummy"] is True and real.manifest["dummy"] is False
+    assert dummy.manifest["key"]["key_id"] is None  # the throw-away key is not recorded
+    req = load_request(request)
+    eb = pq.read_table(tmp_path / "dummy" / "ekonomiskt_bistand")
+    assert tuple(eb.column_names) == req.columns("ekonomiskt_bistand")
+    assert set(eb.column("statistikar").to_pylist()) <= set(range(2015, 2019))
+    assert is_pseudonym(eb.column("personnummer").to_pylist()).all()
+    assert is_pseudonym(eb.column("hushallsid").to_pylist()).all()
+    # values come from the catalogue: codes valid in the row's year (revised in 2017)
+    catalogue = load("ekonomiskt_bistand")
+    for row in eb.to_pylist():
+        if row["forsorjningshinder"] is not None:
+            valid = {c.code for c in catalogue.codes_in("forsorjningshinder", row["statistikar"])}
+            assert row["forsorjningshinder"] in valid
+    # pseudonyms of the dummy never match the real ones (a throw-away key)
+    real_ids = set(
+        pq.read_table(tmp_path / "real" / "ekonomiskt_bistand")["personnummer"].to_pylist()
+    )
+    assert not real_ids & set(eb.column("personnummer").to_pylist())
+    verify_extract(tmp_path / "dummy", user=PI, audit=log)
+    assert log.events()[-2]["action"] == "dummy_extract_built"
+
+
+def test_dummy_needs_only_a_valid_request(tmp_path, run_cli):
+    path = write_request(tmp_path / "P.yaml")
+    env = {"MIKRODATA_AUDIT_LOG": str(tmp_path / "audit.jsonl"), "MIKRODATA_USER": PI}
+    result = run_cli(
+        "extract",
+        "dummy",
+        "--request",
+        str(path),
+        "--out",
+        str(tmp_path / "d"),
+        "--persons",
+        "10",
+        env=env,
+    )
+    assert result.exit_code == 0, result.output
+    assert "dummy extract written" in result.output
+    ok = run_cli("extract", "verify", str(tmp_path / "d"), env=env)
+    assert ok.exit_code == 0, ok.output

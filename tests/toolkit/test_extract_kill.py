@@ -1,0 +1,96 @@
+"""An extract build killed part-way (SIGKILL) leaves the previous extract intact and the
+audit log valid; the next build succeeds and clears the leftovers."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+
+from access_requests import AuditLog, file_sha256
+from tests.access_requests.support import (
+    PASSPHRASE,
+    PI,
+    STEWARD,
+    make_delivery,
+    make_keystore,
+    new_approved_request,
+)
+from toolkit.extract import build_extract, verify_extract
+
+BUILD = textwrap.dedent(
+    """
+    import sys
+    from access_requests import AuditLog
+    from toolkit.extract import build_extract
+    request, registers, out, keystore, rejects, log = sys.argv[1:7]
+    build_extract(request, registers, out, keystore=keystore, rejects=rejects,
+                  user="steward", audit=AuditLog(log), delivery_checks=False)
+    """
+)
+
+
+def test_sigkill_mid_build_leaves_the_old_extract_and_a_valid_log(tmp_path):
+    log = AuditLog(tmp_path / "audit.jsonl")
+    request = new_approved_request(tmp_path, log)
+    delivery = make_delivery(tmp_path / "registers", persons=1500)
+    keystore = make_keystore(tmp_path / "keystore")
+    out, rejects = tmp_path / "extract", tmp_path / "rejects"
+    first = build_extract(
+        request,
+        delivery["root"],
+        out,
+        keystore=keystore,
+        passphrase=PASSPHRASE,
+        rejects=rejects,
+        user=STEWARD,
+        audit=log,
+        delivery_checks=False,  # deliberate identifier faults (see test_extract.py)
+    )
+    manifest_sha = file_sha256(out / "manifest.json")
+    events_before = len(log.events())
+
+    env = dict(os.environ, MIKRODATA_KEYSTORE_PASSPHRASE=PASSPHRASE)
+    args = [
+        str(request),
+        str(delivery["root"]),
+        str(out),
+        str(keystore),
+        str(rejects),
+        str(log.path),
+    ]
+    proc = subprocess.Popen([sys.executable, "-c", BUILD, *args], env=env)
+    deadline = time.monotonic() + 60
+    # Wait until the build is writing its new extract next to the old one, then kill it.
+    while not list(tmp_path.glob(".extract.*.tmp/*")) and time.monotonic() < deadline:
+        if proc.poll() is not None:
+            break
+        time.sleep(0.002)
+    time.sleep(0.05)
+    proc.send_signal(signal.SIGKILL)
+    assert proc.wait(timeout=30) == -signal.SIGKILL, "the build finished before it was killed"
+
+    assert list(tmp_path.glob(".extract.*.tmp")), "the half-built extract sits beside it"
+    assert file_sha256(out / "manifest.json") == manifest_sha
+    result = verify_extract(out, user=PI, audit=log, record=False)
+    assert result.manifest_sha256 == first.manifest_sha256
+    log.verify()
+    assert len(log.events()) == events_before  # the killed build recorded nothing
+
+    again = build_extract(
+        request,
+        delivery["root"],
+        out,
+        keystore=keystore,
+        passphrase=PASSPHRASE,
+        rejects=rejects,
+        user=STEWARD,
+        audit=log,
+        delivery_checks=False,  # deliberate identifier faults (see test_extract.py)
+    )
+    assert not list(tmp_path.glob(".extract.*.tmp")) and not list(tmp_path.glob(".rejects.*"))
+    verify_extract(out, request=request, user=STEWARD, audit=log)
+    assert again.manifest["registers"] == first.manifest["registers"]

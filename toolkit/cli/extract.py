@@ -1,0 +1,141 @@
+"""``mikrodata extract``: build, verify and mock project extracts."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from access_requests import AuditLog
+from toolkit.paths import current_user
+
+__all__ = ["extract"]
+
+_log_opt = click.option(
+    "--log",
+    "log",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Audit log (default: $MIKRODATA_AUDIT_LOG or $MIKRODATA_HOME/audit.jsonl).",
+)
+_user_opt = click.option("--user", help="Who does this (default: $MIKRODATA_USER or login).")
+_request_opt = click.option(
+    "--request",
+    "request",
+    type=click.Path(dir_okay=False, exists=True, path_type=Path),
+    required=True,
+    help="The project's access request (YAML).",
+)
+
+
+@click.group()
+def extract() -> None:
+    """Project extracts: only approved registers, variables, years and population, with
+    personnummer replaced by project pseudonyms; a manifest with checksums; audited."""
+
+
+@extract.command()
+@_request_opt
+@click.option(
+    "--registers",
+    "registers_dir",
+    type=click.Path(file_okay=False, exists=True, path_type=Path),
+    required=True,
+    help="Delivered registers: DIR/<register>/<year column>=YYYY/*.parquet.",
+)
+@click.option(
+    "--out",
+    type=click.Path(file_okay=False, path_type=Path),
+    required=True,
+    help="The extract directory (replaced whole, atomically).",
+)
+@click.option(
+    "--keystore",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Key store (default: $MIKRODATA_KEYSTORE); passphrase from "
+    "$MIKRODATA_KEYSTORE_PASSPHRASE.",
+)
+@click.option(
+    "--rejects",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Steward-side folder for rejected rows, outside the extract "
+    "(default: $MIKRODATA_HOME/rejects/<project>).",
+)
+@_user_opt
+@_log_opt
+def build(
+    request: Path,
+    registers_dir: Path,
+    out: Path,
+    keystore: Path | None,
+    rejects: Path | None,
+    user: str | None,
+    log: Path | None,
+) -> None:
+    """Build the extract of an approved request."""
+    from toolkit.extract import build_extract
+
+    result = build_extract(
+        request,
+        registers_dir,
+        out,
+        keystore=keystore,
+        rejects=rejects,
+        user=user or current_user(),
+        audit=AuditLog(log),
+    )
+    m = result.manifest
+    click.echo(f"extract of {m['project']} written to {out} (key {m['key']['key_id']})")
+    for name, r in m["registers"].items():
+        click.echo(
+            f"  {name}: {r['rows_in']} rows in, {r['rows_out']} out, {r['rows_rejected']} "
+            f"rejected ({r['rows_outside_population']} outside the population)"
+        )
+        missing = sorted(set(r["years"]) - set(r["years_found"]))
+        if missing:
+            click.echo(f"  warning: {name} has no rows in approved year(s) {missing}")
+    click.echo(f"  population: {m['population']['persons']} persons; rejects: {result.rejects}")
+    click.echo(f"  manifest sha256 {result.manifest_sha256}")
+
+
+@extract.command()
+@click.argument("directory", type=click.Path(file_okay=False, exists=True, path_type=Path))
+@click.option(
+    "--request",
+    "request",
+    type=click.Path(dir_okay=False, exists=True, path_type=Path),
+    help="Also check the extract against this approval.",
+)
+@_user_opt
+@_log_opt
+def verify(directory: Path, request: Path | None, user: str | None, log: Path | None) -> None:
+    """Check DIRECTORY against its manifest (and the audit log, and the approval)."""
+    from toolkit.extract import verify_extract
+
+    result = verify_extract(
+        directory, request=request, user=user or current_user(), audit=AuditLog(log)
+    )
+    click.echo(f"extract ok: {result.files} files of project {result.project} match the manifest")
+    if not result.audit_checked:
+        click.echo("warning: no audit log found, the manifest was not checked against it")
+    if result.approval_checked:
+        click.echo("approval ok: everything in it is approved")
+
+
+@extract.command()
+@_request_opt
+@click.option("--out", type=click.Path(file_okay=False, path_type=Path), required=True)
+@click.option("--persons", type=click.IntRange(1, 100_000), default=100, show_default=True)
+@click.option("--seed", type=int, default=0, show_default=True)
+@_user_opt
+@_log_opt
+def dummy(
+    request: Path, out: Path, persons: int, seed: int, user: str | None, log: Path | None
+) -> None:
+    """Write a synthetic extract with the approved shape, for writing notebooks."""
+    from toolkit.extract import build_dummy_extract
+
+    result = build_dummy_extract(
+        request, out, persons=persons, seed=seed, user=user or current_user(), audit=AuditLog(log)
+    )
+    rows = {n: r["rows_out"] for n, r in result.manifest["registers"].items()}
+    click.echo(f"dummy extract written to {out}: {rows}")

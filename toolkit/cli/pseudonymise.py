@@ -1,0 +1,146 @@
+"""``mikrodata pseudonymise``: replace identifier columns of a file by project
+pseudonyms, streaming, with a reject file beside the output."""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+
+import click
+
+from pseudonymisation import ENCODINGS, input_columns, pseudonymise_file
+from toolkit.cli.keys import keystore_option, open_keystore
+from toolkit.errors import BadInputError
+
+__all__ = ["pseudonymise"]
+
+
+def _columns(
+    column: tuple[str, ...],
+    domain: tuple[str, ...],
+    register: str | None,
+    available: list[str],
+) -> dict[str, str]:
+    mapping = {c: "person" for c in column}
+    for item in domain:
+        name, sep, value = item.partition("=")
+        if not sep or not name or not value:
+            raise BadInputError(
+                f"--domain {item!r} is not COLUMN=DOMAIN", "e.g. hushallsid=household"
+            )
+        mapping[name] = value
+    if register:
+        from quality.catalogue import load
+
+        for variable in load(register).direct_identifiers():
+            if variable.name in available:
+                mapping.setdefault(variable.name, variable.identifier_domain or "person")
+    if not mapping:
+        raise BadInputError(
+            "no identifier column given", "name them with --column/--domain or use --register"
+        )
+    return mapping
+
+
+@click.command()
+@click.option("--project", required=True, help="Project id whose key to use.")
+@click.option(
+    "--in",
+    "in_path",
+    required=True,
+    type=click.Path(path_type=Path),
+    help="Input file (.parquet or .csv).",
+)
+@click.option(
+    "--out",
+    "out_path",
+    required=True,
+    type=click.Path(path_type=Path),
+    help="Output file (.parquet or .csv); rejects go to <out>.rejected.<suffix>.",
+)
+@click.option("--column", multiple=True, help="A personnummer column (repeatable).")
+@click.option(
+    "--domain",
+    multiple=True,
+    metavar="COLUMN=DOMAIN",
+    help="Another identifier column and its domain, e.g. hushallsid=household.",
+)
+@click.option(
+    "--register",
+    default=None,
+    help="Also pseudonymise the direct identifiers the catalogue names for this "
+    "register (those present in the file).",
+)
+@keystore_option
+@click.option("--key-version", type=int, default=None, help="Key version (default: current).")
+@click.option(
+    "--reference-date",
+    default=None,
+    metavar="YYYY-MM-DD",
+    help="Date that resolves the century of 10-digit numbers (default: today); use "
+    "the delivery date.",
+)
+@click.option(
+    "--encoding",
+    type=click.Choice(ENCODINGS),
+    default="auto",
+    show_default=True,
+    help="CSV encoding.",
+)
+@click.option("--allow-interim", is_flag=True, help="Accept interim numbers (rejected by default).")
+@click.option(
+    "--allow-null",
+    multiple=True,
+    metavar="COLUMN",
+    help="Let this identifier column be empty (kept empty, not rejected).",
+)
+@click.option(
+    "--rejects-with-identifiers",
+    is_flag=True,
+    help="Keep the raw identifiers of rejected rows in the reject file (steward only).",
+)
+@click.option("--batch-size", type=click.IntRange(1000), default=1_000_000, show_default=True)
+def pseudonymise(
+    project: str,
+    in_path: Path,
+    out_path: Path,
+    column: tuple[str, ...],
+    domain: tuple[str, ...],
+    register: str | None,
+    keystore: Path | None,
+    key_version: int | None,
+    reference_date: str | None,
+    encoding: str,
+    allow_interim: bool,
+    allow_null: tuple[str, ...],
+    rejects_with_identifiers: bool,
+    batch_size: int,
+) -> None:
+    """Replace identifier columns by project pseudonyms (HMAC-SHA256, 16 hex
+    characters). Ends with rows in / out / rejected."""
+    ref = None
+    if reference_date:
+        try:
+            ref = dt.date.fromisoformat(reference_date)
+        except ValueError:
+            raise BadInputError("--reference-date is not a date", "use YYYY-MM-DD") from None
+    available = input_columns(in_path, encoding=encoding)
+    columns = _columns(column, domain, register, available)
+    key = open_keystore(keystore).project_key(project, key_version)
+    result = pseudonymise_file(
+        in_path,
+        out_path,
+        key,
+        columns,
+        reference_date=ref,
+        encoding=encoding,
+        batch_size=batch_size,
+        allow_interim=allow_interim,
+        allow_null=allow_null,
+        rejects_with_identifiers=rejects_with_identifiers,
+    )
+    pairs = ", ".join(f"{c} ({d})" for c, d in columns.items())
+    click.echo(f"pseudonymised {pairs} with key {result.key_id}")
+    click.echo(f"output: {result.out_path}")
+    click.echo(f"rejects: {result.reject_path}")
+    click.echo(result.summary())

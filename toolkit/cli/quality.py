@@ -1,0 +1,119 @@
+"""``mikrodata quality``: expectation suites, missingness and variable history."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+__all__ = ["quality"]
+
+_register = click.option("--register", "-r", required=True, help="Register name in the catalogue.")
+_data = click.option(
+    "--data",
+    required=True,
+    type=click.Path(exists=True, path_type=Path),
+    help="A Parquet file, or a dataset directory DIR/<register>/statistikar=YYYY/*.parquet.",
+)
+_out = click.option(
+    "--out",
+    required=True,
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Output directory (replaced whole).",
+)
+
+
+@click.group()
+def quality() -> None:
+    """Quality review: expectation suites from the catalogue, missingness, variable
+    history."""
+
+
+@quality.command()
+@_register
+@_data
+@click.option("--year", type=int, help="Only this statistical year.")
+@click.option(
+    "--extract",
+    is_flag=True,
+    help="The data is a pseudonymised extract: check pseudonym format, not personnummer.",
+)
+@_out
+@click.option(
+    "--batch-rows",
+    type=click.IntRange(min=1000),
+    default=None,
+    help="Rows per validation batch within a year (default 2,000,000).",
+)
+def run(
+    register: str, data: Path, year: int | None, extract: bool, out: Path, batch_rows: int | None
+) -> None:
+    """Validate a delivery or extract; write Data Docs and summary.md/summary.json.
+
+    Exit code 15 when a critical expectation fails.
+    """
+    from quality.run import BATCH_ROWS, run_quality
+
+    report = run_quality(
+        register,
+        data,
+        out,
+        year=year,
+        extract=extract,
+        batch_rows=batch_rows or BATCH_ROWS,
+        raise_on_failure=False,
+    )
+    click.echo(
+        f"{report.register} ({report.mode}): {report.rows:,} rows, years "
+        f"{', '.join(map(str, report.years))}; {len(report.outcomes)} expectations, "
+        f"{len(report.failures)} failed, {len(report.critical_failures)} critical"
+    )
+    for o in report.failures:
+        click.echo(
+            f"  {'CRITICAL' if o.critical else 'warning '} {o.year} {o.check} "
+            f"{o.variable or ''}: {o.unexpected_count:,} unexpected"
+        )
+    click.echo(f"summary: {out / 'summary.md'}; Data Docs: {out / 'data_docs' / 'index.html'}")
+    if report.critical_failures:
+        from toolkit.errors import QualityFailure
+
+        raise QualityFailure(
+            f"{len(report.critical_failures)} critical expectation(s) failed",
+            f"Read {out / 'summary.md'}",
+        )
+
+
+@quality.command()
+@_register
+@_data
+@_out
+def missingness(register: str, data: Path, out: Path) -> None:
+    """Structural versus item missingness per variable, year and kommun, with a
+    heatmap."""
+    from quality.missingness import write_missingness
+
+    report = write_missingness(register, data, out)
+    by = report.by_year
+    click.echo(
+        f"{register}: {by['variable'].nunique()} variables x {by['year'].nunique()} years; "
+        f"item missing {int(by['item'].sum()):,}, structural {int(by['structural'].sum()):,} "
+        f"values; report in {out}"
+    )
+
+
+@quality.command()
+@_register
+@_data
+@_out
+def history(register: str, data: Path, out: Path) -> None:
+    """Documented vs observed variable history; breaks documented or flagged."""
+    from quality.history_report import write_history
+
+    report = write_history(register, data, out)
+    b = report.breaks
+    click.echo(
+        f"{register}: {len(b)} breaks, {int(b['documented'].sum())} documented, "
+        f"{len(report.flagged)} flagged for review; report in {out}"
+    )
+    for _, r in report.flagged.head(20).iterrows():
+        click.echo(f"  review {r['year']} {r['variable']} {r['kind']}: {r['detail']}")

@@ -1,0 +1,281 @@
+"""``build_extract``: a project extract from delivered registers, gated, checked,
+pseudonymised, atomic and audited.
+
+1. the access gate (``build_extract`` by a data steward of the project);
+2. the delivery checks of each register and approved year (the quality suites' hook);
+3. the approved population; then per register :func:`~toolkit.extract.pipeline.run_register`;
+4. ``manifest.json``; the extract directory is swapped in whole
+   (:func:`toolkit.atomic.atomic_directory`), so an interrupted build leaves the
+   previous extract or none; the rejects folder (steward side, outside the extract) is
+   swapped in the same way;
+5. an ``extract_built`` audit event with the manifest's hash, and the request moves to
+   ``extract_delivered`` on its first delivery.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import importlib
+import importlib.util
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pyarrow.parquet as pq
+from filelock import FileLock, Timeout
+
+from access_requests import (
+    POPULATION_REGISTER,
+    AccessRequest,
+    AuditLog,
+    check_access,
+    read_state,
+    transition,
+)
+from pseudonymisation import KeyStore, ProjectKey
+from quality.catalogue import catalogue_version
+from toolkit import __version__
+from toolkit.atomic import atomic_directory
+from toolkit.errors import BadInputError, MikrodataError
+from toolkit.paths import current_user, home, keystore_path
+
+from .columns import RegisterSpec, register_spec
+from .manifest import MANIFEST_FORMAT, describe_file, write_manifest
+from .pipeline import RegisterResult, check_collisions_across_registers, run_register
+from .population import PopulationResult, build_population
+from .source import connect, source_files
+
+__all__ = [
+    "BuildResult",
+    "assemble_manifest",
+    "build_extract",
+    "default_reject_dir",
+    "run_delivery_checks",
+]
+
+
+@dataclass(frozen=True)
+class BuildResult:
+    """What a build wrote."""
+
+    out: Path
+    rejects: Path
+    manifest: dict[str, Any]
+    manifest_sha256: str
+
+
+def default_reject_dir(project: str) -> Path:
+    """Where rejected rows go by default: ``$MIKRODATA_HOME/rejects/<project>``."""
+    return home() / "rejects" / project
+
+
+def run_delivery_checks(register: str, registers_dir: Path, years: tuple[int, ...]) -> str:
+    """HOOK for the quality suites (issue 6): when ``quality.suites`` exposes
+    ``check_delivery(register, data_path, year)``, run it for every approved year (it
+    raises ``QualityFailure`` on a critical failure). Returns what was done, for the
+    manifest: ``"passed"`` or ``"not available"``."""
+    if importlib.util.find_spec("quality.suites") is None:
+        return "not available"
+    check = getattr(importlib.import_module("quality.suites"), "check_delivery", None)
+    if check is None:
+        return "not available"
+    for year in years:
+        check(register, registers_dir / register, year)
+    return "passed"
+
+
+def _inside(a: Path, b: Path) -> bool:
+    a, b = a.resolve(), b.resolve()
+    return a == b or b in a.parents
+
+
+def _registers_entry(spec: RegisterSpec, result: RegisterResult, root: Path) -> dict[str, Any]:
+    schema = pq.read_schema(result.file)
+    return {
+        "years": list(spec.years),
+        "columns": [
+            {
+                "name": c.name,
+                "role": c.role,
+                "type": c.type,
+                "arrow_type": str(schema.field(c.name).type),
+            }
+            | ({"domain": c.domain} if c.domain else {})
+            for c in spec.columns
+        ],
+        "sort_order": list(spec.sort_order),
+        "year_column": spec.year_column,
+        "files": [result.file.relative_to(root).as_posix()],
+        **result.as_dict(),
+    }
+
+
+def assemble_manifest(
+    root: Path,
+    request: AccessRequest,
+    specs: list[RegisterSpec],
+    results: list[RegisterResult],
+    *,
+    user: str,
+    key: dict[str, Any],
+    population: dict[str, Any],
+    audit_head: tuple[int, str],
+    delivery_checks: dict[str, str],
+    dummy: bool,
+) -> dict[str, Any]:
+    """The manifest of a finished extract directory ``root`` (see ``manifest.py``)."""
+    files = sorted(p for p in root.rglob("*") if p.is_file())
+    return {
+        "format": MANIFEST_FORMAT,
+        "dummy": dummy,
+        "project": request.project,
+        "request": request.path.name,
+        "approval_hash": request.sha256,
+        "built_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+        "built_by": user,
+        "code_version": __version__,
+        "catalogue_version": catalogue_version(),
+        "key": key,
+        "population": population,
+        "delivery_checks": delivery_checks,
+        "audit_head": {"seq": audit_head[0], "hash": audit_head[1]},
+        "registers": {
+            s.register: _registers_entry(s, r, root) for s, r in zip(specs, results, strict=True)
+        },
+        "files": [describe_file(root, p) for p in files],
+    }
+
+
+def build_extract(
+    request_path: str | Path,
+    registers_dir: str | Path,
+    out: str | Path,
+    *,
+    keystore: str | Path | None = None,
+    passphrase: str | None = None,
+    rejects: str | Path | None = None,
+    user: str | None = None,
+    audit: AuditLog | None = None,
+    today: dt.date | None = None,
+    delivery_checks: bool = True,
+) -> BuildResult:
+    """Build the project extract of the request at ``request_path`` into ``out``.
+
+    ``delivery_checks=False`` skips the quality suites' delivery checks (for deliveries
+    with deliberate faults, e.g. in tests of the reject path); the manifest says so. The
+    command line always runs them."""
+    request_path, registers_dir, out = Path(request_path), Path(registers_dir), Path(out)
+    user = user or current_user()
+    audit = audit or AuditLog()
+    # The gate is the one place that says yes; what is selected below is exactly the
+    # approval it returns (register_spec reads nothing else).
+    approval = check_access(
+        request_path, user=user, action="build_extract", audit=audit, today=today
+    )
+    request, project = approval.request, approval.project
+    specs = [register_spec(request, r) for r in request.register_names]
+    reject_dir = Path(rejects) if rejects is not None else default_reject_dir(project)
+    if _inside(reject_dir, out) or _inside(out, reject_dir):
+        raise BadInputError(
+            f"the reject folder {reject_dir} and the extract {out} overlap",
+            "Rejected rows hold raw identifiers: keep them outside the extract directory",
+        )
+    needed = {s.register for s in specs}
+    if request.population.type == "social_assistance_recipients":
+        needed.add(POPULATION_REGISTER)
+    for register in sorted(needed):
+        source_files(registers_dir, register)  # fail before anything is written
+    key = KeyStore.open(keystore or keystore_path(), passphrase).project_key(project)
+    checks = {
+        s.register: (
+            run_delivery_checks(s.register, registers_dir, s.years)
+            if delivery_checks
+            else "skipped by the caller"
+        )
+        for s in specs
+    }
+
+    out.parent.mkdir(parents=True, exist_ok=True)
+    # One build per extract directory at a time: a second one would clear the first's
+    # temporary directory (atomic_directory removes stale siblings).
+    lock = FileLock(str(out.parent / f".{out.name}.lock"))
+    try:
+        lock.acquire(timeout=0)
+    except Timeout:
+        raise MikrodataError(
+            f"another build is writing {out}", "Wait for it to finish, then build again"
+        ) from None
+    try:
+        return _build_locked(
+            request, specs, registers_dir, out, reject_dir, key, checks, user, audit, request_path
+        )
+    finally:
+        lock.release()
+
+
+def _build_locked(
+    request: AccessRequest,
+    specs: list[RegisterSpec],
+    registers_dir: Path,
+    out: Path,
+    reject_dir: Path,
+    key: ProjectKey,
+    checks: dict[str, str],
+    user: str,
+    audit: AuditLog,
+    request_path: Path,
+) -> BuildResult:
+    project = request.project
+    audit_head = audit.head()
+    # DuckDB spills its sorts beside the output, on the disk that will hold the extract.
+    with tempfile.TemporaryDirectory(prefix=".mikrodata-duckdb-", dir=out.parent) as scratch:
+        con = connect(Path(scratch))
+        try:
+            with atomic_directory(out) as tmp, atomic_directory(reject_dir) as reject_tmp:
+                pop: PopulationResult = build_population(con, request, registers_dir)
+                if pop.rejected is not None and pop.rejected.num_rows:
+                    pq.write_table(pop.rejected, reject_tmp / "cohort.parquet")
+                results = [run_register(con, s, registers_dir, tmp, reject_tmp, key) for s in specs]
+                if len(specs) > 1:
+                    check_collisions_across_registers(con, key)
+                (tmp / ".work").rmdir()
+                manifest = assemble_manifest(
+                    tmp,
+                    request,
+                    specs,
+                    results,
+                    user=user,
+                    key={"key_id": key.key_id, "version": key.version},
+                    population={
+                        "type": pop.type,
+                        "persons": pop.persons,
+                        "cohort_rows_rejected": 0
+                        if pop.rejected is None
+                        else pop.rejected.num_rows,
+                    },
+                    audit_head=audit_head,
+                    delivery_checks=checks,
+                    dummy=False,
+                )
+                manifest_sha = write_manifest(tmp, manifest)
+        finally:
+            con.close()
+    audit.append(
+        "extract_built",
+        project=project,
+        user=user,
+        details={
+            "out": str(out.resolve()),
+            "manifest_sha256": manifest_sha,
+            "approval_hash": request.sha256,
+            "key_id": key.key_id,
+            "key_version": key.version,
+            "catalogue_version": manifest["catalogue_version"],
+            "rows_out": {r.register: r.rows_out for r in results},
+            "rows_rejected": {r.register: r.rows_rejected for r in results},
+        },
+    )
+    if read_state(request_path).state == "confidentiality_approved":
+        transition(request_path, "extract_delivered", user=user, audit=audit)
+    return BuildResult(out=out, rejects=reject_dir, manifest=manifest, manifest_sha256=manifest_sha)

@@ -1,0 +1,203 @@
+"""Dummy extracts: synthetic data with exactly the shape of the approved extract.
+
+:func:`synthetic_register` writes a small delivery of one register in the delivered
+layout (``DIR/<register>/<year column>=YYYY/part-0.parquet``, raw synthetic
+personnummer, every catalogue variable of each year, values of the right type from the
+catalogue's code lists and ranges). :func:`build_dummy_extract` runs that delivery
+through the same pipeline as a real build (same columns, types, derived variables,
+pseudonym form and sort order) under a throw-away random key that is never stored, so a
+notebook written against the dummy runs unchanged on the real extract.
+
+The dummy holds no register data, so it needs a valid request but not an approval; it
+is recorded in the audit log (``dummy_extract_built``) and its manifest says
+``"dummy": true``.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from access_requests import AuditLog, load_request
+from pseudonymisation import ProjectKey, luhn_check_digits
+from quality.catalogue import Register, Variable, load
+from toolkit.atomic import atomic_directory
+from toolkit.paths import current_user
+
+from .build import assemble_manifest
+from .columns import register_spec
+from .manifest import write_manifest
+from .pipeline import run_register
+from .source import connect
+
+__all__ = ["DummyResult", "build_dummy_extract", "synthetic_personnummer", "synthetic_register"]
+
+
+@dataclass(frozen=True)
+class DummyResult:
+    out: Path
+    manifest: dict[str, Any]
+    manifest_sha256: str
+
+
+def synthetic_personnummer(rng: np.random.Generator, n: int) -> np.ndarray:
+    """``n`` distinct valid 12-digit personnummer (YYYYMMDDNNNC), born 1940-2010."""
+    start, end = np.datetime64("1940-01-01"), np.datetime64("2010-12-31")
+    out: list[str] = []
+    seen: set[str] = set()
+    while len(out) < n:
+        days = rng.integers(0, (end - start).astype(np.int64), size=2 * n)
+        dates = start + days.astype("timedelta64[D]")
+        number = rng.integers(1, 1000, size=2 * n)
+        y = dates.astype("datetime64[Y]").astype(int) + 1970
+        m = dates.astype("datetime64[M]").astype(int) % 12 + 1
+        d = (dates - dates.astype("datetime64[M]")).astype(int) + 1
+        nine = (y % 100) * 10_000_000 + m * 100_000 + d * 1000 + number
+        digits = (nine[:, None] // 10 ** np.arange(8, -1, -1)) % 10
+        check = luhn_check_digits(digits)
+        full = (y * 10_000 + m * 100 + d) * 10_000 + number * 10 + check
+        for value in full.astype("U12"):
+            if value not in seen:
+                seen.add(value)
+                out.append(str(value))
+    return np.array(out[:n], dtype=object)
+
+
+def _values(
+    v: Variable, year: int, n: int, rng: np.random.Generator, month: np.ndarray | None
+) -> pa.Array:
+    if v.type == "code":
+        codes = [c.code for c in v.codes_in(year)] or ["0"]
+        return pa.array(rng.choice(codes, size=n).astype(str).tolist(), pa.string())
+    if v.type == "integer":
+        if v.unit == "month" and month is not None:
+            return pa.array(month, pa.int64())
+        low = int(v.min) if v.min is not None else 0
+        high = int(v.max) if v.max is not None else 100
+        return pa.array(rng.integers(low, high + 1, size=n), pa.int64())
+    if v.type == "decimal":
+        low = v.min if v.min is not None else 0.0
+        high = min(v.max if v.max is not None else 20_000.0, 20_000.0)
+        return pa.array(np.round(rng.uniform(low, high, size=n), 2), pa.float64())
+    if v.type == "date":
+        days = rng.integers(0, 365, size=n)
+        start = np.datetime64(f"{year}-01-01")
+        return pa.array(start + days.astype("timedelta64[D]"), pa.date32())
+    return pa.array([f"{v.name}-{k}" for k in rng.integers(1, 50, size=n)], pa.string())
+
+
+def synthetic_register(
+    register: str, years: tuple[int, ...], persons: int, out: Path, *, seed: int = 0
+) -> Path:
+    """Write a synthetic delivery of ``register`` for ``years`` under ``out/<register>``."""
+    reg: Register = load(register)
+    rng = np.random.default_rng(seed)
+    ids = synthetic_personnummer(rng, persons)
+    household = np.arange(persons) // 3  # households of three
+    year_col = next(p for p in reg.period if reg.variable(p).unit == "year")
+    month_col = next((p for p in reg.period if reg.variable(p).unit == "month"), None)
+    for year in years:
+        present = np.flatnonzero(rng.random(persons) < 0.7)
+        month = None
+        if month_col is not None and reg.variable(month_col).exists_in(year):
+            months = rng.integers(1, 7, size=present.size)  # rows per person: 1-6 months
+            first = rng.integers(1, 8, size=present.size)
+            person = np.repeat(present, months)
+            month = np.concatenate(
+                [np.arange(f, f + k) for f, k in zip(first, months, strict=True)]
+            )
+        else:
+            person = present
+        n = person.size
+        data: dict[str, pa.Array] = {}
+        for v in reg.variables_in(year):
+            if v.name == year_col:
+                continue  # the hive partition carries it
+            if v.is_direct_identifier:
+                values = (
+                    ids[person]
+                    if v.identifier_domain == "person"
+                    else np.char.add(f"{v.identifier_domain}-", household[person].astype(str))
+                )
+                data[v.name] = pa.array(values.astype(str).tolist(), pa.string())
+            else:
+                data[v.name] = _values(v, year, n, rng, month)
+        for v in reg.variables_in(year):
+            if v.applies_to is not None and v.name in data and v.applies_to[0] in data:
+                controlling = data[v.applies_to[0]].to_numpy(zero_copy_only=False)
+                applies = np.isin(controlling.astype(str), list(v.applies_to[1]))
+                values = data[v.name].to_pylist()
+                data[v.name] = pa.array(
+                    [x if ok else None for x, ok in zip(values, applies, strict=True)],
+                    data[v.name].type,
+                )
+        target = out / register / f"{year_col}={year}" / "part-0.parquet"
+        target.parent.mkdir(parents=True, exist_ok=True)
+        pq.write_table(pa.table(data), target)
+    return out / register
+
+
+def build_dummy_extract(
+    request_path: str | Path,
+    out: str | Path,
+    *,
+    persons: int = 100,
+    seed: int = 0,
+    user: str | None = None,
+    audit: AuditLog | None = None,
+) -> DummyResult:
+    """Write a synthetic extract with the approved shape of the request into ``out``."""
+    request = load_request(request_path)
+    out = Path(out)
+    user = user or current_user()
+    audit = audit or AuditLog()
+    specs = [register_spec(request, r) for r in request.register_names]
+    # A throw-away key: the dummy's pseudonyms have the real form but link to nothing.
+    key = ProjectKey(request.project, 0, os.urandom(32))
+    with tempfile.TemporaryDirectory(prefix="mikrodata-dummy-") as scratch:
+        scratch = Path(scratch)
+        for i, s in enumerate(specs):
+            synthetic_register(s.register, s.years, persons, scratch / "src", seed=seed + i)
+        con = connect(scratch)
+        try:
+            with atomic_directory(out) as tmp:
+                results = [
+                    run_register(
+                        con, s, scratch / "src", tmp, scratch / "rejects", key, population=False
+                    )
+                    for s in specs
+                ]
+                (tmp / ".work").rmdir()
+                manifest = assemble_manifest(
+                    tmp,
+                    request,
+                    specs,
+                    results,
+                    user=user,
+                    key={"key_id": None, "version": None, "throwaway": True},
+                    population={"type": "dummy", "persons": persons, "seed": seed},
+                    audit_head=audit.head(),
+                    delivery_checks={s.register: "not applicable (dummy)" for s in specs},
+                    dummy=True,
+                )
+                sha = write_manifest(tmp, manifest)
+        finally:
+            con.close()
+    audit.append(
+        "dummy_extract_built",
+        project=request.project,
+        user=user,
+        details={
+            "out": str(out.resolve()),
+            "manifest_sha256": sha,
+            "request_sha256": request.sha256,
+        },
+    )
+    return DummyResult(out=out, manifest=manifest, manifest_sha256=sha)

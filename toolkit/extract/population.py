@@ -1,0 +1,106 @@
+"""The approved population as a set of normalised identifiers, in a DuckDB table.
+
+``social_assistance_recipients``: every person with a row in the social-assistance
+register in the population years. The register has a row for every member of a
+recipient household (applicant, co-applicant and children: DOMAIN.md section 2,
+"Biståndsmottagare"), so this already includes the members of the recipients'
+households; no second pass over the household id is needed. ``cohort_file``:
+the valid identifiers of the project's file (CSV or Parquet); invalid ones go to the
+steward's reject folder with their row number and reason.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import duckdb
+import pyarrow as pa
+import pyarrow.csv as pacsv
+import pyarrow.parquet as pq
+
+from access_requests import POPULATION_REGISTER, AccessRequest
+from pseudonymisation import parse_identifiers
+from quality.catalogue import load
+from toolkit.errors import BadInputError
+
+from .source import quote, source_relation
+
+__all__ = ["PopulationResult", "build_population"]
+
+TABLE = "population"
+
+
+@dataclass(frozen=True)
+class PopulationResult:
+    """The population table's size, and the cohort rows that could not be used."""
+
+    type: str
+    persons: int
+    rejected: pa.Table | None = None  # row_number, reason (cohort files only)
+
+
+def _valid_normalised(values: pa.Array) -> tuple[pa.Array, pa.Table]:
+    """Normalised valid (non-interim) identifiers, and the rejects (row_number, reason)."""
+    parsed = parse_identifiers(values)
+    ok = (parsed["reason"].isna() & (parsed["kind"] != "interim")).to_numpy(dtype=bool)
+    reason = pa.array(parsed["reason"].fillna("interim_number"), pa.string())
+    normalised = pa.array(parsed["normalised"], pa.string())
+    rejected = pa.table(
+        {
+            "row_number": pa.array((~ok).nonzero()[0] + 1, pa.int64()),
+            "reason": reason.filter(pa.array(~ok)),
+        }
+    )
+    return normalised.filter(pa.array(ok)), rejected
+
+
+def _read_cohort(path: Path, column: str) -> pa.Array:
+    if not path.exists():
+        raise BadInputError(f"cohort file {path} does not exist", "Check population.file")
+    try:
+        if path.suffix.lower() == ".parquet":
+            table = pq.read_table(path, columns=[column])
+        else:
+            table = pacsv.read_csv(
+                path,
+                convert_options=pacsv.ConvertOptions(
+                    column_types={column: pa.string()}, include_columns=[column]
+                ),
+            )
+    except (pa.ArrowInvalid, KeyError) as exc:
+        raise BadInputError(
+            f"cohort file {path.name}: cannot read column {column!r} ({type(exc).__name__})",
+            "Check population.file and population.column",
+        ) from None
+    return table.column(column).combine_chunks()
+
+
+def build_population(
+    con: duckdb.DuckDBPyConnection, request: AccessRequest, registers_dir: Path
+) -> PopulationResult:
+    """Create the DuckDB table ``population(normalised)`` for ``request``."""
+    pop = request.population
+    if pop.type == "cohort_file":
+        values, rejected = _valid_normalised(_read_cohort(pop.file, pop.column))
+    else:
+        reg = load(POPULATION_REGISTER)
+        person = next(v.name for v in reg.direct_identifiers() if v.identifier_domain == "person")
+        year = next(p for p in reg.period if reg.variable(p).unit == "year")
+        src = source_relation(registers_dir, POPULATION_REGISTER)
+        years = ", ".join(str(y) for y in pop.years)
+        sql = (
+            f"SELECT DISTINCT CAST({quote(person)} AS VARCHAR) AS raw FROM {src} "
+            f"WHERE {quote(year)} IN ({years})"
+        )
+        raw = con.sql(sql).to_arrow_table().column("raw").combine_chunks()
+        values, rejected = _valid_normalised(raw)
+        rejected = None  # invalid register rows are rejected with their register's rows
+    table = pa.table({"normalised": values})
+    con.register("_population_arrow", table)
+    con.execute(
+        f"CREATE OR REPLACE TEMP TABLE {TABLE} AS SELECT DISTINCT normalised FROM _population_arrow"
+    )
+    con.unregister("_population_arrow")
+    persons = con.execute(f"SELECT count(*) FROM {TABLE}").fetchall()[0][0]
+    return PopulationResult(type=pop.type, persons=persons, rejected=rejected)
