@@ -153,3 +153,65 @@ def test_no_key_store_and_unknown_project(run_cli, env, workdir):
     assert run_cli("keys", "init", env=env).exit_code == 0
     unknown = run_cli(*args, env=env)
     assert unknown.exit_code == 14 and "keys rotate --project P1" in unknown.output
+
+
+def test_keys_rekey(run_cli, env, workdir, passphrase):
+    assert run_cli("keys", "init", "--project", "P1", env=env).exit_code == 0
+    (workdir / "ids.csv").write_text("pnr;x\n" + "".join(f"{p};1\n" for p in PEOPLE) + "bad;2\n")
+    assert (
+        run_cli(
+            "pseudonymise",
+            "--project",
+            "P1",
+            "--in",
+            "ids.csv",
+            "--out",
+            "v1.parquet",
+            "--column",
+            "pnr",
+            env=env,
+        ).exit_code
+        == 0
+    )
+    assert run_cli("keys", "rotate", "--project", "P1", env=env).exit_code == 0
+    assert (
+        run_cli(
+            "pseudonymise",
+            "--project",
+            "P1",
+            "--in",
+            "ids.csv",
+            "--out",
+            "v2.parquet",
+            "--column",
+            "pnr",
+            env=env,
+        ).exit_code
+        == 0
+    )
+    result = run_cli(
+        "keys",
+        "rekey",
+        "--project",
+        "P1",
+        "--in",
+        "ids.csv",
+        "--column",
+        "pnr",
+        "--from",
+        "1",
+        "--to",
+        "2",
+        "--out",
+        "rekey.parquet",
+        env=env,
+    )
+    assert result.exit_code == 0, result.output
+    assert "40 pairs" in result.output and "1 distinct invalid" in result.output
+    table = pq.read_table(workdir / "rekey.parquet")
+    mapping = dict(
+        zip(table["old_pseudonym"].to_pylist(), table["new_pseudonym"].to_pylist(), strict=True)
+    )
+    v1 = pq.read_table(workdir / "v1.parquet")["pnr"].to_pylist()
+    v2 = pq.read_table(workdir / "v2.parquet")["pnr"].to_pylist()
+    assert [mapping[p] for p in v1] == v2

@@ -1,4 +1,4 @@
-"""``mikrodata keys``: the encrypted key store (init, rotate, status).
+"""``mikrodata keys``: the encrypted key store (init, rotate, status, rekey).
 
 The passphrase comes from ``MIKRODATA_KEYSTORE_PASSPHRASE`` or a hidden prompt. No
 command prints a key: only project ids, versions, dates and public key ids.
@@ -43,7 +43,7 @@ keystore_option = click.option(
 
 @click.group()
 def keys() -> None:
-    """The encrypted key store: init, rotate, status. No command prints a key."""
+    """The encrypted key store: init, rotate, status, rekey. No command prints a key."""
 
 
 @keys.command()
@@ -99,3 +99,76 @@ def status(keystore: Path | None) -> None:
                 "yes" if v["version"] == latest else "",
             )
     console().print(table)
+
+
+@keys.command()
+@keystore_option
+@click.option("--project", required=True, help="Project id.")
+@click.option(
+    "--in",
+    "in_path",
+    required=True,
+    type=click.Path(path_type=Path),
+    help="A steward-side file with the raw identifiers (.parquet or .csv).",
+)
+@click.option("--column", required=True, help="The identifier column.")
+@click.option("--domain", default="person", show_default=True, help="Its domain.")
+@click.option("--from", "old", type=int, required=True, help="Old key version.")
+@click.option("--to", "new", type=int, required=True, help="New key version.")
+@click.option(
+    "--out",
+    "out_path",
+    required=True,
+    type=click.Path(path_type=Path),
+    help="Where to write the table old_pseudonym -> new_pseudonym (.parquet).",
+)
+def rekey(
+    keystore: Path | None,
+    project: str,
+    in_path: Path,
+    column: str,
+    domain: str,
+    old: int,
+    new: int,
+    out_path: Path,
+) -> None:
+    """Write the re-keying table (old pseudonym -> new pseudonym) for the identifiers in a
+    steward-side file: lets existing extracts be moved to a new key version."""
+    import pyarrow.parquet as pq
+
+    from pseudonymisation import input_columns
+    from toolkit.atomic import atomic_file
+    from toolkit.errors import BadInputError
+
+    if column not in input_columns(in_path):
+        raise BadInputError(f"column {column} is not in {in_path.name}", "check --column")
+    if in_path.suffix.lower() in (".parquet", ".pq"):
+        values = pq.read_table(in_path, columns=[column]).column(column)
+    else:
+        import pyarrow as pa
+        import pyarrow.csv as pacsv
+
+        from pseudonymisation import detect_encoding
+
+        enc = detect_encoding(in_path)
+        names = input_columns(in_path)
+        values = pacsv.read_csv(
+            in_path,
+            read_options=pacsv.ReadOptions(encoding="utf8" if enc == "utf-8" else enc),
+            parse_options=pacsv.ParseOptions(delimiter=_delimiter(in_path, enc)),
+            convert_options=pacsv.ConvertOptions(
+                column_types={n: pa.string() for n in names}, include_columns=[column]
+            ),
+        ).column(column)
+    store = open_keystore(keystore)
+    table = store.rekey_table(project, values, old, new, domain=domain)
+    with atomic_file(out_path, mode=0o600) as tmp:
+        pq.write_table(table, tmp)
+    rejected = table.schema.metadata[b"mikrodata.rejected_distinct"].decode()
+    click.echo(f"wrote {table.num_rows} pairs to {out_path} ({rejected} distinct invalid skipped)")
+
+
+def _delimiter(path: Path, encoding: str) -> str:
+    with open(path, "rb") as handle:
+        first = handle.readline(1 << 20).decode(encoding, errors="replace")
+    return max((";", ",", "\t", "|"), key=first.count)
