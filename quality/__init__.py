@@ -12,10 +12,12 @@ The names below are imported on first use, so ``import quality.catalogue`` does 
 load Great Expectations.
 """
 
-from __future__ import annotations
+import importlib as _importlib
+import os as _os
 
-import importlib
-from typing import Any
+# Every quality module that imports Great Expectations is imported after this package
+# file, so usage statistics are off before GX loads, whatever a module imports first.
+_os.environ["GX_ANALYTICS_ENABLED"] = "False"
 
 __all__ = [
     "ExpectationOutcome",
@@ -50,9 +52,9 @@ _WHERE = {
 }
 
 
-def __getattr__(name: str) -> Any:
+def __getattr__(name: str) -> object:
     if name not in _WHERE:
         raise AttributeError(f"module 'quality' has no attribute {name!r}")
-    value = getattr(importlib.import_module(_WHERE[name]), name)
+    value = getattr(_importlib.import_module(_WHERE[name]), name)
     globals()[name] = value  # cache: later lookups skip this function
     return value

@@ -23,8 +23,13 @@ import pandas as pd
 from great_expectations.compatibility import pydantic
 from great_expectations.execution_engine import PandasExecutionEngine
 from great_expectations.expectations.expectation import (
+    ColumnAggregateExpectation,
     ColumnMapExpectation,
     MulticolumnMapExpectation,
+)
+from great_expectations.expectations.metrics.column_aggregate_metric_provider import (
+    ColumnAggregateMetricProvider,
+    column_aggregate_value,
 )
 from great_expectations.expectations.metrics.map_metric_provider import (
     ColumnMapMetricProvider,
@@ -102,28 +107,41 @@ class ExpectColumnValuesToBeValidIdentifiers(ColumnMapExpectation):
     args_keys = ("column",)
 
 
-class ColumnValuesCatalogueType(ColumnMapMetricProvider):
-    condition_metric_name = "column_values.mikrodata_catalogue_type"
-    condition_value_keys = ("catalogue_type",)
+class ColumnCatalogueType(ColumnAggregateMetricProvider):
+    """The column's dtype name and whether it fits the catalogue type."""
 
-    @column_condition_partial(engine=PandasExecutionEngine)
+    metric_name = "column.mikrodata_catalogue_type"
+    value_keys = ("catalogue_type",)
+
+    @column_aggregate_value(engine=PandasExecutionEngine)
     def _pandas(cls, column, catalogue_type, **kwargs):
-        # The dtype decides for the whole column: every non-null value is unexpected
-        # when the column has the wrong type.
-        ok = matches_catalogue_type(column, catalogue_type)
-        return pd.Series(np.full(len(column), ok), index=column.index)
+        return {
+            "dtype": str(column.dtype),
+            "matches": matches_catalogue_type(column, catalogue_type),
+        }
 
 
-class ExpectColumnValuesToHaveCatalogueType(ColumnMapExpectation):
+class ExpectColumnValuesToHaveCatalogueType(ColumnAggregateExpectation):
     """Expect the column to hold the catalogue's type (string, code, integer, decimal,
-    date); codes must be strings."""
+    date); codes must be strings.
+
+    An aggregate, not a map expectation: the dtype decides for the whole column, and a
+    map expectation would make GX filter and count every row to say so.
+    """
 
     catalogue_type: Literal["string", "code", "integer", "decimal", "date"]
 
     library_metadata: ClassVar[dict] = {"maturity": "experimental", "tags": ["mikrodata"]}
-    map_metric = "column_values.mikrodata_catalogue_type"
-    success_keys = ("catalogue_type", "mostly")
+    metric_dependencies = ("column.mikrodata_catalogue_type",)
+    success_keys = ("catalogue_type",)
     args_keys = ("column", "catalogue_type")
+
+    def _validate(self, metrics, runtime_configuration=None, execution_engine=None):
+        found = metrics["column.mikrodata_catalogue_type"]
+        return {
+            "success": bool(found["matches"]),
+            "result": {"observed_value": found["dtype"]},
+        }
 
 
 class MulticolumnRule(MulticolumnMapMetricProvider):

@@ -20,6 +20,8 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from pseudonymisation import PSEUDONYM_PATTERN, parse_identifiers
 
@@ -64,8 +66,10 @@ def identifier_reasons(values: pd.Series, reference_year: int | None = None) -> 
     parsed = parse_identifiers(given.reset_index(drop=True), reference_date=reference)
     kind = parsed["kind"].astype(str).to_numpy()
     reason = parsed["reason"].astype(object).fillna("invalid").to_numpy(dtype=object)
-    normalised = parsed["normalised"].astype(object).fillna("").to_numpy(dtype=object)
-    same = normalised == given.to_numpy(dtype=object)
+    # Compare as Arrow strings: an object-array comparison is a Python loop.
+    normalised = pa.array(parsed["normalised"].astype(object).fillna(""), pa.string())
+    same = pc.equal(normalised, pa.array(given.to_numpy(dtype=object), pa.string()))
+    same = same.fill_null(False).to_numpy(zero_copy_only=False)
     out = np.where(kind == "invalid", reason, np.where(same, "", "not_normalised"))
     reasons[present] = out
     return pd.Series(reasons, index=values.index, dtype=object)

@@ -40,23 +40,20 @@ HOUSEHOLD_COMPOSITION: dict[str, tuple[int | None, bool | None]] = {
 
 
 def _household_composition(frame: pd.DataFrame) -> pd.Series:
-    typ = frame["hushallstyp"].astype(object)
+    # factorize once: comparing each row to each code would be 8 passes over strings
+    codes, uniques = pd.factorize(frame["hushallstyp"], use_na_sentinel=True)
     adults = pd.to_numeric(frame["antal_vuxna"], errors="coerce").to_numpy(dtype=float)
     children = pd.to_numeric(frame["antal_barn"], errors="coerce").to_numpy(dtype=float)
-    ok = np.ones(len(frame), dtype=bool)
-    for code, (want_adults, want_children) in HOUSEHOLD_COMPOSITION.items():
-        rows = (typ == code).to_numpy()
-        if not rows.any():
-            continue
-        agree = np.ones(len(frame), dtype=bool)
-        if want_adults is not None:
-            agree &= adults == want_adults
-        if want_children is True:
-            agree &= children > 0
-        elif want_children is False:
-            agree &= children == 0
-        ok[rows] = agree[rows]
-    missing = typ.isna().to_numpy() | np.isnan(adults) | np.isnan(children)
+    rule = [HOUSEHOLD_COMPOSITION.get(str(u), (None, None)) for u in uniques]
+    want_adults = np.array([np.nan if a is None else a for a, _ in rule] + [np.nan])[codes]
+    want_kids = np.array([{True: 1, False: 0, None: -1}[c] for _, c in rule] + [-1])[codes]
+    ok = np.isnan(want_adults) | (adults == want_adults)
+    ok &= (
+        (want_kids == -1)
+        | ((want_kids == 1) & (children > 0))
+        | ((want_kids == 0) & (children == 0))
+    )
+    missing = (codes < 0) | np.isnan(adults) | np.isnan(children)
     return pd.Series(ok | missing, index=frame.index)
 
 

@@ -69,10 +69,13 @@ def _inject(frames: dict[int, pd.DataFrame]) -> tuple[dict[int, pd.DataFrame], p
     ht[30] = "2"
     f17["hushallstyp"] = pd.array(ht, dtype="str")
     put(30, "undocumented_code", "hushallstyp", 2017)
-    # a missing month: one kommun's May is not delivered in 2017
-    kommun = f17["kommun"].iloc[0]
-    keep = ~((f17["kommun"] == kommun) & (f17["manad"] == 5))
-    shift = np.cumsum(~keep.to_numpy())  # rows before a dropped one keep their number
+    # a missing month: the first 20 people of 2017 live in one kommun (240 rows, enough
+    # to expect every month) and their May is not delivered
+    kommun = f17["kommun"].astype(object).to_numpy().copy()
+    kommun[: 20 * 12] = "0180"
+    f17["kommun"] = pd.array(kommun, dtype="str")
+    keep = ~((np.arange(len(f17)) < 20 * 12) & (f17["manad"] == 5).to_numpy())
+    shift = np.cumsum(~keep)  # rows after a dropped one move up
     f17 = f17[keep].reset_index(drop=True)
     truth = [
         t if t["year"] != 2017 else {**t, "row": t["row"] - int(shift[t["row"]])} for t in truth
@@ -188,6 +191,18 @@ def test_every_kind_of_injected_fault_is_flagged_at_its_row(faulty_run):
         if fault.kind == "missing_month":
             hit = [o for o in failed if o["check"] == "months_complete" and o["year"] == fault.year]
             assert hit and hit[0]["unexpected_count"] == 1, fault
+            assert hit[0]["examples"][0]["kommun"] == "0180"
+            # each of the 20 households has a one-month hole, listed at its April row
+            (holes,) = [
+                o
+                for o in summary["outcomes"]
+                if o["check"] == "month_holes" and o["year"] == fault.year
+            ]
+            assert holes["unexpected_count"] == 20 and holes["success"]  # a warning only
+            assert {e["hole_month"] for e in holes["examples"]} == {5}
+            april = rows[(rows["check"] == "month_holes") & (rows["year"] == fault.year)]
+            assert len(april) == 20
+            assert (frames[2017]["manad"].to_numpy()[april["row"].to_numpy()] == 4).all()
             continue
         flagged = rows[
             (rows["year"] == fault.year)
@@ -300,6 +315,19 @@ def test_cli_run_exit_codes(run_cli, clean_run, faulty_run, tmp_path):
         str(tmp_path / "c"),
     )
     assert unknown.exit_code == 12
+    no_year = run_cli(
+        "quality",
+        "run",
+        "--register",
+        REG.name,
+        "--data",
+        str(root / "data"),
+        "--year",
+        "1995",
+        "--out",
+        str(tmp_path / "e"),
+    )
+    assert no_year.exit_code == 11 and "no rows" in no_year.output
     empty = tmp_path / "empty"
     empty.mkdir()
     nothing = run_cli(
@@ -350,3 +378,43 @@ def test_pseudonymised_extract_passes_and_a_raw_identifier_is_caught(tmp_path):
     for path in (tmp_path / "out2").rglob("*"):
         if path.is_file():
             assert raw not in path.read_bytes(), path
+
+
+def test_extract_suites_do_not_ask_for_unapproved_variables():
+    cols = ["personnummer", "statistikar", "manad", "kommun", "belopp_forsorjningsstod"]
+    suite = _by_check(build_suite(REG, 2016, cols, extract=True))
+    assert not any(check == "column_present" for check, _ in suite)
+    assert ("pseudonym_format", "personnummer") in suite
+    delivery = _by_check(build_suite(REG, 2016, cols))
+    assert ("column_present", "forsorjningshinder") in delivery
+
+
+def test_unreadable_parquet_is_bad_input(run_cli, tmp_path):
+    bad = tmp_path / "data" / REG.name / "statistikar=2016"
+    bad.mkdir(parents=True)
+    (bad / "part-0.parquet").write_bytes(b"not a parquet file")
+    result = run_cli(
+        "quality",
+        "run",
+        "--register",
+        REG.name,
+        "--data",
+        str(tmp_path / "data"),
+        "--out",
+        str(tmp_path / "out"),
+    )
+    assert result.exit_code == 11, result.output
+    assert "cannot read the Parquet data" in result.output
+    assert not (tmp_path / "out").exists()
+
+
+def test_gx_context_sends_nothing(tmp_path):
+    import os
+
+    from quality.gx_context import open_context
+
+    context = open_context(tmp_path)
+    assert os.environ["GX_ANALYTICS_ENABLED"] == "False"
+    assert context.variables.analytics_enabled is False
+    yml = (tmp_path / "gx" / "great_expectations.yml").read_text()
+    assert "analytics_enabled: false" in yml and "show_how_to_buttons: false" in yml
