@@ -15,6 +15,15 @@ def _quiet_progress(monkeypatch):
     monkeypatch.setenv("MIKRODATA_PROGRESS", "0")
 
 
+@pytest.fixture(autouse=True)
+def _private_home(tmp_path_factory, monkeypatch):
+    # Nothing a test does may land in the working tree's .mikrodata (key store, audit
+    # log, rejects, delivery-check reports): every test gets its own state directory.
+    monkeypatch.setenv("MIKRODATA_HOME", str(tmp_path_factory.mktemp("mikrodata-home")))
+    for name in ("MIKRODATA_KEYSTORE", "MIKRODATA_AUDIT_LOG", "MIKRODATA_KEYSTORE_PASSPHRASE"):
+        monkeypatch.delenv(name, raising=False)
+
+
 @pytest.fixture
 def run_cli():
     """Run ``mikrodata ARGS...`` in-process; returns the click Result (exit_code, output)."""

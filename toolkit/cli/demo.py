@@ -15,11 +15,21 @@ __all__ = ["demo"]
     type=click.Path(file_okay=False, path_type=Path),
     default=Path("demo-output"),
     show_default=True,
-    help="Directory for everything the demo writes.",
+    help="Directory for everything the demo writes (replaced).",
 )
-def demo(out: Path) -> None:
-    """Run the main job: build the catalogue documentation and say where it is."""
-    from quality.catalogue_docs import build_docs
+@click.option("--persons", type=click.IntRange(1000), default=20_000, show_default=True)
+@click.option("--seed", type=int, default=2026, show_default=True)
+def demo(out: Path, persons: int, seed: int) -> None:
+    """Run the main job on synthetic registers: catalogue docs, a synthetic delivery
+    (clean and with faults), quality review, key store, an access request walked to
+    approval, the pseudonymised project extract, and the verified audit trail."""
+    from toolkit.demo import run_demo
 
-    index = build_docs(out / "catalogue")
-    click.echo(f"catalogue documentation: {index.resolve()}")
+    result = run_demo(out, persons=persons, seed=seed, echo=click.echo)
+    click.echo("")
+    for what, value in result.facts.items():
+        click.echo(f"  {what}: {value}")
+    click.echo("")
+    click.echo("Open these:")
+    for what, path in result.paths.items():
+        click.echo(f"  {what + ':':28} {path}")

@@ -8,7 +8,13 @@
     build_dummy_extract("P.yaml", "dummy/")             # synthetic, same shape
 """
 
-from .build import BuildResult, build_extract, default_reject_dir, run_delivery_checks
+from .build import (
+    BuildResult,
+    build_extract,
+    default_check_dir,
+    default_reject_dir,
+    run_delivery_checks,
+)
 from .columns import ColumnSpec, RegisterSpec, register_spec
 from .dummy import DummyResult, build_dummy_extract, synthetic_personnummer, synthetic_register
 from .manifest import MANIFEST_FORMAT, MANIFEST_NAME, read_manifest
@@ -24,6 +30,7 @@ __all__ = [
     "VerifyResult",
     "build_dummy_extract",
     "build_extract",
+    "default_check_dir",
     "default_reject_dir",
     "read_manifest",
     "register_spec",

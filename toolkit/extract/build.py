@@ -15,8 +15,6 @@ pseudonymised, atomic and audited.
 from __future__ import annotations
 
 import datetime as dt
-import importlib
-import importlib.util
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -34,7 +32,7 @@ from access_requests import (
     transition,
 )
 from pseudonymisation import KeyStore, ProjectKey
-from quality.catalogue import catalogue_version
+from quality.catalogue import catalogue_version, load
 from toolkit import __version__
 from toolkit.atomic import atomic_directory
 from toolkit.errors import BadInputError, MikrodataError
@@ -50,6 +48,7 @@ __all__ = [
     "BuildResult",
     "assemble_manifest",
     "build_extract",
+    "default_check_dir",
     "default_reject_dir",
     "run_delivery_checks",
 ]
@@ -70,19 +69,41 @@ def default_reject_dir(project: str) -> Path:
     return home() / "rejects" / project
 
 
-def run_delivery_checks(register: str, registers_dir: Path, years: tuple[int, ...]) -> str:
-    """HOOK for the quality suites (issue 6): when ``quality.suites`` exposes
-    ``check_delivery(register, data_path, year)``, run it for every approved year (it
-    raises ``QualityFailure`` on a critical failure). Returns what was done, for the
-    manifest: ``"passed"`` or ``"not available"``."""
-    if importlib.util.find_spec("quality.suites") is None:
-        return "not available"
-    check = getattr(importlib.import_module("quality.suites"), "check_delivery", None)
-    if check is None:
-        return "not available"
-    for year in years:
-        check(register, registers_dir / register, year)
-    return "passed"
+def default_check_dir(project: str) -> Path:
+    """Where delivery-check reports go by default: ``$MIKRODATA_HOME/delivery_checks/<project>``."""
+    return home() / "delivery_checks" / project
+
+
+def run_delivery_checks(
+    register: str, registers_dir: Path, years: tuple[int, ...], report_dir: Path
+) -> str:
+    """Run the quality suites (issue 6) on the delivered ``register`` for every approved
+    year it holds, writing each year's summary under ``report_dir/<register>/<year>``.
+
+    A critical failure raises ``QualityFailure`` before anything of the extract is
+    written. Returns what was done, for the manifest."""
+    # Imported here: the suites load Great Expectations, which only this step needs.
+    from quality.run import run_quality
+    from quality.source import open_source
+
+    reg = load(register)
+    source = open_source(registers_dir, register, reg.period[0])
+    try:
+        present = set(source.years())
+    finally:
+        source.close()
+    checked = [y for y in years if y in present]
+    for year in checked:
+        run_quality(
+            register,
+            registers_dir,
+            report_dir / register / str(year),
+            year=year,
+            data_docs=False,
+        )
+    missing = [y for y in years if y not in present]
+    note = f"; no rows delivered for {', '.join(map(str, missing))}" if missing else ""
+    return f"passed ({len(checked)} year(s)){note}"
 
 
 def _inside(a: Path, b: Path) -> bool:
@@ -187,9 +208,10 @@ def build_extract(
     for register in sorted(needed):
         source_files(registers_dir, register)  # fail before anything is written
     key = KeyStore.open(keystore or keystore_path(), passphrase).project_key(project)
+    check_dir = default_check_dir(project)
     checks = {
         s.register: (
-            run_delivery_checks(s.register, registers_dir, s.years)
+            run_delivery_checks(s.register, registers_dir, s.years, check_dir)
             if delivery_checks
             else "skipped by the caller"
         )

@@ -1,0 +1,28 @@
+"""`make demo` runs the whole pipeline; this runs the same job small, end to end."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from access_requests import AuditLog
+
+
+@pytest.mark.slow
+def test_demo_runs_the_whole_pipeline(run_cli, tmp_path):
+    out = tmp_path / "demo"
+    result = run_cli("demo", "--out", str(out), "--persons", "5000")
+    assert result.exit_code == 0, result.output
+    for step in range(1, 8):
+        assert f"{step}/7" in result.output
+    assert "clean delivery: critical failures: 0" in result.output
+    assert "extract: critical failures: 0" in result.output
+    assert (out / "catalogue" / "index.html").exists()
+    manifest = json.loads((out / "extracts" / "P2026-001" / "manifest.json").read_text())
+    assert manifest["registers"]["ekonomiskt_bistand"]["rows_out"] > 0
+    assert all(v.startswith("passed") for v in manifest["delivery_checks"].values())
+    # the faulty delivery is caught, the state stayed inside the demo folder
+    assert "faulty delivery: critical failures: 0" not in result.output
+    assert AuditLog(out / "state" / "audit.jsonl").verify().events >= 7
+    assert not (tmp_path / ".mikrodata").exists()
