@@ -180,10 +180,8 @@ def _year_metrics(out: Path, year: int) -> dict[str, float]:
         for c in load("befolkning").codes_in("fodelselandgrupp", year)
         if c.label_en == "Sweden"
     ]
-    native = set(
-        pc.filter(
-            pop.column("personnummer"), pc.is_in(pop.column("fodelselandgrupp"), pa.array(sweden))
-        ).to_pylist()
+    native = pc.filter(
+        pop.column("personnummer"), pc.is_in(pop.column("fodelselandgrupp"), pa.array(sweden))
     )
     cols = [
         "hushallsid",
@@ -248,17 +246,20 @@ def _year_metrics(out: Path, year: int) -> dict[str, float]:
         m["adults_aged_18_29_share"] = float(((agey >= 18) & (agey <= 29)).mean())
         m["adults_aged_18_24_share"] = float(((agey >= 18) & (agey <= 24)).mean())
     # Samordningsnummer holders are not in befolkning; they are immigrants.
-    adult_list = adult_ids.to_pylist()
-    m["adults_foreign_born_share"] = float(
-        np.mean([a not in native for a in adult_list]) if adult_list else 0.0
-    )
+    if len(adult_ids):
+        born_here = pc.is_in(adult_ids, value_set=native)
+        m["adults_foreign_born_share"] = 1.0 - float(
+            pc.mean(pc.cast(born_here, pa.int64())).as_py()
+        )
     fh = reg.variable("forsorjningshinder")
     if fh.exists_in(year):
         group_of = {c.code: c.group for c in fh.codes.codes}
         rows = eb.filter(pc.and_(adult, pc.is_valid(eb.column("forsorjningshinder"))))
         codes = rows.column("forsorjningshinder").to_numpy(zero_copy_only=False)
         groups = np.array([group_of.get(c) for c in codes], dtype=object)
-        is_native = np.array([i in native for i in rows.column("personnummer").to_pylist()])
+        is_native = pc.is_in(rows.column("personnummer"), value_set=native).to_numpy(
+            zero_copy_only=False
+        )
         sex = rows.column("kon").to_numpy(zero_copy_only=False)
         for g in ("unemployment", "social_reasons", "ill_health"):
             m[f"impediment_{g}"] = float((groups == g).mean()) if groups.size else 0.0
