@@ -43,8 +43,8 @@ def test_docs_replace_the_directory_whole(tmp_path):
     assert not (out / "stale.html").exists()
 
 
-def test_demo_writes_the_catalogue_docs(run_cli, tmp_path):
-    result = run_cli("demo", "--out", str(tmp_path / "demo"))
+def test_the_docs_command_says_where_the_docs_are(run_cli, tmp_path):
+    result = run_cli("catalogue", "docs", "--out", str(tmp_path / "docs"))
     assert result.exit_code == 0, result.output
-    assert (tmp_path / "demo" / "catalogue" / "index.html").exists()
+    assert (tmp_path / "docs" / "index.html").exists()
     assert "index.html" in result.output
