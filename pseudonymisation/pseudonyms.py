@@ -18,9 +18,10 @@ away: every run keeps the distinct identifier -> pseudonym map and stops with an
 IntegrityError if two identifiers share a pseudonym (the steward then rotates the
 project key).
 
-Only distinct identifiers are hashed: :class:`PseudonymCache` keeps the map sorted in
-NumPy arrays (16-20 bytes per distinct identifier), so a register of 100 million rows
-and a few million people hashes each person once.
+Only distinct identifiers are hashed: :class:`PseudonymCache` keeps the map in a hash
+index (about 30-60 bytes per distinct identifier), so a register of 100 million rows
+and a few million people hashes each person once, and a row of a person already seen
+costs one hash look-up.
 """
 
 from __future__ import annotations
@@ -40,9 +41,9 @@ from toolkit.errors import BadInputError, IntegrityError
 from .identifiers import (
     KINDS,
     REASONS,
-    ParsedIdentifiers,
     parse_identifiers_arrow,
-    parse_twelve_digits,
+    twelve_digit_reasons,
+    twelve_digit_text,
 )
 from .keystore import ProjectKey
 
@@ -71,7 +72,6 @@ _INTERIM_REASON = len(REASONS)
 _MISSING, _LENGTH, _CHARACTERS = (REASONS.index(r) for r in ("missing", "length", "characters"))
 _DOMAIN_RE = re.compile(r"[a-z][a-z0-9_]{0,31}")
 _HEX = np.frombuffer(b"0123456789abcdef", dtype=np.uint8)
-_POWERS = 10 ** np.arange(11, -1, -1, dtype=np.int64)
 
 
 def check_domain(domain: str) -> str:
@@ -90,6 +90,18 @@ def is_pseudonym(values: Any) -> pd.Series:
     arr = pa.array(series.astype("string[pyarrow]"))
     matched = pc.fill_null(pc.match_substring_regex(arr, PSEUDONYM_PATTERN), False)
     return pd.Series(matched.to_numpy(zero_copy_only=False), index=series.index, dtype=bool)
+
+
+def _pair_table() -> np.ndarray:
+    # For every 16-bit value read little-endian from two characters (the first is the
+    # low byte): their value 0-99 if both are ASCII digits, else 128.
+    table = np.full(65536, 128, dtype=np.uint8)
+    tens, ones = np.divmod(np.arange(100), 10)
+    table[(48 + tens) | ((48 + ones) << 8)] = np.arange(100)
+    return table
+
+
+_PAIRS = _pair_table()
 
 
 def _hex_table() -> np.ndarray:
@@ -126,20 +138,20 @@ def hex_pseudonyms(codes: np.ndarray, valid: np.ndarray | None = None) -> pa.Arr
 def _person_messages(keys: np.ndarray) -> list[bytes]:
     """The normalised 12-character identifiers for person keys (see ParsedIdentifiers)."""
     letters = keys // 10**12
-    digits = ((keys % 10**12)[:, None] // _POWERS) % 10
-    text = (digits + 48).astype(np.uint8)
+    text = twelve_digit_text(keys % 10**12)
     has_letter = letters > 0
     text[has_letter, 8] = (64 + letters[has_letter]).astype(np.uint8)
-    buf = text.tobytes()
-    return [buf[i : i + 12] for i in range(0, len(buf), 12)]
+    return text.view("S12").ravel().tolist()
 
 
 class PseudonymCache:
     """The distinct identifier -> pseudonym map of one run, for one key and domain.
 
-    Keys are int64 (persons: the normalised number) or fixed-width bytes (other
-    domains: the trimmed identifier); both sorted, so lookups are one vectorised
-    ``searchsorted`` and only identifiers not seen before are hashed.
+    Keys are int64 (persons: the normalised number) or bytes (other domains: the
+    trimmed identifier), kept in the order first seen with their codes in a parallel
+    array. A pandas hash index over the keys finds known identifiers in one vectorised
+    ``get_indexer`` (no sorting, rows in any order and repeated), so only identifiers
+    not seen before are hashed.
     """
 
     def __init__(self, key: ProjectKey, domain: str, nbytes: int | None = None) -> None:
@@ -147,8 +159,15 @@ class PseudonymCache:
         self.domain = check_domain(domain)
         # Read at run time, so a test can shorten pseudonyms to provoke collisions.
         self.nbytes = nbytes or PSEUDONYM_BYTES
-        self._keys: np.ndarray | None = None
-        self._codes = np.zeros(0, dtype=np.uint64)
+        self._codes = np.zeros(0, dtype=np.uint64)  # in the order the keys were added
+        # The keys live only in two hash indexes, so adding a few keys does not rebuild
+        # the big one: _index holds the first _indexed keys, _recent those added since.
+        # _index is rebuilt over all keys once _recent holds a quarter as many
+        # (amortised: each key is indexed a bounded number of times). About 30-60 bytes
+        # per distinct identifier with the codes.
+        self._index: pd.Index | None = None
+        self._indexed = 0
+        self._recent: pd.Index | None = None
         self.hashed = 0  # how many HMACs were computed
 
     def __len__(self) -> int:
@@ -171,59 +190,61 @@ class PseudonymCache:
             )
         return raw.copy().view(">u8").ravel().astype(np.uint64)
 
+    def positions(self, keys: np.ndarray) -> np.ndarray:
+        """For each of ``keys`` (any order, repeats allowed): its position in the map,
+        or -1 if not seen before. Nothing is hashed."""
+        keys = _key_array(keys)
+        if self._index is None or len(keys) == 0:
+            return np.full(len(keys), -1, dtype=np.intp)
+        pos = self._index.get_indexer(keys)
+        if self._recent is not None:
+            miss = np.flatnonzero(pos < 0)
+            found = self._recent.get_indexer(keys[miss])
+            pos[miss] = np.where(found >= 0, found + self._indexed, -1)
+        return pos
+
+    def codes_at(self, positions: np.ndarray) -> np.ndarray:
+        """uint64 codes at ``positions`` from :meth:`positions` (0 where -1)."""
+        if len(self._codes) == 0:
+            return np.zeros(len(positions), dtype=np.uint64)
+        out = self._codes[positions]  # -1 picks the last code: zeroed below
+        out[positions < 0] = 0
+        return out
+
     def lookup(self, keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """(found mask, codes) for distinct ``keys`` in any order; codes are 0 where
-        not found. Nothing is hashed."""
-        out = np.zeros(len(keys), dtype=np.uint64)
-        if self._keys is None or len(keys) == 0:
-            return np.zeros(len(keys), dtype=bool), out
-        if keys.dtype.kind == "S" and keys.dtype.itemsize > self._keys.dtype.itemsize:
-            self._keys = self._keys.astype(keys.dtype)
-        elif keys.dtype.kind == "S" and keys.dtype.itemsize < self._keys.dtype.itemsize:
-            keys = keys.astype(self._keys.dtype)
-        # searchsorted is several times faster on sorted queries (cache locality).
-        order = None if _is_sorted(keys) else np.argsort(keys, kind="stable")
-        queries = keys if order is None else keys[order]
-        pos = np.searchsorted(self._keys, queries)
-        found = pos < len(self._keys)
-        found[found] = self._keys[pos[found]] == queries[found]
-        codes = np.where(found, self._codes[np.minimum(pos, len(self._keys) - 1)], 0)
-        if order is None:
-            return found, codes.astype(np.uint64)
-        found_out = np.empty_like(found)
-        found_out[order] = found
-        out[order] = codes
-        return found_out, out
+        """(found mask, codes) for ``keys`` in any order; codes are 0 where not found.
+        Nothing is hashed."""
+        pos = self.positions(keys)
+        return pos >= 0, self.codes_at(pos)
 
     def codes(self, keys: np.ndarray) -> np.ndarray:
         """uint64 pseudonym codes for distinct ``keys``; hashes the new ones and raises
         IntegrityError if two new ones share a pseudonym (collisions with earlier
         batches are caught by :meth:`check`)."""
+        keys = _key_array(keys)
         if len(keys) == 0:
             return np.zeros(0, dtype=np.uint64)
         found, out = self.lookup(keys)
         new = ~found
         if new.any():
             new_keys = keys[new]
-            order = np.argsort(new_keys, kind="stable")
-            new_keys = new_keys[order]
             new_codes = self._hash(new_keys)
             if _has_duplicates(new_codes):
                 self._collision()
-            unsorted = np.empty_like(new_codes)
-            unsorted[order] = new_codes
-            out[new] = unsorted
-            if self._keys is None:
-                self._keys, self._codes = new_keys, new_codes
-            else:
-                if new_keys.dtype.kind == "S" and new_keys.dtype != self._keys.dtype:
-                    width = max(new_keys.dtype.itemsize, self._keys.dtype.itemsize)
-                    new_keys = new_keys.astype(f"S{width}")
-                    self._keys = self._keys.astype(f"S{width}")
-                pos = np.searchsorted(self._keys, new_keys)
-                self._keys = np.insert(self._keys, pos, new_keys)
-                self._codes = np.insert(self._codes, pos, new_codes)
+            out[new] = new_codes
+            self._add(new_keys, new_codes)
         return out
+
+    def _add(self, keys: np.ndarray, codes: np.ndarray) -> None:
+        self._codes = np.concatenate([self._codes, codes])
+        if self._recent is not None:
+            keys = np.concatenate([self._recent.to_numpy(), keys])
+        if self._index is None or len(keys) > self._indexed // 4:
+            if self._index is not None:
+                keys = np.concatenate([self._index.to_numpy(), keys])
+            self._index, self._indexed, self._recent = pd.Index(keys, copy=False), len(keys), None
+        else:
+            self._recent = pd.Index(keys, copy=False)
 
     def check(self) -> None:
         """Raise IntegrityError if two distinct identifiers share a pseudonym."""
@@ -238,13 +259,16 @@ class PseudonymCache:
         )
 
 
+def _key_array(keys: np.ndarray) -> np.ndarray:
+    # Fixed-width bytes (S<w>) become bytes objects, so keys of any width compare
+    # and hash alike in the index (trailing NULs cannot occur: they are rejected).
+    keys = np.asarray(keys)
+    return keys.astype(object) if keys.dtype.kind == "S" else keys
+
+
 def _has_duplicates(codes: np.ndarray) -> bool:
     ordered = np.sort(codes)  # NumPy's SIMD sort: much faster than np.unique here
     return bool((ordered[1:] == ordered[:-1]).any())
-
-
-def _is_sorted(keys: np.ndarray) -> bool:
-    return bool(len(keys) < 2 or (keys[1:] >= keys[:-1]).all())
 
 
 def _fixed_bytes(strings: pa.Array) -> np.ndarray:
@@ -288,17 +312,17 @@ class ColumnPseudonymiser:
         self.allow_interim = allow_interim
         self.cache = PseudonymCache(key, domain, nbytes)
 
-    def _reasons(self, parsed: ParsedIdentifiers) -> np.ndarray:
-        reason = parsed.reason.astype(np.int8)
+    def _reasons(self, reason: np.ndarray, kind: np.ndarray) -> np.ndarray:
+        reason = reason.astype(np.int8)
         if not self.allow_interim:
-            reason[parsed.kind == KINDS.index("interim")] = _INTERIM_REASON
+            reason[kind == KINDS.index("interim")] = _INTERIM_REASON
         return reason
 
     def _entries(self, values: pa.Array) -> tuple[np.ndarray, np.ndarray]:
         """Distinct values -> (reason codes, keys of the valid ones in order)."""
         if self.domain == PERSON:
             parsed = parse_identifiers_arrow(values, self.reference_date)
-            reason = self._reasons(parsed)
+            reason = self._reasons(parsed.reason, parsed.kind)
             return reason, parsed.key[reason == 0]
         if (
             pa.types.is_integer(values.type)
@@ -338,7 +362,10 @@ class ColumnPseudonymiser:
             raw = _twelve_digit_keys(column)
             if raw is not None:
                 fast = raw >= 0
-                self._apply_fast(raw[fast], fast, reason, codes)
+                if fast.all():  # the usual delivery: no mask copies needed
+                    reason, codes = self._apply_fast(raw)
+                else:
+                    reason[fast], codes[fast] = self._apply_fast(raw[fast])
                 rest = ~fast
         if rest.all():
             self._apply_generic(column, reason, codes, allow_null)
@@ -352,28 +379,25 @@ class ColumnPseudonymiser:
             valid &= ~column.is_null().to_numpy(zero_copy_only=False)
         return hex_pseudonyms(codes, valid), reason
 
-    def _apply_fast(
-        self, raw: np.ndarray, rows: np.ndarray, reason: np.ndarray, codes: np.ndarray
-    ) -> None:
-        """Rows written as exactly 12 digits: their int64 value is already the
-        normalised key when valid, so known people are found without parsing and only
-        values not seen before are parsed (and hashed if valid)."""
-        if not len(raw):
-            return
-        distinct, inverse = np.unique(raw, return_inverse=True)
-        inverse = inverse.ravel()
-        found, entry_codes = self.cache.lookup(distinct)
-        entry_reason = np.zeros(len(distinct), dtype=np.int8)
-        unknown = np.flatnonzero(~found)
+    def _apply_fast(self, raw: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(reason codes, pseudonym codes) for rows written as exactly 12 digits
+        (``raw``: their int64 values). A valid value is already the normalised key, so
+        known people are found by one hash look-up per row, without parsing or
+        deduplicating the batch; only values not seen before are deduplicated, checked
+        (and hashed if valid)."""
+        pos = self.cache.positions(raw)
+        row_codes = self.cache.codes_at(pos)
+        row_reason = np.zeros(len(raw), dtype=np.int8)
+        unknown = np.flatnonzero(pos < 0)
         if len(unknown):
-            parsed = parse_twelve_digits(distinct[unknown], self.reference_date)
-            sub_reason = self._reasons(parsed)
-            keys = parsed.key[sub_reason == 0]
-            entry_reason[unknown] = sub_reason
-            ok = unknown[sub_reason == 0]
-            entry_codes[ok] = self.cache.codes(keys)
-        reason[rows] = entry_reason[inverse]
-        codes[rows] = entry_codes[inverse]
+            inverse, distinct = pd.factorize(raw[unknown])  # hash-based, no sort
+            entry_reason = self._reasons(*twelve_digit_reasons(distinct, self.reference_date))
+            ok = entry_reason == 0
+            entry_codes = np.zeros(len(distinct), dtype=np.uint64)
+            entry_codes[ok] = self.cache.codes(distinct[ok])  # a valid value is its key
+            row_reason[unknown] = entry_reason[inverse]
+            row_codes[unknown] = entry_codes[inverse]
+        return row_reason, row_codes
 
     def _apply_generic(
         self, column: pa.Array, reason: np.ndarray, codes: np.ndarray, allow_null: bool
@@ -419,16 +443,19 @@ def _twelve_digit_keys(column: pa.Array) -> np.ndarray | None:
         subset.offset : subset.offset + m + 1
     ]
     data = np.frombuffer(subset.buffers()[2], dtype=np.uint8)[offsets[0] : offsets[-1]]
-    mat = data.reshape(m, 12) - np.uint8(48)  # wraps non-digits to values above 9
-    digits_ok = (mat <= 9).all(axis=1)
-    if digits_ok.all():
-        out[twelve] = pc.cast(subset, pa.int64()).to_numpy(zero_copy_only=False)
-    else:
-        values = np.full(m, -1, dtype=np.int64)
-        values[digits_ok] = pc.cast(subset.filter(pa.array(digits_ok)), pa.int64()).to_numpy(
-            zero_copy_only=False
-        )
-        out[twelve] = values
+    # Each row is six 2-character pairs; one look-up per pair gives its value 0-99 (or
+    # 128 for a non-digit), so checking and converting take a few vector operations.
+    pairs = _PAIRS[data.view("<u2").reshape(m, 6).T]  # (6, m): one row per pair
+    values = pairs[0].astype(np.int64)
+    flags = pairs[0].copy()
+    for i in range(1, 6):
+        values *= 100
+        values += pairs[i]
+        flags |= pairs[i]
+    values[flags >= 128] = -1
+    if m == n:
+        return values
+    out[twelve] = values
     return out
 
 

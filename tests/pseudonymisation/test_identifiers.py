@@ -9,12 +9,14 @@ from __future__ import annotations
 
 import datetime as dt
 
+import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pytest
 
 from pseudonymisation import Identifier, parse_identifiers
-from pseudonymisation.luhn import luhn_check_digit
+from pseudonymisation.identifiers import parse_twelve_digits, twelve_digit_reasons
+from pseudonymisation.luhn import luhn_check_digit, luhn_check_digits
 from toolkit.errors import BadInputError
 
 REF = dt.date(2026, 6, 30)
@@ -174,3 +176,23 @@ def test_identifier_constructor_validates():
         Identifier("196408233234", "samordningsnummer", dt.date(1964, 8, 23), "male")
     ok = Identifier("196408233234", "personnummer", dt.date(1964, 8, 23), "male")
     assert ok == Identifier.parse("640823-3234")
+
+
+@pytest.mark.parametrize("reference", [dt.date(2024, 2, 29), dt.date(2026, 6, 30)])
+def test_twelve_digit_reasons_agree_with_the_full_parser(reference):
+    # The pseudonymiser's integer-only check of new 12-digit values must give exactly
+    # the full parser's reason and kind, on valid numbers and every kind of fault.
+    rng = np.random.default_rng(11)
+    n = 200_000
+    year, month = rng.integers(1780, 2035, n), rng.integers(0, 14, n)
+    day, birth, check = rng.integers(0, 100, n), rng.integers(0, 1000, n), rng.integers(0, 10, n)
+    parts = (((year * 100 + month) * 100 + day) * 1000 + birth) * 10 + check
+    nine = (parts // 10) % 10**9
+    digits = (nine[:, None] // 10 ** np.arange(8, -1, -1)) % 10
+    valid_check = (parts // 10) * 10 + luhn_check_digits(digits)  # many valid numbers too
+    keys = np.concatenate([parts, valid_check, rng.integers(0, 10**12, n)])
+    full = parse_twelve_digits(keys, reference)
+    reason, kind = twelve_digit_reasons(keys, reference)
+    assert (reason == full.reason).all() and (kind == full.kind).all()
+    assert (full.key[reason == 0] == keys[reason == 0]).all()
+    assert (reason == 0).sum() > 10_000 and len(set(reason.tolist())) >= 4
