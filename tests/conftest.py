@@ -7,6 +7,16 @@ import os
 
 import pytest
 from click.testing import CliRunner
+from hypothesis import HealthCheck, settings
+
+# Property tests run a fixed, derandomised set, so a CI run is reproducible and never
+# fails on a shared machine's timing (no deadline). A longer random run is one
+# environment variable away: HYPOTHESIS_PROFILE=explore.
+settings.register_profile(
+    "ci", derandomize=True, deadline=None, suppress_health_check=[HealthCheck.too_slow]
+)
+settings.register_profile("explore", max_examples=2000, deadline=None)
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
 
 
 @pytest.fixture(autouse=True)
