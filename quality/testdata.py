@@ -14,42 +14,11 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from pseudonymisation.luhn import luhn_check_digits
 from quality.catalogue import Register
 from quality.rules import HOUSEHOLD_COMPOSITION
+from toolkit.synthetic.identifiers import random_personnummer
 
-__all__ = ["clean_year", "synthetic_personnummer", "write_dataset"]
-
-
-def synthetic_personnummer(n: int, rng: np.random.Generator) -> np.ndarray:
-    """``n`` distinct valid 12-digit personnummer (born 1940-1999)."""
-    serial = rng.choice(np.arange(1, 60 * 365 * 998), size=n, replace=False)
-    day_index, birth_no = np.divmod(serial, 998)
-    birth_no = birth_no + 1  # 001-998
-    dates = np.datetime64("1940-01-01") + day_index.astype("timedelta64[D]")
-    ymd = pd.DatetimeIndex(dates)
-    yy = ymd.year.to_numpy() % 100
-    digits = np.stack(
-        [
-            yy // 10,
-            yy % 10,
-            ymd.month.to_numpy() // 10,
-            ymd.month.to_numpy() % 10,
-            ymd.day.to_numpy() // 10,
-            ymd.day.to_numpy() % 10,
-            birth_no // 100,
-            birth_no // 10 % 10,
-            birth_no % 10,
-        ],
-        axis=1,
-    )
-    check = luhn_check_digits(digits)
-    text = (
-        pd.Series(ymd.strftime("%Y%m%d"))
-        + pd.Series(birth_no).astype(str).str.zfill(3)
-        + pd.Series(check).astype(str)
-    )
-    return text.to_numpy(dtype=object)
+__all__ = ["clean_year", "write_dataset"]
 
 
 def clean_year(reg: Register, year: int, persons: int, seed: int = 0) -> pd.DataFrame:
@@ -73,7 +42,7 @@ def clean_year(reg: Register, year: int, persons: int, seed: int = 0) -> pd.Data
         elif name == month_var:
             cols[name] = np.tile(months, persons).astype(np.int64)
         elif var.is_direct_identifier and var.identifier_domain == "person":
-            cols[name] = synthetic_personnummer(persons, rng)[person]
+            cols[name] = random_personnummer(persons, rng, born=(1940, 1999))[person]
         elif var.is_direct_identifier:
             cols[name] = ("H" + pd.Series(person).astype(str).str.zfill(9)).to_numpy(dtype=object)
         elif var.codes is not None:

@@ -442,3 +442,18 @@ def test_cli_refuses_bad_input(run_cli, workdir):
     assert run_cli("synth", "--persons", "0", "--out", "x").exit_code == 11
     assert run_cli("synth", "--persons", "10", "--faults", "2", "--out", "x").exit_code == 11
     assert run_cli("synth", "report", str(workdir / "precious")).exit_code == 11
+
+
+def test_random_personnummer_are_distinct_valid_and_inside_the_birth_years():
+    import numpy as np
+
+    from pseudonymisation import parse_identifiers
+    from toolkit.synthetic.identifiers import random_personnummer
+
+    ids = random_personnummer(5000, np.random.default_rng(3), born=(1950, 1959))
+    parsed = parse_identifiers(list(ids))
+    assert len(set(ids)) == 5000
+    assert (parsed["kind"] == "personnummer").all()
+    years = parsed["birth_date"].map(lambda d: d.year)
+    assert years.between(1950, 1960).all()  # a crowded day may move a person a day on
+    assert set(parsed["sex"]) == {"male", "female"}

@@ -16,7 +16,7 @@ from .build import (
     run_delivery_checks,
 )
 from .columns import ColumnSpec, RegisterSpec, register_spec
-from .dummy import DummyResult, build_dummy_extract, synthetic_personnummer, synthetic_register
+from .dummy import DummyResult, build_dummy_extract, synthetic_register
 from .manifest import MANIFEST_FORMAT, MANIFEST_NAME, read_manifest
 from .verify import VerifyResult, verify_extract
 
@@ -35,7 +35,6 @@ __all__ = [
     "read_manifest",
     "register_spec",
     "run_delivery_checks",
-    "synthetic_personnummer",
     "synthetic_register",
     "verify_extract",
 ]

@@ -26,10 +26,11 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from access_requests import AuditLog, load_request
-from pseudonymisation import ProjectKey, luhn_check_digits
+from pseudonymisation import ProjectKey
 from quality.catalogue import Register, Variable, load
 from toolkit.atomic import atomic_directory
 from toolkit.paths import current_user
+from toolkit.synthetic.identifiers import random_personnummer
 
 from .build import assemble_manifest
 from .columns import register_spec
@@ -37,7 +38,7 @@ from .manifest import write_manifest
 from .pipeline import run_register
 from .source import connect
 
-__all__ = ["DummyResult", "build_dummy_extract", "synthetic_personnummer", "synthetic_register"]
+__all__ = ["DummyResult", "build_dummy_extract", "synthetic_register"]
 
 
 @dataclass(frozen=True)
@@ -45,29 +46,6 @@ class DummyResult:
     out: Path
     manifest: dict[str, Any]
     manifest_sha256: str
-
-
-def synthetic_personnummer(rng: np.random.Generator, n: int) -> np.ndarray:
-    """``n`` distinct valid 12-digit personnummer (YYYYMMDDNNNC), born 1940-2010."""
-    start, end = np.datetime64("1940-01-01"), np.datetime64("2010-12-31")
-    out: list[str] = []
-    seen: set[str] = set()
-    while len(out) < n:
-        days = rng.integers(0, (end - start).astype(np.int64), size=2 * n)
-        dates = start + days.astype("timedelta64[D]")
-        number = rng.integers(1, 1000, size=2 * n)
-        y = dates.astype("datetime64[Y]").astype(int) + 1970
-        m = dates.astype("datetime64[M]").astype(int) % 12 + 1
-        d = (dates - dates.astype("datetime64[M]")).astype(int) + 1
-        nine = (y % 100) * 10_000_000 + m * 100_000 + d * 1000 + number
-        digits = (nine[:, None] // 10 ** np.arange(8, -1, -1)) % 10
-        check = luhn_check_digits(digits)
-        full = (y * 10_000 + m * 100 + d) * 10_000 + number * 10 + check
-        for value in full.astype("U12"):
-            if value not in seen:
-                seen.add(value)
-                out.append(str(value))
-    return np.array(out[:n], dtype=object)
 
 
 def _values(
@@ -99,7 +77,7 @@ def synthetic_register(
     """Write a synthetic delivery of ``register`` for ``years`` under ``out/<register>``."""
     reg: Register = load(register)
     rng = np.random.default_rng(seed)
-    ids = synthetic_personnummer(rng, persons)
+    ids = random_personnummer(persons, rng)
     household = np.arange(persons) // 3  # households of three
     year_col = next(p for p in reg.period if reg.variable(p).unit == "year")
     month_col = next((p for p in reg.period if reg.variable(p).unit == "month"), None)

@@ -23,6 +23,7 @@ from pseudonymisation.luhn import luhn_check_digits
 __all__ = [
     "BirthNumberAllocator",
     "identifier_strings",
+    "random_personnummer",
     "SEX_MALE",
     "SEX_FEMALE",
 ]
@@ -115,3 +116,18 @@ def identifier_strings(
     check = luhn_check_digits(_digits(ten, 9))
     full = (y * 10_000 + m * 100 + d) * 10_000 + np.asarray(numbers, dtype=np.int64) * 10 + check
     return full.astype("U12")
+
+
+def random_personnummer(
+    n: int, rng: np.random.Generator, born: tuple[int, int] = (1940, 2010)
+) -> np.ndarray:
+    """``n`` distinct valid 12-digit personnummer of people born in the years ``born``
+    (both included), each sex at random: for fixtures, dummy extracts and test data, so
+    that every synthetic identifier in mikrodata comes from this module."""
+    start = np.datetime64(f"{born[0]}-01-01", "D")
+    span = (np.datetime64(f"{born[1] + 1}-01-01", "D") - start).astype(np.int64)
+    dates = start + rng.integers(0, span, size=n).astype("timedelta64[D]")
+    sex = rng.integers(SEX_MALE, SEX_FEMALE + 1, size=n)
+    personnummer = np.zeros(n, dtype=bool)
+    dates, numbers = BirthNumberAllocator().allocate(dates, sex, personnummer)
+    return identifier_strings(dates, numbers, personnummer).astype(object)
