@@ -20,6 +20,7 @@ from typing import ClassVar, Literal
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 from great_expectations.compatibility import pydantic
 from great_expectations.execution_engine import PandasExecutionEngine
 from great_expectations.expectations.expectation import (
@@ -74,9 +75,15 @@ def matches_catalogue_type(column: pd.Series, catalogue_type: str) -> bool:
     if catalogue_type == "decimal":
         return pd.api.types.is_numeric_dtype(dtype) and not pd.api.types.is_bool_dtype(dtype)
     if catalogue_type == "date":
+        if isinstance(dtype, pd.ArrowDtype):
+            return pa.types.is_date(dtype.pyarrow_dtype) or pa.types.is_timestamp(
+                dtype.pyarrow_dtype
+            )
+        # Parquet date32 columns arrive as objects holding datetime.date; infer_dtype
+        # checks them in C, without a Python call per row.
         return pd.api.types.is_datetime64_any_dtype(dtype) or (
             pd.api.types.is_object_dtype(dtype)
-            and bool(column.dropna().map(lambda v: hasattr(v, "isoformat")).all())
+            and pd.api.types.infer_dtype(column, skipna=True) in ("date", "datetime", "empty")
         )
     raise ValueError(f"unknown catalogue type {catalogue_type!r}")
 
