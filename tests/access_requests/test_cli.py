@@ -47,6 +47,20 @@ def test_withdraw_is_final(tmp_path, run_cli):
     assert run_cli("access", "submit", str(tmp_path / "P1.yaml"), env=env).exit_code == 13
 
 
+def test_expire_is_refused_for_a_draft_and_recorded_after_approval(tmp_path, run_cli):
+    env = _env(tmp_path, STEWARD)
+    request = str(tmp_path / "P1.yaml")
+    run_cli("access", "new", "P1", "--dir", str(tmp_path), env=env)
+    draft = run_cli("access", "expire", request, env=env)
+    assert draft.exit_code == 13 and "cannot go from draft to expired" in draft.output
+    run_cli("access", "submit", request, env=env)
+    run_cli("access", "approve", request, "--stage", "ethics", env=env)
+    run_cli("access", "approve", request, "--stage", "confidentiality", env=env)
+    expired = run_cli("access", "expire", request, "--note", "end date passed", env=env)
+    assert expired.exit_code == 0, expired.output
+    assert "state: expired" in run_cli("access", "status", request, env=env).output
+
+
 def test_audit_verify_names_the_broken_line_with_exit_code_16(tmp_path, run_cli):
     env = _env(tmp_path)
     run_cli("access", "new", "P1", "--dir", str(tmp_path), env=env)

@@ -108,34 +108,21 @@ def approve(
     _move(request, to, user, log, note)
 
 
-@access.command()
-@_request_arg
-@click.option("--note", help="Why.")
-@_user_opt
-@_log_opt
-def withdraw(request: Path, note: str | None, user: str | None, log: Path | None) -> None:
-    """Withdraw REQUEST (final)."""
-    _move(request, "withdrawn", user, log, note)
+def _final_step(name: str, to: str, doc: str) -> None:
+    """Add ``access NAME REQUEST``: move the request to ``to``, recorded and audited."""
+
+    @access.command(name, help=doc)
+    @_request_arg
+    @click.option("--note", help="Why.")
+    @_user_opt
+    @_log_opt
+    def command(request: Path, note: str | None, user: str | None, log: Path | None) -> None:
+        _move(request, to, user, log, note)
 
 
-@access.command()
-@_request_arg
-@click.option("--note", help="Why.")
-@_user_opt
-@_log_opt
-def expire(request: Path, note: str | None, user: str | None, log: Path | None) -> None:
-    """Record that REQUEST's approval has expired."""
-    _move(request, "expired", user, log, note)
-
-
-@access.command()
-@_request_arg
-@click.option("--note", help="Why.")
-@_user_opt
-@_log_opt
-def close(request: Path, note: str | None, user: str | None, log: Path | None) -> None:
-    """Close the project of REQUEST (final)."""
-    _move(request, "closed", user, log, note)
+_final_step("withdraw", "withdrawn", "Withdraw REQUEST (final).")
+_final_step("expire", "expired", "Record that REQUEST's approval has expired.")
+_final_step("close", "closed", "Close the project of REQUEST (final).")
 
 
 @access.command()
