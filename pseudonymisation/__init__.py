@@ -8,9 +8,11 @@ Public API::
         KeyStore, ProjectKey,                     # the key store and project keys
         pseudonymise_table, pseudonymise_file,    # tables and files
         PSEUDONYM_PATTERN, is_pseudonym, find_pseudonym_collisions,
+        NATIVE_KERNELS,                           # whether the hot loops run in C
     )
 """
 
+from ._native import NATIVE_KERNELS
 from .files import (
     ENCODINGS,
     FileResult,
@@ -35,6 +37,7 @@ from .tables import Pseudonymiser, PseudonymResult, pseudonymise_table
 __all__ = [
     "ENCODINGS",
     "KINDS",
+    "NATIVE_KERNELS",
     "PASSPHRASE_ENV",
     "PERSON",
     "PSEUDONYM_BYTES",

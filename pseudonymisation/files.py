@@ -38,7 +38,7 @@ from toolkit.errors import BadInputError, IntegrityError
 from toolkit.progress import progress
 
 from .keystore import ProjectKey
-from .tables import Pseudonymiser, _refuse_residual
+from .tables import PreparedBatch, Pseudonymiser, ResolvedBatch, _refuse_residual
 
 __all__ = [
     "ENCODINGS",
@@ -264,21 +264,40 @@ def pseudonymise_file(
         _writer(out_kind, tmp_rej, rej_schema) as rej_writer,
         progress(f"pseudonymising {in_path.name}", total=expected_rows) as task,
     ):
-        first = True
-        # Reading and writing run in background threads (Arrow's Parquet/CSV code
-        # releases the GIL), overlapping with the hashing in this thread; the queues
-        # hold at most two batches each, so memory stays bounded.
-        with _Background() as writes:
-            for raw in _prefetch(batches):
+        # Four threads share the work (Arrow, NumPy, pandas and our C loops release the
+        # GIL in theirs): a reader reads each batch and its identifiers (prepare), this
+        # thread looks up and hashes them in order (resolve), an assembler builds the
+        # output and reject rows (assemble), and a writer writes them. Each queue holds
+        # at most two batches, so memory stays bounded.
+
+        def write(out: pa.RecordBatch, rej: pa.RecordBatch) -> None:
+            out_writer.write_batch(out)
+            if rej.num_rows:
+                rej_writer.write_batch(rej)
+
+        def read() -> Iterator[PreparedBatch]:
+            for i, raw in enumerate(batches):
                 batch = pa.RecordBatch.from_arrays(raw.columns, schema=schema)
-                if first and check_residual:
-                    _refuse_residual(engine, batch)
-                first = False
-                out, rej = engine.process(batch, with_identifiers=rejects_with_identifiers)
-                writes.submit(out_writer.write_batch, out)
-                if rej.num_rows:
-                    writes.submit(rej_writer.write_batch, rej)
-                task.advance(batch.num_rows)
+                # The first batch goes in quarters, so the writer starts after a quarter
+                # of the new people are hashed rather than all of them.
+                parts = 4 if i == 0 else 1
+                size = -(-batch.num_rows // parts)
+                for start in range(0, max(batch.num_rows, 1), size or 1):
+                    yield engine.prepare(batch.slice(start, size))
+
+        first = True
+        with _Background("mikrodata-writer") as writes:
+
+            def assemble(resolved: ResolvedBatch) -> None:
+                writes.submit(write, *engine.assemble(resolved, rejects_with_identifiers))
+
+            with _Background("mikrodata-assembler") as assembles:
+                for prepared in _prefetch(read()):
+                    if first and check_residual:
+                        _refuse_residual(engine, prepared.batch)
+                    first = False
+                    assembles.submit(assemble, engine.resolve(prepared))
+                    task.advance(prepared.batch.num_rows)
         engine.finish()
         out_writer.close()
         rej_writer.close()
@@ -348,10 +367,10 @@ class _Background:
     """Runs submitted calls one at a time, in order, in one background thread; the
     first error is raised on the next submit or on exit."""
 
-    def __init__(self, depth: int = 2) -> None:
+    def __init__(self, name: str, depth: int = 2) -> None:
         self._q: queue.Queue[Any] = queue.Queue(maxsize=depth)
         self._error: BaseException | None = None
-        self._thread = threading.Thread(target=self._run, name="mikrodata-writer", daemon=True)
+        self._thread = threading.Thread(target=self._run, name=name, daemon=True)
 
     def _run(self) -> None:
         while (item := self._q.get()) is not _DONE:
@@ -396,7 +415,11 @@ class _writer:
                 name: "none" if name in self._uncompressed else "snappy"
                 for name in self._schema.names
             }
-            self._w = pq.ParquetWriter(self._path, self._schema, compression=compression)
+            # Nor do they get min/max statistics: over random hex they prune nothing.
+            statistics = [n for n in self._schema.names if n not in self._uncompressed]
+            self._w = pq.ParquetWriter(
+                self._path, self._schema, compression=compression, write_statistics=statistics
+            )
         else:
             self._w = pacsv.CSVWriter(
                 self._path,

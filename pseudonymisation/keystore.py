@@ -49,6 +49,8 @@ from cryptography.hazmat.primitives.kdf.scrypt import Scrypt
 from toolkit.atomic import write_bytes_atomic
 from toolkit.errors import BadInputError, KeyStoreError
 
+from . import _native
+
 __all__ = ["PASSPHRASE_ENV", "KeyStore", "ProjectKey"]
 
 PASSPHRASE_ENV = "MIKRODATA_KEYSTORE_PASSPHRASE"
@@ -76,15 +78,26 @@ class ProjectKey:
         fingerprint = hmac.digest(secret, b"mikrodata/key-id/v1", "sha256")[:6].hex()
         self.key_id = f"{project}/v{version}/{fingerprint}"
 
-    def digests(self, domain: str, messages: Iterable[bytes], nbytes: int) -> bytes:
+    def digests(self, domain: str, messages: np.ndarray | Iterable[bytes], nbytes: int) -> bytes:
         """HMAC-SHA256 under this key of ``<domain tag> + message`` for each message,
         each cut to ``nbytes``, concatenated. The domain is part of the HMAC message, so
-        one value hashed in two domains gives unrelated pseudonyms."""
+        one value hashed in two domains gives unrelated pseudonyms.
+
+        ``messages``: a 2-D uint8 array (one fixed-width message per row, the fast
+        form), or any iterable of bytes."""
         tag = b"mikrodata/pseudonym/v1/" + domain.encode("ascii") + b"\x00"
+        if not 1 <= nbytes <= 32:
+            raise BadInputError(f"a pseudonym is 1 to 32 bytes, not {nbytes}")
+        if _native.kernels is not None:  # the same HMACs in C, about six times faster
+            data, offsets = _message_buffer(messages)
+            return _native.kernels.hmac_sha256_many(self._secret, tag, data, offsets, nbytes)
+        if isinstance(messages, np.ndarray):
+            messages = np.ascontiguousarray(messages, dtype=np.uint8)
+            messages = [row.tobytes() for row in messages]
         # HMAC (RFC 2104) with the key's inner and outer SHA-256 states, and the domain
         # tag, computed once: each message then costs two state copies and one short
         # update each, about twice as fast as hmac.digest per message. The tests check
-        # it against hmac.digest.
+        # both ways against hmac.digest.
         padded = self._secret.ljust(64, b"\x00")
         inner = hashlib.sha256(bytes(b ^ 0x36 for b in padded) + tag)
         outer = hashlib.sha256(bytes(b ^ 0x5C for b in padded))
@@ -114,6 +127,20 @@ class ProjectKey:
     def __reduce__(self) -> Any:
         # Pickling would write the key in clear (to a notebook checkpoint, a cache).
         raise TypeError("a ProjectKey cannot be pickled")
+
+
+def _message_buffer(messages: np.ndarray | Iterable[bytes]) -> tuple[Any, np.ndarray]:
+    """Messages as one contiguous buffer and int64 offsets (n + 1 values)."""
+    if isinstance(messages, np.ndarray):
+        rows = np.ascontiguousarray(messages, dtype=np.uint8)
+        if rows.ndim != 2:
+            raise BadInputError("fixed-width messages must be a 2-D uint8 array")
+        n, width = rows.shape
+        return rows, np.arange(0, (n + 1) * width, width, dtype=np.int64)
+    messages = list(messages)
+    offsets = np.zeros(len(messages) + 1, dtype=np.int64)
+    np.cumsum(np.fromiter(map(len, messages), dtype=np.int64, count=len(messages)), out=offsets[1:])
+    return b"".join(messages), offsets
 
 
 def _b64(data: bytes) -> str:

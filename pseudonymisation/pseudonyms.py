@@ -29,7 +29,7 @@ from __future__ import annotations
 import datetime as dt
 import re
 from collections.abc import Iterable
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 import pandas as pd
@@ -38,6 +38,7 @@ import pyarrow.compute as pc
 
 from toolkit.errors import BadInputError, IntegrityError
 
+from . import _native
 from .identifiers import (
     KINDS,
     REASONS,
@@ -54,6 +55,7 @@ __all__ = [
     "PSEUDONYM_PATTERN",
     "REJECT_REASONS",
     "ColumnPseudonymiser",
+    "PreparedColumn",
     "PseudonymCache",
     "check_domain",
     "find_pseudonym_collisions",
@@ -118,8 +120,12 @@ def hex_pseudonyms(codes: np.ndarray, valid: np.ndarray | None = None) -> pa.Arr
     """16-character hex strings for uint64 pseudonym codes (null where not ``valid``)."""
     codes = np.ascontiguousarray(codes, dtype=np.uint64)
     n = len(codes)
-    quarters = codes.astype(">u8").view(">u2").reshape(n, 4)
-    text = _HEX4[quarters].view(np.uint8).reshape(n, 16)
+    if _native.kernels is not None:
+        text = np.empty(16 * n, dtype=np.uint8)
+        _native.kernels.hex16(codes, text)
+    else:
+        quarters = codes.astype(">u8").view(">u2").reshape(n, 4)
+        text = _HEX4[quarters].view(np.uint8).reshape(n, 16)
     if valid is None:
         valid = np.ones(n, dtype=bool)
     offsets = np.arange(0, (n + 1) * 16, 16, dtype=np.int64 if n * 16 >= 2**31 else np.int32)
@@ -135,23 +141,26 @@ def hex_pseudonyms(codes: np.ndarray, valid: np.ndarray | None = None) -> pa.Arr
     )
 
 
-def _person_messages(keys: np.ndarray) -> list[bytes]:
-    """The normalised 12-character identifiers for person keys (see ParsedIdentifiers)."""
+def _person_messages(keys: np.ndarray) -> np.ndarray:
+    """The normalised 12-character identifiers for person keys (see ParsedIdentifiers),
+    one per row of an (n, 12) uint8 array."""
     letters = keys // 10**12
     text = twelve_digit_text(keys % 10**12)
     has_letter = letters > 0
     text[has_letter, 8] = (64 + letters[has_letter]).astype(np.uint8)
-    return text.view("S12").ravel().tolist()
+    return text
 
 
 class PseudonymCache:
     """The distinct identifier -> pseudonym map of one run, for one key and domain.
 
     Keys are int64 (persons: the normalised number) or bytes (other domains: the
-    trimmed identifier), kept in the order first seen with their codes in a parallel
-    array. A pandas hash index over the keys finds known identifiers in one vectorised
-    ``get_indexer`` (no sorting, rows in any order and repeated), so only identifiers
-    not seen before are hashed.
+    trimmed identifier). Known identifiers are found by hash look-ups over a whole
+    array at once (rows in any order and repeated), so only identifiers not seen before
+    are hashed. Persons live in the C map of ``_kernels`` (a look-up that returns the
+    code, about 20 ns a row); other domains, and persons where the C module is missing,
+    in pandas hash indexes. The codes are also kept in the order added, for the
+    collision check. About 30-60 bytes per distinct identifier.
     """
 
     def __init__(self, key: ProjectKey, domain: str, nbytes: int | None = None) -> None:
@@ -160,15 +169,18 @@ class PseudonymCache:
         # Read at run time, so a test can shorten pseudonyms to provoke collisions.
         self.nbytes = nbytes or PSEUDONYM_BYTES
         self._codes = np.zeros(0, dtype=np.uint64)  # in the order the keys were added
-        # The keys live only in two hash indexes, so adding a few keys does not rebuild
-        # the big one: _index holds the first _indexed keys, _recent those added since.
-        # _index is rebuilt over all keys once _recent holds a quarter as many
-        # (amortised: each key is indexed a bounded number of times). About 30-60 bytes
-        # per distinct identifier with the codes.
+        self._map = _native.kernels.KeyMap() if self._native_map() else None
+        # Without the C map the keys live in two pandas hash indexes, so adding a few
+        # keys does not rebuild the big one: _index holds the first _indexed keys,
+        # _recent those added since. _index is rebuilt over all keys once _recent holds
+        # a quarter as many (amortised: each key is indexed a bounded number of times).
         self._index: pd.Index | None = None
         self._indexed = 0
         self._recent: pd.Index | None = None
         self.hashed = 0  # how many HMACs were computed
+
+    def _native_map(self) -> bool:
+        return self.domain == PERSON and _native.kernels is not None
 
     def __len__(self) -> int:
         return len(self._codes)
@@ -178,7 +190,7 @@ class PseudonymCache:
 
     def _hash(self, keys: np.ndarray) -> np.ndarray:
         if self.domain == PERSON:
-            messages: Iterable[bytes] = _person_messages(keys)
+            messages: np.ndarray | Iterable[bytes] = _person_messages(keys)
         else:
             messages = keys.tolist()  # bytes; trailing NULs cannot occur (rejected)
         digests = self.key.digests(self.domain, messages, self.nbytes)
@@ -190,10 +202,22 @@ class PseudonymCache:
             )
         return raw.copy().view(">u8").ravel().astype(np.uint64)
 
-    def positions(self, keys: np.ndarray) -> np.ndarray:
-        """For each of ``keys`` (any order, repeats allowed): its position in the map,
-        or -1 if not seen before. Nothing is hashed."""
+    def lookup(self, keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(found mask, codes) for ``keys`` in any order, repeats allowed; codes are 0
+        where not found. Nothing is hashed. Person keys that are negative (no valid
+        identifier) are never found."""
         keys = _key_array(keys)
+        if self._map is not None:
+            keys = np.ascontiguousarray(keys, dtype=np.int64)
+            codes = np.empty(len(keys), dtype=np.uint64)
+            found = np.empty(len(keys), dtype=bool)
+            self._map.lookup(keys, codes, found.view(np.uint8))
+            return found, codes
+        pos = self._positions(keys)
+        return pos >= 0, self._codes_at(pos)
+
+    def _positions(self, keys: np.ndarray) -> np.ndarray:
+        # Each key's position in the pandas indexes, or -1.
         if self._index is None or len(keys) == 0:
             return np.full(len(keys), -1, dtype=np.intp)
         pos = self._index.get_indexer(keys)
@@ -203,19 +227,12 @@ class PseudonymCache:
             pos[miss] = np.where(found >= 0, found + self._indexed, -1)
         return pos
 
-    def codes_at(self, positions: np.ndarray) -> np.ndarray:
-        """uint64 codes at ``positions`` from :meth:`positions` (0 where -1)."""
+    def _codes_at(self, positions: np.ndarray) -> np.ndarray:
         if len(self._codes) == 0:
             return np.zeros(len(positions), dtype=np.uint64)
         out = self._codes[positions]  # -1 picks the last code: zeroed below
         out[positions < 0] = 0
         return out
-
-    def lookup(self, keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """(found mask, codes) for ``keys`` in any order; codes are 0 where not found.
-        Nothing is hashed."""
-        pos = self.positions(keys)
-        return pos >= 0, self.codes_at(pos)
 
     def codes(self, keys: np.ndarray) -> np.ndarray:
         """uint64 pseudonym codes for distinct ``keys``; hashes the new ones and raises
@@ -237,6 +254,9 @@ class PseudonymCache:
 
     def _add(self, keys: np.ndarray, codes: np.ndarray) -> None:
         self._codes = np.concatenate([self._codes, codes])
+        if self._map is not None:
+            self._map.insert(np.ascontiguousarray(keys, dtype=np.int64), codes)
+            return
         if self._recent is not None:
             keys = np.concatenate([self._recent.to_numpy(), keys])
         if self._index is None or len(keys) > self._indexed // 4:
@@ -291,6 +311,15 @@ def _fixed_bytes(strings: pa.Array) -> np.ndarray:
     cols = np.arange(total, dtype=np.int64) - starts
     out[rows, cols] = data[offsets[0] : offsets[-1]]
     return out.view(f"S{width}").ravel()
+
+
+class PreparedColumn(NamedTuple):
+    """A column read for pseudonymising (:meth:`ColumnPseudonymiser.prepare`):
+    ``raw`` holds each row's 12-digit value (-1 for other forms), or None when the
+    column's type or domain has no fast path."""
+
+    column: pa.Array
+    raw: np.ndarray | None
 
 
 class ColumnPseudonymiser:
@@ -352,21 +381,33 @@ class ColumnPseudonymiser:
         """Pseudonyms for one column (null where rejected) and per-row reason codes
         (indices into REJECT_REASONS, 0 = accepted). Nulls are rejected as missing
         unless ``allow_null``, when they stay null."""
+        codes, reason, valid = self.resolve(self.prepare(column), allow_null)
+        return hex_pseudonyms(codes, valid), reason
+
+    def prepare(self, column: pa.Array | pa.ChunkedArray) -> PreparedColumn:
+        """The first, stateless step of :meth:`apply`: reads the column's 12-digit
+        values. Touches no shared state, so a reader thread can run it ahead."""
         if isinstance(column, pa.ChunkedArray):
             column = column.combine_chunks()
+        raw = _twelve_digit_keys(column) if self.domain == PERSON else None
+        return PreparedColumn(column, raw)
+
+    def resolve(
+        self, prepared: PreparedColumn, allow_null: bool = False
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """The stateful step of :meth:`apply`: (uint64 codes, reason codes, valid mask)
+        per row, hashing identifiers not seen before. Batches must be resolved one at
+        a time, in order; :func:`hex_pseudonyms` turns the codes into pseudonyms."""
+        column, raw = prepared.column, prepared.raw
         n = len(column)
         reason = np.zeros(n, dtype=np.int8)
         codes = np.zeros(n, dtype=np.uint64)
         rest = np.ones(n, dtype=bool)
-        if self.domain == PERSON:
-            raw = _twelve_digit_keys(column)
-            if raw is not None:
-                fast = raw >= 0
-                if fast.all():  # the usual delivery: no mask copies needed
-                    reason, codes = self._apply_fast(raw)
-                else:
-                    reason[fast], codes[fast] = self._apply_fast(raw[fast])
-                rest = ~fast
+        if raw is not None:
+            # Rows of any other form (raw -1) come back unknown from the fast path,
+            # which leaves them to the generic one below: no masked copies of the whole
+            # column.
+            reason, codes, rest = self._apply_fast(raw)
         if rest.all():
             self._apply_generic(column, reason, codes, allow_null)
         elif rest.any():
@@ -377,18 +418,23 @@ class ColumnPseudonymiser:
         valid = reason == 0
         if allow_null:
             valid &= ~column.is_null().to_numpy(zero_copy_only=False)
-        return hex_pseudonyms(codes, valid), reason
+        return codes, reason, valid
 
-    def _apply_fast(self, raw: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """(reason codes, pseudonym codes) for rows written as exactly 12 digits
-        (``raw``: their int64 values). A valid value is already the normalised key, so
-        known people are found by one hash look-up per row, without parsing or
-        deduplicating the batch; only values not seen before are deduplicated, checked
-        (and hashed if valid)."""
-        pos = self.cache.positions(raw)
-        row_codes = self.cache.codes_at(pos)
+    def _apply_fast(self, raw: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(reason codes, pseudonym codes, rows left) for a column whose rows written
+        as exactly 12 digits have their int64 value in ``raw`` (others -1). A valid value
+        is already the normalised key, so known people are found by one hash look-up
+        per row, without parsing or deduplicating the batch; only values not seen
+        before are deduplicated, checked (and hashed if valid). The rows of other forms
+        are left (True in the third array) for the generic path."""
+        found, row_codes = self.cache.lookup(raw)
         row_reason = np.zeros(len(raw), dtype=np.int8)
-        unknown = np.flatnonzero(pos < 0)
+        left = np.zeros(len(raw), dtype=bool)
+        unknown = np.flatnonzero(~found)
+        if len(unknown):
+            other_form = raw[unknown] < 0
+            left[unknown[other_form]] = True
+            unknown = unknown[~other_form]
         if len(unknown):
             inverse, distinct = pd.factorize(raw[unknown])  # hash-based, no sort
             entry_reason = self._reasons(*twelve_digit_reasons(distinct, self.reference_date))
@@ -397,7 +443,7 @@ class ColumnPseudonymiser:
             entry_codes[ok] = self.cache.codes(distinct[ok])  # a valid value is its key
             row_reason[unknown] = entry_reason[inverse]
             row_codes[unknown] = entry_codes[inverse]
-        return row_reason, row_codes
+        return row_reason, row_codes, left
 
     def _apply_generic(
         self, column: pa.Array, reason: np.ndarray, codes: np.ndarray, allow_null: bool
@@ -431,13 +477,20 @@ def _twelve_digit_keys(column: pa.Array) -> np.ndarray | None:
     if not (pa.types.is_string(t) or pa.types.is_large_string(t)):
         return None
     n = len(column)
+    off_type = np.int64 if pa.types.is_large_string(t) else np.int32
+    if _native.kernels is not None and column.null_count == 0:
+        out = np.empty(n, dtype=np.int64)
+        offsets = np.frombuffer(column.buffers()[1], dtype=off_type)[
+            column.offset : column.offset + n + 1
+        ]
+        _native.kernels.twelve_digit_values(column.buffers()[2] or b"", offsets, out)
+        return out
     lengths = pc.fill_null(pc.binary_length(column), 0).to_numpy(zero_copy_only=False)
     twelve = lengths == 12
     out = np.full(n, -1, dtype=np.int64)
     if not twelve.any():
         return out
     subset = column if twelve.all() else column.filter(pa.array(twelve))
-    off_type = np.int64 if pa.types.is_large_string(t) else np.int32
     m = len(subset)
     offsets = np.frombuffer(subset.buffers()[1], dtype=off_type)[
         subset.offset : subset.offset + m + 1

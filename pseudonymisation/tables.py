@@ -13,7 +13,7 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 from collections.abc import Iterable, Mapping
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 import pandas as pd
@@ -24,7 +24,14 @@ from toolkit.errors import BadInputError, IntegrityError
 
 from .identifiers import parse_identifiers_arrow
 from .keystore import ProjectKey
-from .pseudonyms import PERSON, REJECT_REASONS, ColumnPseudonymiser, check_domain
+from .pseudonyms import (
+    PERSON,
+    REJECT_REASONS,
+    ColumnPseudonymiser,
+    PreparedColumn,
+    check_domain,
+    hex_pseudonyms,
+)
 
 __all__ = [
     "REJECT_FIELDS",
@@ -76,6 +83,26 @@ class PseudonymResult:
             f"PseudonymResult(rows_in={self.rows_in}, rows_out={self.rows_out}, "
             f"rows_rejected={self.rows_rejected}, key_id={self.key_id!r})"
         )
+
+
+class PreparedBatch(NamedTuple):
+    """A batch with its identifier columns read (:meth:`Pseudonymiser.prepare`)."""
+
+    batch: pa.RecordBatch
+    columns: dict[str, PreparedColumn]
+
+
+class ResolvedBatch(NamedTuple):
+    """A batch with the pseudonym codes of its identifier columns
+    (:meth:`Pseudonymiser.resolve`): per column (codes, valid) and reason codes, the
+    rejected rows and the 1-based number of its first row."""
+
+    batch: pa.RecordBatch
+    first_row: int
+    codes: dict[str, tuple[np.ndarray, np.ndarray]]
+    reasons: dict[str, np.ndarray]
+    rejected: np.ndarray
+    n_rejected: int
 
 
 class Pseudonymiser:
@@ -146,32 +173,75 @@ class Pseudonymiser:
         self, batch: pa.RecordBatch, with_identifiers: bool = False
     ) -> tuple[pa.RecordBatch, pa.RecordBatch]:
         """Pseudonymise one batch: returns (output rows, rejected rows). Row numbers
-        continue from the batches seen before."""
+        continue from the batches seen before.
+
+        The three steps can also run apart, as :func:`~pseudonymisation.files.
+        pseudonymise_file` does to spread a file's work over the cores: :meth:`prepare`
+        (stateless: in a reader thread), :meth:`resolve` (the pseudonym map: one batch
+        at a time, in order) and :meth:`assemble` (stateless: in a writer thread)."""
+        return self.assemble(self.resolve(self.prepare(batch)), with_identifiers)
+
+    def prepare(self, batch: pa.RecordBatch) -> PreparedBatch:
+        """Check the batch's columns and read its identifier columns; no state."""
         self.check_schema(batch.schema)
+        columns = {
+            name: self._by_domain[domain].prepare(batch.column(name))
+            for name, domain in self.columns.items()
+        }
+        return PreparedBatch(batch, columns)
+
+    def resolve(self, prepared: PreparedBatch) -> ResolvedBatch:
+        """Pseudonym codes and reasons for a prepared batch, and the row counts."""
+        batch = prepared.batch
         n = batch.num_rows
         first_row = self.rows_in + 1
-        replaced: dict[str, pa.Array] = {}
+        codes: dict[str, tuple[np.ndarray, np.ndarray]] = {}
         reasons: dict[str, np.ndarray] = {}
         rejected = np.zeros(n, dtype=bool)
         for name, domain in self.columns.items():
-            pseudonyms, reason = self._by_domain[domain].apply(
-                batch.column(name), allow_null=name in self.allow_null
+            code, reason, valid = self._by_domain[domain].resolve(
+                prepared.columns[name], allow_null=name in self.allow_null
             )
-            replaced[name] = pseudonyms
+            codes[name] = (code, valid)
             reasons[name] = reason
             rejected |= reason != 0
+        n_rejected = int(np.count_nonzero(rejected))
+        self.rows_in += n
+        self.rows_out += n - n_rejected
+        self.rows_rejected += n_rejected
+        if self.rows_in != self.rows_out + self.rows_rejected:
+            raise IntegrityError("rows in differ from rows out + rejected", "report this bug")
+        return ResolvedBatch(batch, first_row, codes, reasons, rejected, n_rejected)
+
+    def assemble(
+        self, resolved: ResolvedBatch, with_identifiers: bool = False
+    ) -> tuple[pa.RecordBatch, pa.RecordBatch]:
+        """The output rows and the rejected rows of a resolved batch; checks that they
+        add up to the rows in."""
+        batch, rejected = resolved.batch, resolved.rejected
+        n = batch.num_rows
+        rows = np.flatnonzero(rejected)
+        plain = batch.select([f.name for f in batch.schema if f.name not in self.columns])
+        pseudonyms = {}
+        if len(rows):
+            # Only the other columns are filtered; the pseudonyms are made for the rows
+            # kept, not made for all and filtered after.
+            keep = ~rejected
+            plain = plain.filter(pa.array(keep))
+            for name, (code, valid) in resolved.codes.items():
+                pseudonyms[name] = hex_pseudonyms(code[keep], valid[keep])
+        else:
+            for name, (code, valid) in resolved.codes.items():
+                pseudonyms[name] = hex_pseudonyms(code, valid)
         out_arrays = [
-            replaced[f.name] if f.name in replaced else batch.column(i)
-            for i, f in enumerate(batch.schema)
+            pseudonyms[f.name] if f.name in pseudonyms else plain.column(f.name)
+            for f in batch.schema
         ]
         out = pa.RecordBatch.from_arrays(out_arrays, schema=self.output_schema(batch.schema))
-        rows = np.flatnonzero(rejected)
-        if len(rows):
-            out = out.filter(pa.array(~rejected))
         # The rejected rows only (usually few): their other columns, number and reasons.
         picked = pa.array(rows)
         reject_columns, reject_reasons = [], []
-        for name, reason in reasons.items():
+        for name, reason in resolved.reasons.items():
             sub = reason[rows]
             reject_reasons.append(_REASON_ARRAY.take(pa.array(sub)))
             reject_columns.append(
@@ -184,7 +254,7 @@ class Pseudonymiser:
         ]
         rej_arrays = [
             *other,
-            pa.array(rows.astype(np.int64) + first_row),
+            pa.array(rows.astype(np.int64) + resolved.first_row),
             _join(reject_columns),
             _join(reject_reasons),
         ]
@@ -193,11 +263,9 @@ class Pseudonymiser:
         rej = pa.RecordBatch.from_arrays(
             rej_arrays, schema=self.rejected_schema(batch.schema, with_identifiers)
         )
-
-        self.rows_in += n
-        self.rows_out += out.num_rows
-        self.rows_rejected += rej.num_rows
-        if out.num_rows + rej.num_rows != n or self.rows_in != self.rows_out + self.rows_rejected:
+        # (The run's totals are checked in resolve: a writer thread may assemble while
+        # the next batch is being resolved.)
+        if out.num_rows + rej.num_rows != n or rej.num_rows != resolved.n_rejected:
             raise IntegrityError(
                 f"row count mismatch: {n} in, {out.num_rows} out, {rej.num_rows} rejected",
                 "this is a bug in mikrodata; please report it",
