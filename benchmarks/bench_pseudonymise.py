@@ -7,7 +7,8 @@ memory (ru_maxrss) is its own:
 
 (a) I/O floor: read the file in batches and write it back unchanged (the same reader
     and writer mikrodata uses);
-(b) mikrodata: ``pseudonymise_file`` (parse, dedupe, HMAC, reject file, checks);
+(b) mikrodata: ``pseudonymise_file`` (parse, dedupe, HMAC, reject file, checks), with
+    its C loops when the install built them (the output says);
 (c) naive: pandas ``read_parquet``, a per-row ``hmac`` through ``DataFrame.apply``,
     ``to_parquet``. The per-row part is timed on a sample and scaled when the file is
     larger than ``--naive-sample`` rows (the output says so).
@@ -140,7 +141,7 @@ def stage_io(src: Path, dst: Path, work: Path) -> dict:
 
 
 def stage_mikrodata(src: Path, dst: Path, work: Path) -> dict:
-    from pseudonymisation import KeyStore, pseudonymise_file
+    from pseudonymisation import NATIVE_KERNELS, KeyStore, pseudonymise_file
 
     key = KeyStore.open(work / "keystore", PASSPHRASE).project_key("BENCH")
     t = time.perf_counter()
@@ -152,6 +153,7 @@ def stage_mikrodata(src: Path, dst: Path, work: Path) -> dict:
         "rows_out": result.rows_out,
         "rows_rejected": result.rows_rejected,
         "distinct": result.distinct["person"],
+        "native": NATIVE_KERNELS,
     }
 
 
@@ -277,7 +279,8 @@ def main() -> None:
                     "(b) mikrodata",
                     b,
                     f"   rows in {b['rows_in']:,} / out {b['rows_out']:,} / rejected "
-                    f"{b['rows_rejected']:,}; {b['distinct']:,} distinct hashed",
+                    f"{b['rows_rejected']:,}; {b['distinct']:,} distinct hashed; C loops "
+                    f"{'on' if b['native'] else 'OFF (no compiler at install)'}",
                 )
             )
             note = (

@@ -45,7 +45,8 @@ hmac_sha256_many(PyObject *self, PyObject *args)
         PyErr_SetString(PyExc_ValueError, "nbytes must be 1 to 32");
         goto done;
     }
-    if (offsets.len < (Py_ssize_t)sizeof(int64_t) || offsets.len % sizeof(int64_t) != 0
+    if (offsets.itemsize != (Py_ssize_t)sizeof(int64_t)
+        || offsets.len < (Py_ssize_t)sizeof(int64_t) || offsets.len % sizeof(int64_t) != 0
         || ((uintptr_t)offsets.buf) % sizeof(int64_t) != 0) {
         PyErr_SetString(PyExc_ValueError, "offsets must be an aligned int64 array of n + 1 values");
         goto done;
@@ -218,7 +219,9 @@ done:
  * The table doubles before it is 70% full, so a look-up touches one or two cache lines.
  * Insert-only: a run never forgets a person. lookup() releases the GIL; insert() keeps
  * it and refuses to resize under a running lookup (the "readers" count), so a second
- * thread can never free the table under the first. */
+ * thread can never free the table under the first. insert() takes distinct new keys;
+ * keys already in the map are refused before anything changes, but a key repeated
+ * within one call is only found half-way, and then the map refuses all further use. */
 typedef struct {
     PyObject_HEAD
     int64_t *keys;
@@ -227,6 +230,7 @@ typedef struct {
     Py_ssize_t count;
     int bits;
     Py_ssize_t readers;
+    int broken; /* an insert failed half-way: refuse all further use */
 } KeyMap;
 
 static inline Py_ssize_t
@@ -320,6 +324,10 @@ keymap_lookup(KeyMap *self, PyObject *args)
         PyErr_SetString(PyExc_ValueError, "keys, codes and found must be n aligned values");
         goto done;
     }
+    if (self->broken) {
+        PyErr_SetString(PyExc_RuntimeError, "KeyMap is unusable after a failed insert");
+        goto done;
+    }
     const int64_t *k = (const int64_t *)keys.buf;
     uint64_t *c = (uint64_t *)codes.buf;
     unsigned char *f = (unsigned char *)found.buf;
@@ -383,11 +391,23 @@ keymap_insert(KeyMap *self, PyObject *args)
         PyErr_SetString(PyExc_RuntimeError, "KeyMap changed during a lookup");
         goto done;
     }
+    if (self->broken) {
+        PyErr_SetString(PyExc_RuntimeError, "KeyMap is unusable after a failed insert");
+        goto done;
+    }
     const int64_t *k = (const int64_t *)keys.buf;
     const uint64_t *c = (const uint64_t *)codes.buf;
     for (Py_ssize_t i = 0; i < n; i++) {
         if (k[i] < 0) {
             PyErr_SetString(PyExc_ValueError, "keys must not be negative");
+            goto done;
+        }
+        Py_ssize_t s = slot_of(k[i], self->bits);
+        while (self->keys[s] >= 0 && self->keys[s] != k[i]) {
+            s = (s + 1) & (self->capacity - 1);
+        }
+        if (self->keys[s] == k[i]) {
+            PyErr_SetString(PyExc_ValueError, "a key is in the map already");
             goto done;
         }
     }
@@ -409,7 +429,8 @@ keymap_insert(KeyMap *self, PyObject *args)
             s = (s + 1) & mask;
         }
         if (self->keys[s] == k[i]) {
-            PyErr_SetString(PyExc_ValueError, "a key is in the map already");
+            self->broken = 1;
+            PyErr_SetString(PyExc_ValueError, "a key is repeated in one insert");
             goto done;
         }
         self->keys[s] = k[i];

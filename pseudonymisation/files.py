@@ -333,20 +333,25 @@ def _prefetch(batches: Iterator[pa.RecordBatch], depth: int = 2) -> Iterator[pa.
     q: queue.Queue[Any] = queue.Queue(maxsize=depth)
     stop = threading.Event()
 
+    def put(item: Any) -> bool:
+        # Never block for good: once the consumer has stopped (an error, or the end),
+        # nobody empties a full queue, and a blocking put would hang its join.
+        while not stop.is_set():
+            try:
+                q.put(item, timeout=0.1)
+                return True
+            except queue.Full:
+                continue
+        return False
+
     def run() -> None:
         try:
             for batch in batches:
-                while not stop.is_set():
-                    try:
-                        q.put(batch, timeout=0.1)
-                        break
-                    except queue.Full:
-                        continue
-                if stop.is_set():
+                if not put(batch):
                     return
-            q.put(_DONE)
+            put(_DONE)
         except BaseException as exc:  # handed to the consuming thread
-            q.put(exc)
+            put(exc)
 
     thread = threading.Thread(target=run, name="mikrodata-reader", daemon=True)
     thread.start()

@@ -168,7 +168,10 @@ class PseudonymCache:
         self.domain = check_domain(domain)
         # Read at run time, so a test can shorten pseudonyms to provoke collisions.
         self.nbytes = nbytes or PSEUDONYM_BYTES
-        self._codes = np.zeros(0, dtype=np.uint64)  # in the order the keys were added
+        # The codes in the order their keys were added: the first _count of a buffer
+        # that doubles when full (a copy per batch would move the whole map each time).
+        self._buffer = np.zeros(0, dtype=np.uint64)
+        self._count = 0
         self._map = _native.kernels.KeyMap() if self._native_map() else None
         # Without the C map the keys live in two pandas hash indexes, so adding a few
         # keys does not rebuild the big one: _index holds the first _indexed keys,
@@ -182,8 +185,12 @@ class PseudonymCache:
     def _native_map(self) -> bool:
         return self.domain == PERSON and _native.kernels is not None
 
+    @property
+    def _codes(self) -> np.ndarray:
+        return self._buffer[: self._count]
+
     def __len__(self) -> int:
-        return len(self._codes)
+        return self._count
 
     def __repr__(self) -> str:
         return f"PseudonymCache({self.key.key_id}, {self.domain}, distinct={len(self)})"
@@ -253,7 +260,13 @@ class PseudonymCache:
         return out
 
     def _add(self, keys: np.ndarray, codes: np.ndarray) -> None:
-        self._codes = np.concatenate([self._codes, codes])
+        end = self._count + len(codes)
+        if end > len(self._buffer):
+            grown = np.zeros(max(end, 2 * len(self._buffer)), dtype=np.uint64)
+            grown[: self._count] = self._codes
+            self._buffer = grown
+        self._buffer[self._count : end] = codes
+        self._count = end
         if self._map is not None:
             self._map.insert(np.ascontiguousarray(keys, dtype=np.int64), codes)
             return
@@ -400,14 +413,15 @@ class ColumnPseudonymiser:
         a time, in order; :func:`hex_pseudonyms` turns the codes into pseudonyms."""
         column, raw = prepared.column, prepared.raw
         n = len(column)
-        reason = np.zeros(n, dtype=np.int8)
-        codes = np.zeros(n, dtype=np.uint64)
-        rest = np.ones(n, dtype=bool)
         if raw is not None:
             # Rows of any other form (raw -1) come back unknown from the fast path,
             # which leaves them to the generic one below: no masked copies of the whole
             # column.
             reason, codes, rest = self._apply_fast(raw)
+        else:
+            reason = np.zeros(n, dtype=np.int8)
+            codes = np.zeros(n, dtype=np.uint64)
+            rest = np.ones(n, dtype=bool)
         if rest.all():
             self._apply_generic(column, reason, codes, allow_null)
         elif rest.any():

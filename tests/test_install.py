@@ -14,6 +14,9 @@ ROOT = Path(__file__).resolve().parents[1]
 CONDA_NAMES = {"duckdb": "python-duckdb"}
 # Installed by pip inside environment.yml because conda-forge does not carry them.
 PIP_ONLY = {"personnummer"}
+# What conda needs to build the C loops of pseudonymisation (pip users have the
+# system's compiler and OpenSSL headers; the Makefile installs them on Debian).
+BUILD_TOOLS = {"c-compiler", "openssl"}
 
 
 def _name_and_spec(requirement: str) -> tuple[str, str]:
@@ -39,7 +42,7 @@ def _environment() -> dict[str, str]:
                     found[name] = spec
             continue
         name, spec = _name_and_spec(dep)
-        if name not in ("python", "pip"):
+        if name not in ("python", "pip", *BUILD_TOOLS):
             found[name] = spec
     return found
 
@@ -47,6 +50,12 @@ def _environment() -> dict[str, str]:
 def test_environment_yml_lists_the_same_dependencies_as_pyproject():
     expected = {CONDA_NAMES.get(name, name): spec for name, spec in _pyproject().items()}
     assert _environment() == expected
+
+
+def test_environment_yml_can_build_the_c_loops():
+    env = yaml.safe_load((ROOT / "environment.yml").read_text())
+    names = {_name_and_spec(d)[0] for d in env["dependencies"] if isinstance(d, str)}
+    assert BUILD_TOOLS <= names
 
 
 def test_environment_yml_uses_conda_forge():
