@@ -249,7 +249,11 @@ def pseudonymise_file(
             ) from None
         schema = source.schema_arrow
         expected_rows = source.metadata.num_rows
-        batches: Iterator[pa.RecordBatch] = source.iter_batches(batch_size=batch_size)
+        # use_threads=False: the batches are read in a thread of their own already;
+        # Arrow's pool would put two more threads on cores that have work enough.
+        batches: Iterator[pa.RecordBatch] = source.iter_batches(
+            batch_size=batch_size, use_threads=False
+        )
     else:
         schema, batches, _ = _csv_batches(in_path, encoding, delimiter, block_size=1 << 24)
     schema = schema.remove_metadata()
