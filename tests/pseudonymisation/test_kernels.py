@@ -6,8 +6,11 @@ errors to the caller and leave nothing written."""
 from __future__ import annotations
 
 import hmac
+import importlib
 import os
 import re
+import subprocess
+import sys
 import threading
 import time
 
@@ -355,12 +358,24 @@ def test_files_are_the_same_with_and_without_c(tmp_path, p1, kind):
 
 
 def test_the_install_has_the_c_loops():
-    if os.environ.get("MIKRODATA_ALLOW_PURE_PYTHON") == "1":
-        pytest.skip("MIKRODATA_ALLOW_PURE_PYTHON=1: the Python twins are allowed here")
-    assert pseudonymisation.NATIVE_KERNELS, (
-        "pseudonymisation._kernels was not built: install a C compiler and the OpenSSL "
-        "headers (Debian: gcc, libssl-dev) and reinstall: `rm .venv/.installed && make install`"
-    )
+    if os.environ.get(_native.PURE_PYTHON_ENV) == "1":
+        pytest.skip(f"{_native.PURE_PYTHON_ENV}=1: the Python twins were asked for")
+    try:
+        importlib.import_module("pseudonymisation._kernels")
+    except ImportError:
+        pytest.fail(
+            "pseudonymisation._kernels was not built: install a C compiler and the OpenSSL "
+            "headers (Debian: gcc, libssl-dev) and reinstall: `rm .venv/.installed && make "
+            f"install` (or set {_native.PURE_PYTHON_ENV}=1 to run without the C loops)"
+        )
+    assert pseudonymisation.NATIVE_KERNELS
+
+
+def test_the_python_twins_can_be_asked_for():
+    env = dict(os.environ, **{_native.PURE_PYTHON_ENV: "1"})
+    code = "import pseudonymisation; print(pseudonymisation.NATIVE_KERNELS)"
+    done = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True)
+    assert done.stdout.strip() == "False", done.stderr
 
 
 # -- errors in the background threads -----------------------------------------------------
