@@ -314,7 +314,7 @@ def main() -> None:
                     b,
                     f"   rows in {b['rows_in']:,} / out {b['rows_out']:,} / rejected "
                     f"{b['rows_rejected']:,}; {b['distinct']:,} distinct hashed; C loops "
-                    f"{'on' if b['native'] else 'OFF (no compiler at install)'}",
+                    f"{'on' if b['native'] else 'OFF (not built, or MIKRODATA_PURE_PYTHON=1)'}",
                 )
             )
             note = (
