@@ -35,8 +35,10 @@ from .pseudonyms import (
 
 __all__ = [
     "REJECT_FIELDS",
+    "PreparedBatch",
     "PseudonymResult",
     "Pseudonymiser",
+    "ResolvedBatch",
     "normalise_columns",
     "pseudonymise_table",
 ]
