@@ -282,9 +282,10 @@ def pseudonymise_file(
         def read() -> Iterator[PreparedBatch]:
             for i, raw in enumerate(batches):
                 batch = pa.RecordBatch.from_arrays(raw.columns, schema=schema)
-                # The first batch goes in quarters, so the writer starts after a quarter
-                # of the new people are hashed rather than all of them.
-                parts = 4 if i == 0 else 1
+                # The first batches go in parts (most of their people are new), so the
+                # writer starts after a quarter of the new people are hashed rather than
+                # after all of them.
+                parts = (4, 2)[i] if i < 2 else 1
                 size = -(-batch.num_rows // parts)
                 for start in range(0, max(batch.num_rows, 1), size or 1):
                     yield engine.prepare(batch.slice(start, size))

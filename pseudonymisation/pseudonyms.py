@@ -251,13 +251,18 @@ class PseudonymCache:
         found, out = self.lookup(keys)
         new = ~found
         if new.any():
-            new_keys = keys[new]
-            new_codes = self._hash(new_keys)
-            if _has_duplicates(new_codes):
-                self._collision()
-            out[new] = new_codes
-            self._add(new_keys, new_codes)
+            out[new] = self.add_new(keys[new])
         return out
+
+    def add_new(self, keys: np.ndarray) -> np.ndarray:
+        """Hash distinct ``keys`` known not to be in the map yet (the caller has just
+        looked them up), add them, and return their codes."""
+        keys = _key_array(keys)
+        codes = self._hash(keys)
+        if _has_duplicates(codes):
+            self._collision()
+        self._add(keys, codes)
+        return codes
 
     def _add(self, keys: np.ndarray, codes: np.ndarray) -> None:
         end = self._count + len(codes)
@@ -454,7 +459,8 @@ class ColumnPseudonymiser:
             entry_reason = self._reasons(*twelve_digit_reasons(distinct, self.reference_date))
             ok = entry_reason == 0
             entry_codes = np.zeros(len(distinct), dtype=np.uint64)
-            entry_codes[ok] = self.cache.codes(distinct[ok])  # a valid value is its key
+            # A valid value is its key, and these were all just looked up and missed.
+            entry_codes[ok] = self.cache.add_new(distinct[ok])
             row_reason[unknown] = entry_reason[inverse]
             row_codes[unknown] = entry_codes[inverse]
         return row_reason, row_codes, left
