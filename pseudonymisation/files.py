@@ -271,8 +271,9 @@ def pseudonymise_file(
         # Four threads share the work (Arrow, NumPy, pandas and our C loops release the
         # GIL in theirs): a reader reads each batch and its identifiers (prepare), this
         # thread looks up and hashes them in order (resolve), an assembler builds the
-        # output and reject rows (assemble), and a writer writes them. Each queue holds
-        # at most two batches, so memory stays bounded.
+        # output and reject rows (assemble), and a writer writes them. The reader keeps
+        # at most two batches ready, the assembler and the writer one each waiting, so
+        # memory stays bounded (deeper queues were no faster, and held more).
 
         def write(out: pa.RecordBatch, rej: pa.RecordBatch) -> None:
             out_writer.write_batch(out)
@@ -291,12 +292,12 @@ def pseudonymise_file(
                     yield engine.prepare(batch.slice(start, size))
 
         first = True
-        with _Background("mikrodata-writer") as writes:
+        with _Background("mikrodata-writer", depth=1) as writes:
 
             def assemble(resolved: ResolvedBatch) -> None:
                 writes.submit(write, *engine.assemble(resolved, rejects_with_identifiers))
 
-            with _Background("mikrodata-assembler") as assembles:
+            with _Background("mikrodata-assembler", depth=1) as assembles:
                 for prepared in _prefetch(read()):
                     if first and check_residual:
                         _refuse_residual(engine, prepared.batch)
