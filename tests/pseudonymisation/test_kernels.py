@@ -30,7 +30,9 @@ from tests.pseudonymisation.synthetic import REFERENCE, forms, synthetic_populat
 from toolkit.errors import BadInputError, IntegrityError
 
 kernels = _native.kernels
-needs_c = pytest.mark.skipif(kernels is None, reason="the C module is not built")
+needs_c = pytest.mark.skipif(
+    kernels is None, reason="the C loops are off (not built, or MIKRODATA_PURE_PYTHON=1)"
+)
 POPULATION = synthetic_population(400, seed=23)
 COLUMNS = {"personnummer": "person", "hushallsid": "household"}
 
