@@ -66,6 +66,15 @@ def test_parquet_streamed_in_batches_equals_one_table(tmp_path, p1):
     assert set(rej["reason"].to_pylist()) == {"check_digit", "missing", "check_digit;missing"}
     both = rej.filter(pa.compute.equal(rej["reason"], "check_digit;missing"))
     assert set(both["column"].to_pylist()) == {"personnummer;hushallsid"}
+    # Pseudonym columns are stored uncompressed and without min/max statistics (random
+    # hex prunes nothing); the other columns keep Snappy and statistics.
+    meta = pq.read_metadata(tmp_path / "out.parquet")
+    for i in range(meta.num_row_groups):
+        for j in range(meta.num_columns):
+            chunk = meta.row_group(i).column(j)
+            pseudonym = chunk.path_in_schema in COLUMNS
+            assert chunk.compression == ("UNCOMPRESSED" if pseudonym else "SNAPPY")
+            assert chunk.is_stats_set != pseudonym
 
 
 @pytest.mark.parametrize("encoding", ["utf-8", "cp1252", "latin-1"])
