@@ -5,26 +5,13 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lint format install clean native-prereqs
+.PHONY: demo test lint format install clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 
-# The C loops of pseudonymisation (pseudonymisation/_kernels.c) need a C compiler and
-# the OpenSSL headers. Where they are missing and we are root on Debian, install them;
-# elsewhere pip builds without the C loops (slower; tests/pseudonymisation/test_kernels.py
-# says what to do).
-native-prereqs:
-	@if ! printf '#include <openssl/sha.h>\n' | cc -E -x c - >/dev/null 2>&1; then \
-		if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
-			apt-get update -qq && apt-get install -y -qq gcc libssl-dev; \
-		else \
-			echo "note: no C compiler or OpenSSL headers: pseudonymisation will run without its C loops"; \
-		fi; \
-	fi
-
-$(STAMP): $(BIN)/python pyproject.toml setup.py pseudonymisation/_kernels.c | native-prereqs
+$(STAMP): $(BIN)/python pyproject.toml setup.py
 	$(BIN)/python -m pip install --quiet -e ".[dev]"
 	touch $(STAMP)
 

@@ -1,22 +1,26 @@
-"""Only the C extension; everything else about the package is in pyproject.toml.
+"""The package layout only; everything else about the package is in pyproject.toml.
 
-``pseudonymisation._kernels`` holds the hot loops of pseudonymising in C, the HMAC
-over OpenSSL's SHA-256 (see the comment at the top of pseudonymisation/_kernels.c).
-It is optional: where no compiler or OpenSSL headers are found the install goes on
-without it, and Python and NumPy do the same work, several times slower
-(``pseudonymisation.NATIVE_KERNELS`` says which).
+The repository's top-level folders are installed as sub-packages of one import name,
+``mikrodata`` (``toolkit/`` -> ``mikrodata.toolkit``, ...), and ``toolkit/facade/`` is
+the ``mikrodata`` package itself: the thin façade that re-exports what each role uses.
+No generic top-level names (``toolkit``, ``quality``) reach a researcher's environment.
+Pure Python: nothing is compiled.
 """
 
-from setuptools import Extension, setup
+from setuptools import find_packages, setup
 
-setup(
-    ext_modules=[
-        Extension(
-            "pseudonymisation._kernels",
-            sources=["pseudonymisation/_kernels.c"],
-            libraries=["crypto"],
-            extra_compile_args=["-O2"],
-            optional=True,
-        )
+FOLDERS = ("toolkit", "quality", "pseudonymisation", "access_requests")
+FACADE = "toolkit/facade"
+
+package_dir = {"mikrodata": FACADE}
+packages = ["mikrodata"]
+for folder in FOLDERS:
+    package_dir[f"mikrodata.{folder}"] = folder
+    packages.append(f"mikrodata.{folder}")
+    packages += [
+        f"mikrodata.{folder}.{sub}"
+        for sub in find_packages(folder)
+        if not (folder == "toolkit" and sub.split(".")[0] == "facade")
     ]
-)
+
+setup(package_dir=package_dir, packages=packages)

@@ -3,7 +3,7 @@ hash-chained audit log.
 
 ::
 
-    from access_requests import load_request, transition, check_access, AuditLog
+    from mikrodata.access_requests import load_request, transition, check_access, AuditLog
     req = load_request("P2026-001.yaml")           # schema + catalogue checks
     transition("P2026-001.yaml", "submitted")      # life cycle, recorded and audited
     approval = check_access("P2026-001.yaml", action="build_extract")

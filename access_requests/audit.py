@@ -35,10 +35,9 @@ from pathlib import Path
 from typing import Any
 
 from filelock import FileLock, Timeout
-
-from toolkit.atomic import write_text_atomic
-from toolkit.errors import IntegrityError, MikrodataError
-from toolkit.paths import audit_log_path, current_user
+from mikrodata.toolkit.atomic import write_text_atomic
+from mikrodata.toolkit.errors import IntegrityError, MikrodataError
+from mikrodata.toolkit.paths import audit_log_path, current_user
 
 __all__ = ["GENESIS", "AuditLog", "AuditReport", "canonical_json", "event_hash"]
 

@@ -25,8 +25,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
-from toolkit.errors import AccessRefused, BadInputError
-from toolkit.paths import current_user
+from mikrodata.toolkit.errors import AccessRefused, BadInputError
+from mikrodata.toolkit.paths import current_user
 
 from .audit import AuditLog
 from .lifecycle import APPROVED_STATES, RequestState, read_state

@@ -24,10 +24,9 @@ from pathlib import Path
 from typing import Any
 
 from filelock import FileLock
-
-from toolkit.atomic import write_text_atomic
-from toolkit.errors import AccessRefused, BadInputError, IntegrityError
-from toolkit.paths import current_user
+from mikrodata.toolkit.atomic import write_text_atomic
+from mikrodata.toolkit.errors import AccessRefused, BadInputError, IntegrityError
+from mikrodata.toolkit.paths import current_user
 
 from .audit import AuditLog
 from .request import PROJECT_ID_PATTERN, file_sha256, load_request

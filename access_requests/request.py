@@ -23,9 +23,8 @@ from typing import Any
 
 import jsonschema
 import yaml
-
-from quality.catalogue import Register, load, registers
-from toolkit.errors import BadInputError, CatalogueError
+from mikrodata.quality.catalogue import Register, load, registers
+from mikrodata.toolkit.errors import BadInputError, CatalogueError
 
 __all__ = [
     "DERIVED_VARIABLES",

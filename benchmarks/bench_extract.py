@@ -33,10 +33,10 @@ import json, resource, sys, time
 from pathlib import Path
 sys.path.insert(0, sys.argv[1])
 stage, work, regs = sys.argv[2], Path(sys.argv[3]), Path(sys.argv[4])
-from access_requests import AuditLog, load_request
-from toolkit.extract import build_extract, register_spec
-from toolkit.extract.source import connect, quote, source_relation
-import quality.suites  # imported by the delivery-check hook; keep it out of the timing
+from mikrodata.access_requests import AuditLog, load_request
+from mikrodata.toolkit.extract import build_extract, register_spec
+from mikrodata.toolkit.extract.source import connect, quote, source_relation
+import mikrodata.quality.suites  # imported by the delivery-check hook; keep it out of the timing
 request = work / "P2026-001.yaml"
 start = time.perf_counter()
 if stage == "floor":
@@ -64,8 +64,9 @@ print(json.dumps({"seconds": time.perf_counter() - start, "rows": rows,
 
 
 def _prepare(work: Path) -> None:
-    from access_requests import AuditLog
-    from pseudonymisation import KeyStore
+    from mikrodata.access_requests import AuditLog
+    from mikrodata.pseudonymisation import KeyStore
+
     from tests.access_requests.support import new_approved_request
 
     new_approved_request(work, AuditLog(work / "audit.jsonl"))
@@ -99,7 +100,7 @@ def main() -> None:
                 [
                     sys.executable,
                     "-m",
-                    "toolkit.cli",
+                    "mikrodata.toolkit.cli",
                     "synth",
                     "--persons",
                     str(args.persons),

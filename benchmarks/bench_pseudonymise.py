@@ -48,8 +48,7 @@ def synthetic_people(n: int, seed: int = 1) -> Any:
     """n distinct valid 12-digit personnummer/samordningsnummer (vectorised)."""
     import numpy as np
     import pyarrow as pa
-
-    from pseudonymisation.luhn import luhn_check_digits
+    from mikrodata.pseudonymisation.luhn import luhn_check_digits
 
     rng = np.random.default_rng(seed)
     out: list[np.ndarray] = []
@@ -125,7 +124,7 @@ def make_file(path: Path, rows: int, people: int, seed: int = 2) -> None:
 
 
 def stage_setup(rows: int, people: int, src: Path, work: Path) -> dict:
-    from pseudonymisation import KeyStore
+    from mikrodata.pseudonymisation import KeyStore
 
     t = time.perf_counter()
     make_file(src, rows, people)
@@ -174,7 +173,7 @@ def stage_io_overlapped(src: Path, dst: Path, work: Path) -> dict:
 
 
 def stage_mikrodata(src: Path, dst: Path, work: Path) -> dict:
-    from pseudonymisation import NATIVE_KERNELS, KeyStore, pseudonymise_file
+    from mikrodata.pseudonymisation import NATIVE_KERNELS, KeyStore, pseudonymise_file
 
     key = KeyStore.open(work / "keystore", PASSPHRASE).project_key("BENCH")
     t = time.perf_counter()

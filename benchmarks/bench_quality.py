@@ -25,13 +25,13 @@ import pyarrow.parquet as pq
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from quality.catalogue import load  # noqa: E402
-from quality.expectations import matches_catalogue_type  # noqa: E402
-from quality.identifiers import identifier_reasons  # noqa: E402
-from quality.rules import RULES  # noqa: E402
-from quality.run import run_quality  # noqa: E402
-from quality.suites import build_holes_suite, build_period_suite, build_suite  # noqa: E402
-from quality.testdata import clean_year, write_dataset  # noqa: E402
+from mikrodata.quality.catalogue import load  # noqa: E402
+from mikrodata.quality.expectations import matches_catalogue_type  # noqa: E402
+from mikrodata.quality.identifiers import identifier_reasons  # noqa: E402
+from mikrodata.quality.rules import RULES  # noqa: E402
+from mikrodata.quality.run import run_quality  # noqa: E402
+from mikrodata.quality.suites import build_holes_suite, build_period_suite, build_suite  # noqa: E402
+from mikrodata.toolkit.synthetic.clean import clean_year, write_dataset  # noqa: E402
 
 REGISTER = "ekonomiskt_bistand"
 

@@ -23,7 +23,7 @@ from pathlib import Path
 
 CHILD = """
 import json, sys, time
-from toolkit.synthetic import generate
+from mikrodata.toolkit.synthetic import generate
 out = sys.argv[1]
 persons, first, last, seed = (int(x) for x in sys.argv[2:6])
 start = time.perf_counter()

@@ -3,16 +3,14 @@ and keyed pseudonyms for whole columns and files.
 
 Public API::
 
-    from pseudonymisation import (
+    from mikrodata.pseudonymisation import (
         parse_identifiers, Identifier,            # personnummer / samordningsnummer
         KeyStore, ProjectKey,                     # the key store and project keys
         pseudonymise_table, pseudonymise_file,    # tables and files
         PSEUDONYM_PATTERN, is_pseudonym, find_pseudonym_collisions,
-        NATIVE_KERNELS,                           # whether the hot loops run in C
     )
 """
 
-from ._native import NATIVE_KERNELS
 from .files import (
     ENCODINGS,
     FileResult,
@@ -31,13 +29,13 @@ from .pseudonyms import (
     REJECT_REASONS,
     find_pseudonym_collisions,
     is_pseudonym,
+    rekey_table,
 )
 from .tables import Pseudonymiser, PseudonymResult, pseudonymise_table
 
 __all__ = [
     "ENCODINGS",
     "KINDS",
-    "NATIVE_KERNELS",
     "PASSPHRASE_ENV",
     "PERSON",
     "PSEUDONYM_BYTES",
@@ -61,4 +59,5 @@ __all__ = [
     "pseudonymise_file",
     "pseudonymise_table",
     "reject_path_for",
+    "rekey_table",
 ]

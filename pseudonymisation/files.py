@@ -32,10 +32,9 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
-
-from toolkit.atomic import atomic_file
-from toolkit.errors import BadInputError, IntegrityError
-from toolkit.progress import progress
+from mikrodata.toolkit.atomic import atomic_file
+from mikrodata.toolkit.errors import BadInputError, IntegrityError
+from mikrodata.toolkit.progress import progress
 
 from .keystore import ProjectKey
 from .tables import PreparedBatch, Pseudonymiser, ResolvedBatch, _refuse_residual

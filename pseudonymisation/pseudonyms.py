@@ -35,10 +35,8 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
+from mikrodata.toolkit.errors import BadInputError, IntegrityError
 
-from toolkit.errors import BadInputError, IntegrityError
-
-from . import _native
 from .identifiers import (
     KINDS,
     REASONS,
@@ -46,7 +44,7 @@ from .identifiers import (
     twelve_digit_reasons,
     twelve_digit_text,
 )
-from .keystore import ProjectKey
+from .keystore import KeyStore, ProjectKey
 
 __all__ = [
     "MAX_ID_BYTES",
@@ -62,6 +60,7 @@ __all__ = [
     "hex_pseudonyms",
     "is_pseudonym",
     "rekey_pairs",
+    "rekey_table",
 ]
 
 PSEUDONYM_BYTES = 8
@@ -120,12 +119,8 @@ def hex_pseudonyms(codes: np.ndarray, valid: np.ndarray | None = None) -> pa.Arr
     """16-character hex strings for uint64 pseudonym codes (null where not ``valid``)."""
     codes = np.ascontiguousarray(codes, dtype=np.uint64)
     n = len(codes)
-    if _native.kernels is not None:
-        text = np.empty(16 * n, dtype=np.uint8)
-        _native.kernels.hex16(codes, text)
-    else:
-        quarters = codes.astype(">u8").view(">u2").reshape(n, 4)
-        text = _HEX4[quarters].view(np.uint8).reshape(n, 16)
+    quarters = codes.astype(">u8").view(">u2").reshape(n, 4)
+    text = _HEX4[quarters].view(np.uint8).reshape(n, 16)
     if valid is None:
         valid = np.ones(n, dtype=bool)
     offsets = np.arange(0, (n + 1) * 16, 16, dtype=np.int64 if n * 16 >= 2**31 else np.int32)
@@ -157,10 +152,8 @@ class PseudonymCache:
     Keys are int64 (persons: the normalised number) or bytes (other domains: the
     trimmed identifier). Known identifiers are found by hash look-ups over a whole
     array at once (rows in any order and repeated), so only identifiers not seen before
-    are hashed. Persons live in the C map of ``_kernels`` (a look-up that returns the
-    code, about 20 ns a row); other domains, and persons where the C module is missing,
-    in pandas hash indexes. The codes are also kept in the order added, for the
-    collision check. About 30-60 bytes per distinct identifier.
+    are hashed. The keys live in pandas hash indexes; the codes are also kept in the
+    order added, for the collision check. About 30-60 bytes per distinct identifier.
     """
 
     def __init__(self, key: ProjectKey, domain: str, nbytes: int | None = None) -> None:
@@ -172,8 +165,7 @@ class PseudonymCache:
         # that doubles when full (a copy per batch would move the whole map each time).
         self._buffer = np.zeros(0, dtype=np.uint64)
         self._count = 0
-        self._map = _native.kernels.KeyMap() if self._native_map() else None
-        # Without the C map the keys live in two pandas hash indexes, so adding a few
+        # The keys live in two pandas hash indexes, so adding a few
         # keys does not rebuild the big one: _index holds the first _indexed keys,
         # _recent those added since. _index is rebuilt over all keys once _recent holds
         # a quarter as many (amortised: each key is indexed a bounded number of times).
@@ -181,9 +173,6 @@ class PseudonymCache:
         self._indexed = 0
         self._recent: pd.Index | None = None
         self.hashed = 0  # how many HMACs were computed
-
-    def _native_map(self) -> bool:
-        return self.domain == PERSON and _native.kernels is not None
 
     @property
     def _codes(self) -> np.ndarray:
@@ -214,12 +203,6 @@ class PseudonymCache:
         where not found. Nothing is hashed. Person keys that are negative (no valid
         identifier) are never found."""
         keys = _key_array(keys)
-        if self._map is not None:
-            keys = np.ascontiguousarray(keys, dtype=np.int64)
-            codes = np.empty(len(keys), dtype=np.uint64)
-            found = np.empty(len(keys), dtype=bool)
-            self._map.lookup(keys, codes, found.view(np.uint8))
-            return found, codes
         pos = self._positions(keys)
         return pos >= 0, self._codes_at(pos)
 
@@ -272,9 +255,6 @@ class PseudonymCache:
             self._buffer = grown
         self._buffer[self._count : end] = codes
         self._count = end
-        if self._map is not None:
-            self._map.insert(np.ascontiguousarray(keys, dtype=np.int64), codes)
-            return
         if self._recent is not None:
             keys = np.concatenate([self._recent.to_numpy(), keys])
         if self._index is None or len(keys) > self._indexed // 4:
@@ -498,13 +478,6 @@ def _twelve_digit_keys(column: pa.Array) -> np.ndarray | None:
         return None
     n = len(column)
     off_type = np.int64 if pa.types.is_large_string(t) else np.int32
-    if _native.kernels is not None and column.null_count == 0:
-        out = np.empty(n, dtype=np.int64)
-        offsets = np.frombuffer(column.buffers()[1], dtype=off_type)[
-            column.offset : column.offset + n + 1
-        ]
-        _native.kernels.twelve_digit_values(column.buffers()[2] or b"", offsets, out)
-        return out
     lengths = pc.fill_null(pc.binary_length(column), 0).to_numpy(zero_copy_only=False)
     twelve = lengths == 12
     out = np.full(n, -1, dtype=np.int64)
@@ -585,3 +558,22 @@ def rekey_pairs(
             "mikrodata.rejected_distinct": str(int((reason != 0).sum())),
         }
     )
+
+
+def rekey_table(
+    store: KeyStore,
+    project: str,
+    identifiers: Any,
+    old_version: int,
+    new_version: int,
+    *,
+    domain: str = PERSON,
+    reference_date: dt.date | None = None,
+) -> pa.Table:
+    """The re-keying table old pseudonym -> new pseudonym of ``project`` for the distinct
+    valid ``identifiers`` (a column of raw identifiers: steward only, since it needs the
+    opened key ``store``). Returns a pyarrow Table ``old_pseudonym``, ``new_pseudonym``;
+    its schema metadata records both key ids and how many inputs were invalid."""
+    old = store.project_key(project, old_version)
+    new = store.project_key(project, new_version)
+    return rekey_pairs(old, new, identifiers, domain=domain, reference_date=reference_date)

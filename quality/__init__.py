@@ -36,19 +36,19 @@ __all__ = [
 ]
 
 _WHERE = {
-    "ExpectationOutcome": "quality.run",
-    "QualityReport": "quality.run",
-    "run_quality": "quality.run",
-    "build_suite": "quality.suites",
-    "build_period_suite": "quality.suites",
-    "MissingnessReport": "quality.missingness",
-    "compute_missingness": "quality.missingness",
-    "write_missingness": "quality.missingness",
-    "HistoryReport": "quality.history_report",
-    "compute_history": "quality.history_report",
-    "write_history": "quality.history_report",
-    "make_offline": "quality.datadocs",
-    "remote_references": "quality.datadocs",
+    "ExpectationOutcome": "mikrodata.quality.run",
+    "QualityReport": "mikrodata.quality.run",
+    "run_quality": "mikrodata.quality.run",
+    "build_suite": "mikrodata.quality.suites",
+    "build_period_suite": "mikrodata.quality.suites",
+    "MissingnessReport": "mikrodata.quality.missingness",
+    "compute_missingness": "mikrodata.quality.missingness",
+    "write_missingness": "mikrodata.quality.missingness",
+    "HistoryReport": "mikrodata.quality.history_report",
+    "compute_history": "mikrodata.quality.history_report",
+    "write_history": "mikrodata.quality.history_report",
+    "make_offline": "mikrodata.quality.datadocs",
+    "remote_references": "mikrodata.quality.datadocs",
 }
 
 

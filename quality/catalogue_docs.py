@@ -12,11 +12,10 @@ import html
 from pathlib import Path
 
 import plotly.graph_objects as go
+from mikrodata.quality.catalogue import Register, catalogue_version, load, registers
+from mikrodata.toolkit.atomic import atomic_directory
+from mikrodata.toolkit.progress import progress
 from plotly.offline import get_plotlyjs
-
-from quality.catalogue import Register, catalogue_version, load, registers
-from toolkit.atomic import atomic_directory
-from toolkit.progress import progress
 
 __all__ = ["build_docs", "history_figure"]
 

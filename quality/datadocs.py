@@ -17,7 +17,7 @@ import re
 import shutil
 from pathlib import Path
 
-from toolkit.errors import IntegrityError
+from mikrodata.toolkit.errors import IntegrityError
 
 __all__ = ["ASSETS_DIR", "CDN_MAP", "make_offline", "remote_references"]
 

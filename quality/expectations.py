@@ -18,6 +18,7 @@ from __future__ import annotations
 
 from typing import ClassVar, Literal
 
+import mikrodata.quality.gx_context  # noqa: F401  (analytics off before GX is used)
 import numpy as np
 import pandas as pd
 import pyarrow as pa
@@ -40,10 +41,8 @@ from great_expectations.expectations.metrics.map_metric_provider import (
 from great_expectations.expectations.metrics.map_metric_provider.multicolumn_condition_partial import (  # noqa: E501
     multicolumn_condition_partial,
 )
-
-import quality.gx_context  # noqa: F401  (analytics off before GX is used)
-from quality.identifiers import identifier_reasons
-from quality.rules import RULES
+from mikrodata.quality.identifiers import identifier_reasons
+from mikrodata.quality.rules import RULES
 
 __all__ = [
     "CATALOGUE_TYPES",

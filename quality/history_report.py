@@ -33,12 +33,11 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
-
-from quality.catalogue import ChangeEvent, Register, load
-from quality.missingness import missingness_counts, summarise_by_year
-from quality.source import Source, open_source
-from toolkit.atomic import atomic_directory
-from toolkit.progress import progress
+from mikrodata.quality.catalogue import ChangeEvent, Register, load
+from mikrodata.quality.missingness import missingness_counts, summarise_by_year
+from mikrodata.quality.source import Source, open_source
+from mikrodata.toolkit.atomic import atomic_directory
+from mikrodata.toolkit.progress import progress
 
 # No "produced with plotly" link: the page must not point anywhere outside.
 _PLOT_CONFIG = {"displaylogo": False}

@@ -23,12 +23,11 @@ from pathlib import Path
 
 import pandas as pd
 import plotly.graph_objects as go
+from mikrodata.quality.catalogue import Register, Variable, load
+from mikrodata.quality.source import Source, open_source
+from mikrodata.toolkit.atomic import atomic_directory
+from mikrodata.toolkit.progress import progress
 from plotly.subplots import make_subplots
-
-from quality.catalogue import Register, Variable, load
-from quality.source import Source, open_source
-from toolkit.atomic import atomic_directory
-from toolkit.progress import progress
 
 # No "produced with plotly" link: the page must not point anywhere outside.
 _PLOT_CONFIG = {"displaylogo": False}

@@ -32,13 +32,12 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 from great_expectations.core.run_identifier import RunIdentifier
-
-from quality.catalogue import Register, catalogue_version, load
-from quality.datadocs import make_offline
-from quality.gx_context import DATA_DOCS_SITE, GX_DIR, gx, open_context
-from quality.identifiers import identifier_reasons, mask_identifier
-from quality.source import FILE_COLUMN, ROW_COLUMN, Source, open_source
-from quality.suites import (
+from mikrodata.quality.catalogue import Register, catalogue_version, load
+from mikrodata.quality.datadocs import make_offline
+from mikrodata.quality.gx_context import DATA_DOCS_SITE, GX_DIR, gx, open_context
+from mikrodata.quality.identifiers import identifier_reasons, mask_identifier
+from mikrodata.quality.source import FILE_COLUMN, ROW_COLUMN, Source, open_source
+from mikrodata.quality.suites import (
     HOLES_COLUMN,
     build_holes_suite,
     build_period_suite,
@@ -46,9 +45,9 @@ from quality.suites import (
     household_column,
     split_suite,
 )
-from toolkit.atomic import atomic_directory, write_text_atomic
-from toolkit.errors import BadInputError, IntegrityError, QualityFailure
-from toolkit.progress import progress
+from mikrodata.toolkit.atomic import atomic_directory, write_text_atomic
+from mikrodata.toolkit.errors import BadInputError, IntegrityError, QualityFailure
+from mikrodata.toolkit.progress import progress
 
 __all__ = [
     "BATCH_ROWS",

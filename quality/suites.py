@@ -26,16 +26,15 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from great_expectations.expectations.row_conditions import Column
-
-from quality.catalogue import Register, Variable
-from quality.expectations import (
+from mikrodata.quality.catalogue import Register, Variable
+from mikrodata.quality.expectations import (
     ExpectColumnValuesToBeValidIdentifiers,
     ExpectColumnValuesToHaveCatalogueType,
     ExpectRowsToSatisfyRule,
 )
-from quality.gx_context import gx
-from quality.identifiers import pseudonym_pattern
-from quality.rules import RULES, check_rule_codes
+from mikrodata.quality.gx_context import gx
+from mikrodata.quality.identifiers import pseudonym_pattern
+from mikrodata.quality.rules import RULES, check_rule_codes
 
 __all__ = [
     "HOLES_COLUMN",

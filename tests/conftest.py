@@ -37,7 +37,7 @@ def _private_home(tmp_path_factory, monkeypatch):
 @pytest.fixture
 def run_cli():
     """Run ``mikrodata ARGS...`` in-process; returns the click Result (exit_code, output)."""
-    from toolkit.cli import cli
+    from mikrodata.toolkit.cli import cli
 
     def _run(*args: str, input: str | None = None, env: dict[str, str] | None = None):
         runner = CliRunner()

@@ -5,8 +5,7 @@ from __future__ import annotations
 import json
 
 import pytest
-
-from access_requests import AuditLog
+from mikrodata.access_requests import AuditLog
 
 
 @pytest.mark.slow

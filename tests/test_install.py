@@ -14,9 +14,6 @@ ROOT = Path(__file__).resolve().parents[1]
 CONDA_NAMES = {"duckdb": "python-duckdb"}
 # Installed by pip inside environment.yml because conda-forge does not carry them.
 PIP_ONLY = {"personnummer"}
-# What conda needs to build the C loops of pseudonymisation (pip users have the
-# system's compiler and OpenSSL headers; the Makefile installs them on Debian).
-BUILD_TOOLS = {"c-compiler", "openssl"}
 
 
 def _name_and_spec(requirement: str) -> tuple[str, str]:
@@ -42,7 +39,7 @@ def _environment() -> dict[str, str]:
                     found[name] = spec
             continue
         name, spec = _name_and_spec(dep)
-        if name not in ("python", "pip", *BUILD_TOOLS):
+        if name not in ("python", "pip"):
             found[name] = spec
     return found
 
@@ -50,12 +47,6 @@ def _environment() -> dict[str, str]:
 def test_environment_yml_lists_the_same_dependencies_as_pyproject():
     expected = {CONDA_NAMES.get(name, name): spec for name, spec in _pyproject().items()}
     assert _environment() == expected
-
-
-def test_environment_yml_can_build_the_c_loops():
-    env = yaml.safe_load((ROOT / "environment.yml").read_text())
-    names = {_name_and_spec(d)[0] for d in env["dependencies"] if isinstance(d, str)}
-    assert BUILD_TOOLS <= names
 
 
 def test_environment_yml_uses_conda_forge():
@@ -81,7 +72,7 @@ def test_readme_starts_with_the_two_commands():
 
 
 def test_readme_documents_every_exit_code():
-    from toolkit import errors
+    from mikrodata.toolkit import errors
 
     text = (ROOT / "README.md").read_text()
     for name in errors.__all__:
@@ -95,3 +86,34 @@ def test_fixed_top_level_layout_exists():
         assert (ROOT / folder).is_dir(), folder
     for path in ("tests", "environment.yml", "README.md", "pyproject.toml", "Makefile"):
         assert (ROOT / path).exists(), path
+
+
+def test_nothing_is_compiled():
+    # The install is pip (or conda) alone: no C sources, no extension modules.
+    compiled = [
+        p.relative_to(ROOT)
+        for suffix in ("*.c", "*.h", "*.so", "*.pyx")
+        for top in ("toolkit", "quality", "pseudonymisation", "access_requests")
+        for p in (ROOT / top).rglob(suffix)
+    ]
+    assert compiled == []
+    assert "ext_modules" not in (ROOT / "setup.py").read_text()
+
+
+def test_every_package_folder_is_installed_under_mikrodata(monkeypatch):
+    import runpy
+
+    import setuptools
+
+    captured: dict = {}
+    monkeypatch.setattr(setuptools, "setup", lambda **kwargs: captured.update(kwargs))
+    monkeypatch.chdir(ROOT)
+    runpy.run_path(str(ROOT / "setup.py"))
+    expected = {"mikrodata"}
+    for top in ("toolkit", "quality", "pseudonymisation", "access_requests"):
+        for init in (ROOT / top).rglob("__init__.py"):
+            rel = init.parent.relative_to(ROOT).as_posix().replace("/", ".")
+            if rel != "toolkit.facade":
+                expected.add(f"mikrodata.{rel}")
+    assert set(captured["packages"]) == expected
+    assert captured["package_dir"]["mikrodata"] == "toolkit/facade"

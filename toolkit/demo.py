@@ -69,15 +69,15 @@ def run_demo(
     echo: Callable[[str], None] = lambda _: None,
 ) -> DemoResult:
     """Run the whole pipeline into ``out`` (replaced); ``echo`` receives one line per step."""
-    from access_requests import AuditLog, create_request, transition
-    from pseudonymisation import KeyStore
-    from quality.catalogue_docs import build_docs
-    from quality.history_report import write_history
-    from quality.missingness import write_missingness
-    from quality.run import run_quality
-    from toolkit.extract import build_extract, verify_extract
-    from toolkit.synthetic import generate, realism_report
-    from toolkit.synthetic.report import format_markdown
+    from mikrodata.access_requests import AuditLog, create_request, transition
+    from mikrodata.pseudonymisation import KeyStore
+    from mikrodata.quality.catalogue_docs import build_docs
+    from mikrodata.quality.history_report import write_history
+    from mikrodata.quality.missingness import write_missingness
+    from mikrodata.quality.run import run_quality
+    from mikrodata.toolkit.extract import build_extract, verify_extract
+    from mikrodata.toolkit.synthetic import generate, realism_report
+    from mikrodata.toolkit.synthetic.report import format_markdown
 
     out = Path(out).resolve()
     if out.exists():

@@ -98,7 +98,8 @@ class DisclosureError(MikrodataError):
     exit_code = 17
 
 
-# Keep the exception classes' module path short in tracebacks and reprs.
+# Show the exception classes as mikrodata.<Name> in tracebacks and reprs (they are
+# re-exported from the mikrodata façade), not by their internal module path.
 for _cls in (
     MikrodataError,
     BadInputError,
@@ -109,7 +110,7 @@ for _cls in (
     IntegrityError,
     DisclosureError,
 ):
-    _cls.__module__ = "toolkit.errors"
+    _cls.__module__ = "mikrodata"
 
 
 def exit_code_for(exc: BaseException) -> int:

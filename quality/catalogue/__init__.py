@@ -3,7 +3,7 @@
 Everything that needs to know a register's variables, types, code lists or their
 history reads it from here and repeats none of it::
 
-    from quality.catalogue import load
+    from mikrodata.quality.catalogue import load
     eb = load("ekonomiskt_bistand")
     eb.variables_in(2015)               # variables that exist in 2015
     eb.codes_in("hushallstyp", 2015)    # codes valid in 2015

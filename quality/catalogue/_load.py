@@ -15,8 +15,7 @@ from typing import Any
 
 import jsonschema
 import yaml
-
-from toolkit.errors import CatalogueError
+from mikrodata.toolkit.errors import CatalogueError
 
 from ._model import ChangeEvent, Code, CodeList, Reference, Register, Variable
 from ._schema import CODELIST_SCHEMA, REGISTER_SCHEMA

@@ -8,7 +8,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from toolkit.errors import CatalogueError
+from mikrodata.toolkit.errors import CatalogueError
 
 __all__ = ["ChangeEvent", "Code", "CodeList", "Reference", "Register", "Variable"]
 

@@ -6,8 +6,7 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-
-from access_requests import AuditLog, create_request, transition
+from mikrodata.access_requests import AuditLog, create_request, transition
 
 STEWARD = "steward"
 PI = "anna.andersson"
@@ -55,8 +54,7 @@ def make_delivery(directory: Path, persons: int = 120, seed: int = 1) -> dict[st
     Returns the raw identifiers and the number of faulty rows."""
     import pyarrow as pa
     import pyarrow.parquet as pq
-
-    from toolkit.extract import synthetic_register
+    from mikrodata.toolkit.extract import synthetic_register
 
     root = synthetic_register("ekonomiskt_bistand", DELIVERY_YEARS, persons, directory, seed=seed)
     path = root / f"statistikar={FAULT_YEAR}" / "part-0.parquet"
@@ -79,7 +77,7 @@ def make_delivery(directory: Path, persons: int = 120, seed: int = 1) -> dict[st
 
 
 def make_keystore(path: Path, project: str = "P2026-001") -> Path:
-    from pseudonymisation import KeyStore
+    from mikrodata.pseudonymisation import KeyStore
 
     KeyStore.create(path, PASSPHRASE).ensure_project(project)
     return path

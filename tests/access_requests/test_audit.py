@@ -10,9 +10,8 @@ import textwrap
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-
-from access_requests import GENESIS, AuditLog, event_hash
-from toolkit.errors import IntegrityError
+from mikrodata.access_requests import GENESIS, AuditLog, event_hash
+from mikrodata.toolkit.errors import IntegrityError
 
 
 @pytest.fixture
@@ -151,7 +150,7 @@ def test_append_refuses_a_torn_last_line(log):
 WRITER = textwrap.dedent(
     """
     import sys
-    from access_requests import AuditLog
+    from mikrodata.access_requests import AuditLog
     log = AuditLog(sys.argv[1])
     for i in range(int(sys.argv[3])):
         log.append("concurrent", project=sys.argv[2], user="w", details={"i": i})

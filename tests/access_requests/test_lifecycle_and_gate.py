@@ -6,8 +6,7 @@ import datetime as dt
 import json
 
 import pytest
-
-from access_requests import (
+from mikrodata.access_requests import (
     AuditLog,
     check_access,
     create_request,
@@ -15,7 +14,7 @@ from access_requests import (
     state_path,
     transition,
 )
-from toolkit.errors import AccessRefused, BadInputError
+from mikrodata.toolkit.errors import AccessRefused, BadInputError
 
 from .support import PI, RESEARCHER, STEWARD, approve, new_approved_request, write_request
 
@@ -193,7 +192,7 @@ def test_gate_refuses_a_request_changed_after_approval(approved, log):
 
 
 def test_gate_refuses_a_sidecar_edited_to_match_a_changed_request(approved, log):
-    from access_requests import file_sha256
+    from mikrodata.access_requests import file_sha256
 
     approved.write_text(approved.read_text().replace("2012-2020", "2010-2020"))
     sidecar = state_path(approved)

@@ -8,10 +8,9 @@ from pathlib import Path
 
 import pytest
 import yaml
-
-from access_requests import DERIVED_VARIABLES, load_request
-from quality.catalogue import load
-from toolkit.errors import BadInputError
+from mikrodata.access_requests import DERIVED_VARIABLES, load_request
+from mikrodata.quality.catalogue import load
+from mikrodata.toolkit.errors import BadInputError
 
 from .support import write_request
 

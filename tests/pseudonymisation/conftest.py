@@ -6,8 +6,7 @@ from __future__ import annotations
 import secrets
 
 import pytest
-
-from pseudonymisation import KeyStore
+from mikrodata.pseudonymisation import KeyStore
 
 
 @pytest.fixture

@@ -10,10 +10,10 @@ import pyarrow as pa
 import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 import pytest
+from mikrodata.pseudonymisation import detect_encoding, pseudonymise_file, pseudonymise_table
+from mikrodata.toolkit.errors import BadInputError, IntegrityError
 
-from pseudonymisation import detect_encoding, pseudonymise_file, pseudonymise_table
 from tests.pseudonymisation.synthetic import REFERENCE, synthetic_population
-from toolkit.errors import BadInputError, IntegrityError
 
 PEOPLE = synthetic_population(500, seed=11)
 
@@ -137,7 +137,7 @@ def test_failed_run_writes_nothing_and_keeps_the_old_output(tmp_path, p1, monkey
     before = (tmp_path / "out.parquet").read_bytes()
     before_rej = first.reject_path.read_bytes()
     # One-byte pseudonyms: 500 people must collide, and the run must stop.
-    monkeypatch.setattr("pseudonymisation.pseudonyms.PSEUDONYM_BYTES", 1)
+    monkeypatch.setattr("mikrodata.pseudonymisation.pseudonyms.PSEUDONYM_BYTES", 1)
     with pytest.raises(IntegrityError, match="collision"):
         pseudonymise_file(
             tmp_path / "in.parquet", tmp_path / "out.parquet", p1, ["pnr"], batch_size=1000

@@ -13,11 +13,10 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pytest
-
-from pseudonymisation import Identifier, parse_identifiers
-from pseudonymisation.identifiers import parse_twelve_digits, twelve_digit_reasons
-from pseudonymisation.luhn import luhn_check_digit, luhn_check_digits
-from toolkit.errors import BadInputError
+from mikrodata.pseudonymisation import Identifier, parse_identifiers
+from mikrodata.pseudonymisation.identifiers import parse_twelve_digits, twelve_digit_reasons
+from mikrodata.pseudonymisation.luhn import luhn_check_digit, luhn_check_digits
+from mikrodata.toolkit.errors import BadInputError
 
 REF = dt.date(2026, 6, 30)
 

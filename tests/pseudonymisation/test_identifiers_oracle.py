@@ -8,10 +8,9 @@ import datetime as dt
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from mikrodata.pseudonymisation import parse_identifiers
+from mikrodata.pseudonymisation.luhn import luhn_check_digit
 from personnummer import personnummer
-
-from pseudonymisation import parse_identifiers
-from pseudonymisation.luhn import luhn_check_digit
 
 TODAY = dt.date.today()  # the oracle resolves centuries against today
 

@@ -11,9 +11,8 @@ import stat
 import traceback
 
 import pytest
-
-from pseudonymisation import PASSPHRASE_ENV, KeyStore, ProjectKey
-from toolkit.errors import BadInputError, KeyStoreError
+from mikrodata.pseudonymisation import PASSPHRASE_ENV, KeyStore, ProjectKey
+from mikrodata.toolkit.errors import BadInputError, KeyStoreError
 
 
 def _mode(path) -> int:

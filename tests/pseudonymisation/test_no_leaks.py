@@ -11,16 +11,16 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
-
-from pseudonymisation import (
+from mikrodata.pseudonymisation import (
     Identifier,
     KeyStore,
     parse_identifiers,
     pseudonymise_file,
     pseudonymise_table,
 )
+from mikrodata.toolkit.errors import MikrodataError
+
 from tests.pseudonymisation.synthetic import synthetic_population
-from toolkit.errors import MikrodataError
 
 PEOPLE = synthetic_population(60, seed=99)
 

@@ -14,16 +14,17 @@ import pyarrow as pa
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-
-from pseudonymisation import (
+from mikrodata.pseudonymisation import (
     PSEUDONYM_PATTERN,
     find_pseudonym_collisions,
     is_pseudonym,
     pseudonymise_table,
+    rekey_table,
 )
-from pseudonymisation.tables import Pseudonymiser
+from mikrodata.pseudonymisation.tables import Pseudonymiser
+from mikrodata.toolkit.errors import BadInputError, IntegrityError
+
 from tests.pseudonymisation.synthetic import REFERENCE, forms, synthetic_population
-from toolkit.errors import BadInputError, IntegrityError
 
 POPULATION = synthetic_population(300, seed=7)
 
@@ -126,7 +127,7 @@ def test_without_the_key_brute_force_finds_nothing(p1, p2):
         for birth in range(1, 1000):
             for day_offset in (0, 60):
                 nine = f"{date[2:6]}{int(date[6:]) + day_offset:02d}{birth:03d}"
-                from pseudonymisation.luhn import luhn_check_digit
+                from mikrodata.pseudonymisation.luhn import luhn_check_digit
 
                 candidates.append(f"{date[:2]}{nine}{luhn_check_digit(nine)}")
     assert set(population) <= set(candidates)  # the attacker's list covers everyone
@@ -210,7 +211,7 @@ def test_input_checks(p1):
 def test_rekey_table(keystore, passphrase):
     keystore.rotate("P1")
     people = POPULATION[:20] + ["garbage"]
-    table = keystore.rekey_table("P1", people, 1, 2, reference_date=REFERENCE)
+    table = rekey_table(keystore, "P1", people, 1, 2, reference_date=REFERENCE)
     old, _ = _pseudonyms(keystore.project_key("P1", 1), POPULATION[:20])
     new, _ = _pseudonyms(keystore.project_key("P1", 2), POPULATION[:20])
     assert dict(

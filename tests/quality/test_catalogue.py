@@ -7,9 +7,8 @@ from pathlib import Path
 
 import pytest
 import yaml
-
-from quality.catalogue import CATALOGUE_DIR, catalogue_version, load, load_file, registers
-from toolkit.errors import CatalogueError
+from mikrodata.quality.catalogue import CATALOGUE_DIR, catalogue_version, load, load_file, registers
+from mikrodata.toolkit.errors import CatalogueError
 
 EB = "ekonomiskt_bistand"
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import re
 
-from quality.catalogue import registers
-from quality.catalogue_docs import build_docs
+from mikrodata.quality.catalogue import registers
+from mikrodata.quality.catalogue_docs import build_docs
 
 REMOTE = re.compile(r"""(src|href)\s*=\s*["']?(https?:)?//""", re.I)
 

@@ -7,12 +7,11 @@ import re
 from pathlib import Path
 
 import pytest
-
-from quality.catalogue import load
-from quality.datadocs import ASSETS_DIR, CDN_MAP, VENDOR, make_offline, remote_references
-from quality.run import run_quality
-from quality.testdata import clean_year, write_dataset
-from toolkit.errors import IntegrityError
+from mikrodata.quality.catalogue import load
+from mikrodata.quality.datadocs import ASSETS_DIR, CDN_MAP, VENDOR, make_offline, remote_references
+from mikrodata.quality.run import run_quality
+from mikrodata.toolkit.errors import IntegrityError
+from mikrodata.toolkit.synthetic.clean import clean_year, write_dataset
 
 REG = load("ekonomiskt_bistand")
 GX_TEMPLATES = (

@@ -9,10 +9,9 @@ import re
 import numpy as np
 import pandas as pd
 import pytest
-
-from quality.catalogue import load
-from quality.history_report import write_history
-from quality.testdata import clean_year, write_dataset
+from mikrodata.quality.catalogue import load
+from mikrodata.quality.history_report import write_history
+from mikrodata.toolkit.synthetic.clean import clean_year, write_dataset
 
 REG = load("ekonomiskt_bistand")
 YEARS = range(2015, 2019)

@@ -8,10 +8,9 @@ import re
 import numpy as np
 import pandas as pd
 import pytest
-
-from quality.catalogue import load
-from quality.missingness import write_missingness
-from quality.testdata import clean_year, write_dataset
+from mikrodata.quality.catalogue import load
+from mikrodata.quality.missingness import write_missingness
+from mikrodata.toolkit.synthetic.clean import clean_year, write_dataset
 
 REG = load("ekonomiskt_bistand")
 

@@ -11,13 +11,12 @@ import numpy as np
 import pandas as pd
 import pyarrow.parquet as pq
 import pytest
-
-from quality.catalogue import load
-from quality.datadocs import remote_references
-from quality.run import run_quality
-from quality.suites import build_period_suite, build_suite
-from quality.testdata import clean_year, write_dataset
-from toolkit.errors import QualityFailure
+from mikrodata.quality.catalogue import load
+from mikrodata.quality.datadocs import remote_references
+from mikrodata.quality.run import run_quality
+from mikrodata.quality.suites import build_period_suite, build_suite
+from mikrodata.toolkit.errors import QualityFailure
+from mikrodata.toolkit.synthetic.clean import clean_year, write_dataset
 
 REG = load("ekonomiskt_bistand")
 YEARS = (2016, 2017)
@@ -160,7 +159,7 @@ def test_applies_to_and_key_and_period_checks():
 
 
 def test_extract_suites_check_pseudonyms_not_personnummer():
-    from pseudonymisation import PSEUDONYM_PATTERN
+    from mikrodata.pseudonymisation import PSEUDONYM_PATTERN
 
     suite = _by_check(build_suite(REG, 2016, REG.names, extract=True))
     assert suite[("pseudonym_format", "personnummer")][0].regex == PSEUDONYM_PATTERN
@@ -350,7 +349,7 @@ def test_single_file_with_year_and_wrong_types(tmp_path):
 
 
 def test_pseudonymised_extract_passes_and_a_raw_identifier_is_caught(tmp_path):
-    from pseudonymisation import KeyStore, pseudonymise_table
+    from mikrodata.pseudonymisation import KeyStore, pseudonymise_table
 
     store = KeyStore.create(tmp_path / "keys.store", passphrase="quality-test-passphrase")
     key = store.ensure_project("q-test")
@@ -411,7 +410,7 @@ def test_unreadable_parquet_is_bad_input(run_cli, tmp_path):
 def test_gx_context_sends_nothing(tmp_path):
     import os
 
-    from quality.gx_context import open_context
+    from mikrodata.quality.gx_context import open_context
 
     context = open_context(tmp_path)
     assert os.environ["GX_ANALYTICS_ENABLED"] == "False"

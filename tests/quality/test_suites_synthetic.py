@@ -8,9 +8,8 @@ import re
 
 import pandas as pd
 import pytest
-
-from quality.catalogue import registers
-from quality.run import run_quality
+from mikrodata.quality.catalogue import registers
+from mikrodata.quality.run import run_quality
 
 pytestmark = pytest.mark.slow
 
@@ -20,8 +19,7 @@ ARGS = ["--persons", "20000", "--years", "2015-2018", "--seed", "3"]
 @pytest.fixture(scope="module")
 def synth(tmp_path_factory):
     from click.testing import CliRunner
-
-    from toolkit.cli import cli
+    from mikrodata.toolkit.cli import cli
 
     root = tmp_path_factory.mktemp("synth")
     runner = CliRunner()
@@ -88,6 +86,6 @@ def test_every_kind_of_injected_fault_is_flagged(synth, tmp_path):
                 hits = hits[[fault.column in v for v in named]]
             assert not hits.empty, (register, fault.kind, fault.file, fault.row, fault.column)
             kinds_found[fault.kind] = kinds_found.get(fault.kind, 0) + 1
-    from toolkit.synthetic.faults import FAULT_KINDS
+    from mikrodata.toolkit.synthetic.faults import FAULT_KINDS
 
     assert set(FAULT_KINDS) == {k for k, n in kinds_found.items() if n > 0}, kinds_found

@@ -6,8 +6,7 @@ import os
 import stat
 
 import pytest
-
-from toolkit.atomic import atomic_directory, atomic_file, write_text_atomic
+from mikrodata.toolkit.atomic import atomic_directory, atomic_file, write_text_atomic
 
 
 def test_write_replaces_the_file_whole(tmp_path):

@@ -7,10 +7,9 @@ import sys
 
 import click
 import pytest
-
-from toolkit import __version__
-from toolkit.cli import COMMANDS, cli
-from toolkit.errors import MikrodataError
+from mikrodata.toolkit import __version__
+from mikrodata.toolkit.cli import COMMANDS, cli
+from mikrodata.toolkit.errors import MikrodataError
 
 
 def _all_commands(group: click.Group, ctx: click.Context, prefix=()):
@@ -71,7 +70,7 @@ def test_exit_codes(run_cli, args, code):
 
 def test_user_errors_are_one_line_without_traceback():
     proc = subprocess.run(
-        [sys.executable, "-m", "toolkit.cli", "catalogue", "show", "nope"],
+        [sys.executable, "-m", "mikrodata.toolkit.cli", "catalogue", "show", "nope"],
         capture_output=True,
         text=True,
     )
@@ -114,7 +113,7 @@ def test_every_error_class_exits_with_its_own_code(exc_class):
 
 
 def test_exit_codes_are_distinct():
-    from toolkit import errors
+    from mikrodata.toolkit import errors
 
     classes = [getattr(errors, n) for n in errors.__all__ if isinstance(getattr(errors, n), type)]
     codes = [c.exit_code for c in classes]

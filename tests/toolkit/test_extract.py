@@ -8,9 +8,17 @@ import json
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
+from mikrodata.access_requests import AuditLog, load_request, read_state, transition
+from mikrodata.pseudonymisation import KeyStore, is_pseudonym, parse_identifiers, pseudonymise_table
+from mikrodata.toolkit.errors import (
+    AccessRefused,
+    BadInputError,
+    IntegrityError,
+    KeyStoreError,
+    MikrodataError,
+)
+from mikrodata.toolkit.extract import build_extract, read_manifest, verify_extract
 
-from access_requests import AuditLog, load_request, read_state, transition
-from pseudonymisation import KeyStore, is_pseudonym, parse_identifiers, pseudonymise_table
 from tests.access_requests.support import (
     FAULT_YEAR,
     PASSPHRASE,
@@ -22,14 +30,6 @@ from tests.access_requests.support import (
     new_approved_request,
     write_request,
 )
-from toolkit.errors import (
-    AccessRefused,
-    BadInputError,
-    IntegrityError,
-    KeyStoreError,
-    MikrodataError,
-)
-from toolkit.extract import build_extract, read_manifest, verify_extract
 
 
 @pytest.fixture(scope="module")
@@ -219,7 +219,7 @@ def _tamper_manifest_consistently(out):
     # Edit the data AND update the manifest to match: only the audit log shows it.
     _tamper_file(out)
     m = json.loads((out / "manifest.json").read_text())
-    from access_requests import file_sha256
+    from mikrodata.access_requests import file_sha256
 
     path = out / "ekonomiskt_bistand" / "part-0.parquet"
     m["files"][0].update(
@@ -310,7 +310,7 @@ def test_gate_refusals_write_nothing_but_a_refusal_event(
 
 
 def test_unapproved_request_is_refused(tmp_path, log, delivery, keystore):
-    from access_requests import create_request
+    from mikrodata.access_requests import create_request
 
     path = tmp_path / "P2026-001.yaml"
     create_request(path, "P2026-001", user=PI, audit=log)
@@ -358,7 +358,7 @@ def test_other_errors_write_nothing(
 
 
 def test_cohort_population_and_a_second_register(tmp_path, log, keystore):
-    from toolkit.extract import synthetic_register
+    from mikrodata.toolkit.extract import synthetic_register
 
     regs = tmp_path / "regs"
     synthetic_register("ekonomiskt_bistand", (2015, 2016), 60, regs, seed=3)

@@ -3,10 +3,16 @@
 from __future__ import annotations
 
 import pyarrow.parquet as pq
+from mikrodata.access_requests import AuditLog, load_request
+from mikrodata.pseudonymisation import is_pseudonym
+from mikrodata.quality.catalogue import load
+from mikrodata.toolkit.extract import (
+    build_dummy_extract,
+    build_extract,
+    synthetic_register,
+    verify_extract,
+)
 
-from access_requests import AuditLog, load_request
-from pseudonymisation import is_pseudonym
-from quality.catalogue import load
 from tests.access_requests.support import (
     PASSPHRASE,
     PI,
@@ -14,12 +20,6 @@ from tests.access_requests.support import (
     make_keystore,
     new_approved_request,
     write_request,
-)
-from toolkit.extract import (
-    build_dummy_extract,
-    build_extract,
-    synthetic_register,
-    verify_extract,
 )
 
 

@@ -10,7 +10,9 @@ import sys
 import textwrap
 import time
 
-from access_requests import AuditLog, file_sha256
+from mikrodata.access_requests import AuditLog, file_sha256
+from mikrodata.toolkit.extract import build_extract, verify_extract
+
 from tests.access_requests.support import (
     PASSPHRASE,
     PI,
@@ -19,13 +21,12 @@ from tests.access_requests.support import (
     make_keystore,
     new_approved_request,
 )
-from toolkit.extract import build_extract, verify_extract
 
 BUILD = textwrap.dedent(
     """
     import sys
-    from access_requests import AuditLog
-    from toolkit.extract import build_extract
+    from mikrodata.access_requests import AuditLog
+    from mikrodata.toolkit.extract import build_extract
     request, registers, out, keystore, rejects, log = sys.argv[1:7]
     build_extract(request, registers, out, keystore=keystore, rejects=rejects,
                   user="steward", audit=AuditLog(log), delivery_checks=False)

@@ -5,9 +5,10 @@ from __future__ import annotations
 
 import json
 
-from access_requests import AuditLog
+from mikrodata.access_requests import AuditLog
+from mikrodata.toolkit.extract import synthetic_register
+
 from tests.access_requests.support import PASSPHRASE, PI, STEWARD, make_keystore, write_request
-from toolkit.extract import synthetic_register
 
 
 def test_walk_from_draft_to_delivered_to_closed(tmp_path, run_cli):

@@ -15,11 +15,10 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 import pytest
-
-from pseudonymisation.luhn import luhn_check_digit
-from quality.catalogue import load
-from toolkit.errors import BadInputError
-from toolkit.synthetic import (
+from mikrodata.pseudonymisation.luhn import luhn_check_digit
+from mikrodata.quality.catalogue import load
+from mikrodata.toolkit.errors import BadInputError
+from mikrodata.toolkit.synthetic import (
     FAULT_KINDS,
     REGISTERS,
     BirthNumberAllocator,
@@ -28,7 +27,7 @@ from toolkit.synthetic import (
     read_register,
     realism_report,
 )
-from toolkit.synthetic.columns import ARROW_TYPES, year_column
+from mikrodata.toolkit.synthetic.columns import ARROW_TYPES, year_column
 
 YEARS = (1999, 2018)  # yearly rows, monthly rows, the 2010 and 2017 changes, linked starts
 
@@ -446,9 +445,8 @@ def test_cli_refuses_bad_input(run_cli, workdir):
 
 def test_random_personnummer_are_distinct_valid_and_inside_the_birth_years():
     import numpy as np
-
-    from pseudonymisation import parse_identifiers
-    from toolkit.synthetic.identifiers import random_personnummer
+    from mikrodata.pseudonymisation import parse_identifiers
+    from mikrodata.toolkit.synthetic.identifiers import random_personnummer
 
     ids = random_personnummer(5000, np.random.default_rng(3), born=(1950, 1959))
     parsed = parse_identifiers(list(ids))

@@ -1,6 +1,6 @@
 """The ``mikrodata`` command line.
 
-Each sub-command lives in its own module under ``toolkit.cli`` and is imported only
+Each sub-command lives in its own module under ``mikrodata.toolkit.cli`` and is imported only
 when it runs (or its help is shown), so ``mikrodata --help`` stays fast and a broken
 optional part cannot break the others.
 
@@ -16,13 +16,12 @@ import importlib
 from typing import Any
 
 import click
-
-from toolkit import __version__
-from toolkit.errors import MikrodataError
+from mikrodata.toolkit import __version__
+from mikrodata.toolkit.errors import MikrodataError
 
 __all__ = ["cli", "main"]
 
-# name -> (module in toolkit.cli, attribute, one-line help). Keep sorted by name.
+# name -> (module in mikrodata.toolkit.cli, attribute, one-line help). Keep sorted by name.
 COMMANDS: dict[str, tuple[str, str, str]] = {
     "access": ("access", "access", "Access requests: new, validate, submit, approve, status."),
     "audit": ("audit", "audit", "Show and verify the hash-chained audit log."),
@@ -49,7 +48,7 @@ class LazyGroup(click.Group):
     def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
         if cmd_name in self._lazy:
             module, attr, _ = self._lazy[cmd_name]
-            return getattr(importlib.import_module(f"toolkit.cli.{module}"), attr)
+            return getattr(importlib.import_module(f"mikrodata.toolkit.cli.{module}"), attr)
         return super().get_command(ctx, cmd_name)
 
     def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:

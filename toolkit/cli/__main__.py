@@ -1,5 +1,5 @@
-"""``python -m toolkit.cli``: the same as the ``mikrodata`` command."""
+"""``python -m mikrodata.toolkit.cli``: the same as the ``mikrodata`` command."""
 
-from toolkit.cli import main
+from mikrodata.toolkit.cli import main
 
 main()

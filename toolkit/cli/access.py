@@ -6,8 +6,7 @@ import datetime as dt
 from pathlib import Path
 
 import click
-
-from access_requests import (
+from mikrodata.access_requests import (
     TRANSITIONS,
     AuditLog,
     create_request,
@@ -15,8 +14,8 @@ from access_requests import (
     read_state,
     transition,
 )
-from toolkit.errors import MikrodataError
-from toolkit.paths import current_user
+from mikrodata.toolkit.errors import MikrodataError
+from mikrodata.toolkit.paths import current_user
 
 __all__ = ["access"]
 

@@ -5,8 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import click
-
-from access_requests import AuditLog, canonical_json
+from mikrodata.access_requests import AuditLog, canonical_json
 
 __all__ = ["audit"]
 

@@ -5,10 +5,9 @@ from __future__ import annotations
 from pathlib import Path
 
 import click
+from mikrodata.quality.catalogue import load, registers
+from mikrodata.toolkit.cli._output import console
 from rich.table import Table
-
-from quality.catalogue import load, registers
-from toolkit.cli._output import console
 
 __all__ = ["catalogue"]
 
@@ -94,7 +93,7 @@ def history(register: str) -> None:
 )
 def docs(out: Path) -> None:
     """Write one offline HTML page per register (variable table and history timeline)."""
-    from quality.catalogue_docs import build_docs
+    from mikrodata.quality.catalogue_docs import build_docs
 
     index = build_docs(out)
     click.echo(f"catalogue docs written: {index}")

@@ -23,7 +23,7 @@ def demo(out: Path, persons: int, seed: int) -> None:
     """Run the main job on synthetic registers: catalogue docs, a synthetic delivery
     (clean and with faults), quality review, key store, an access request walked to
     approval, the pseudonymised project extract, and the verified audit trail."""
-    from toolkit.demo import run_demo
+    from mikrodata.toolkit.demo import run_demo
 
     result = run_demo(out, persons=persons, seed=seed, echo=click.echo)
     click.echo("")

@@ -5,9 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import click
-
-from access_requests import AuditLog
-from toolkit.paths import current_user
+from mikrodata.access_requests import AuditLog
+from mikrodata.toolkit.paths import current_user
 
 __all__ = ["extract"]
 
@@ -72,7 +71,7 @@ def build(
     log: Path | None,
 ) -> None:
     """Build the extract of an approved request."""
-    from toolkit.extract import build_extract
+    from mikrodata.toolkit.extract import build_extract
 
     result = build_extract(
         request,
@@ -109,7 +108,7 @@ def build(
 @_log_opt
 def verify(directory: Path, request: Path | None, user: str | None, log: Path | None) -> None:
     """Check DIRECTORY against its manifest (and the audit log, and the approval)."""
-    from toolkit.extract import verify_extract
+    from mikrodata.toolkit.extract import verify_extract
 
     result = verify_extract(
         directory, request=request, user=user or current_user(), audit=AuditLog(log)
@@ -132,7 +131,7 @@ def dummy(
     request: Path, out: Path, persons: int, seed: int, user: str | None, log: Path | None
 ) -> None:
     """Write a synthetic extract with the approved shape, for writing notebooks."""
-    from toolkit.extract import build_dummy_extract
+    from mikrodata.toolkit.extract import build_dummy_extract
 
     result = build_dummy_extract(
         request, out, persons=persons, seed=seed, user=user or current_user(), audit=AuditLog(log)

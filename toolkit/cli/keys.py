@@ -10,10 +10,9 @@ import os
 from pathlib import Path
 
 import click
-
-from pseudonymisation import PASSPHRASE_ENV, KeyStore
-from toolkit.cli._output import console
-from toolkit.paths import keystore_path
+from mikrodata.pseudonymisation import PASSPHRASE_ENV, KeyStore
+from mikrodata.toolkit.cli._output import console
+from mikrodata.toolkit.paths import keystore_path
 
 __all__ = ["keys", "keystore_option", "open_keystore", "passphrase"]
 
@@ -135,10 +134,9 @@ def rekey(
     """Write the re-keying table (old pseudonym -> new pseudonym) for the identifiers in a
     steward-side file: lets existing extracts be moved to a new key version."""
     import pyarrow.parquet as pq
-
-    from pseudonymisation import input_columns
-    from toolkit.atomic import atomic_file
-    from toolkit.errors import BadInputError
+    from mikrodata.pseudonymisation import input_columns, rekey_table
+    from mikrodata.toolkit.atomic import atomic_file
+    from mikrodata.toolkit.errors import BadInputError
 
     if column not in input_columns(in_path):
         raise BadInputError(f"column {column} is not in {in_path.name}", "check --column")
@@ -147,8 +145,7 @@ def rekey(
     else:
         import pyarrow as pa
         import pyarrow.csv as pacsv
-
-        from pseudonymisation import detect_encoding
+        from mikrodata.pseudonymisation import detect_encoding
 
         enc = detect_encoding(in_path)
         names = input_columns(in_path)
@@ -161,7 +158,7 @@ def rekey(
             ),
         ).column(column)
     store = open_keystore(keystore)
-    table = store.rekey_table(project, values, old, new, domain=domain)
+    table = rekey_table(store, project, values, old, new, domain=domain)
     with atomic_file(out_path, mode=0o600) as tmp:
         pq.write_table(table, tmp)
     rejected = table.schema.metadata[b"mikrodata.rejected_distinct"].decode()

@@ -7,10 +7,9 @@ import datetime as dt
 from pathlib import Path
 
 import click
-
-from pseudonymisation import ENCODINGS, input_columns, pseudonymise_file
-from toolkit.cli.keys import keystore_option, open_keystore
-from toolkit.errors import BadInputError
+from mikrodata.pseudonymisation import ENCODINGS, input_columns, pseudonymise_file
+from mikrodata.toolkit.cli.keys import keystore_option, open_keystore
+from mikrodata.toolkit.errors import BadInputError
 
 __all__ = ["pseudonymise"]
 
@@ -30,7 +29,7 @@ def _columns(
             )
         mapping[name] = value
     if register:
-        from quality.catalogue import load
+        from mikrodata.quality.catalogue import load
 
         for variable in load(register).direct_identifiers():
             if variable.name in available:

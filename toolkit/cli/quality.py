@@ -52,7 +52,7 @@ def run(
 
     Exit code 15 when a critical expectation fails.
     """
-    from quality.run import BATCH_ROWS, run_quality
+    from mikrodata.quality.run import BATCH_ROWS, run_quality
 
     report = run_quality(
         register,
@@ -75,7 +75,7 @@ def run(
         )
     click.echo(f"summary: {out / 'summary.md'}; Data Docs: {out / 'data_docs' / 'index.html'}")
     if report.critical_failures:
-        from toolkit.errors import QualityFailure
+        from mikrodata.toolkit.errors import QualityFailure
 
         raise QualityFailure(
             f"{len(report.critical_failures)} critical expectation(s) failed",
@@ -90,7 +90,7 @@ def run(
 def missingness(register: str, data: Path, out: Path) -> None:
     """Structural versus item missingness per variable, year and kommun, with a
     heatmap."""
-    from quality.missingness import write_missingness
+    from mikrodata.quality.missingness import write_missingness
 
     report = write_missingness(register, data, out)
     by = report.by_year
@@ -107,7 +107,7 @@ def missingness(register: str, data: Path, out: Path) -> None:
 @_out
 def history(register: str, data: Path, out: Path) -> None:
     """Documented vs observed variable history; breaks documented or flagged."""
-    from quality.history_report import write_history
+    from mikrodata.quality.history_report import write_history
 
     report = write_history(register, data, out)
     b = report.breaks

@@ -56,7 +56,7 @@ def synth(
         return
     if persons is None or out is None:
         raise click.UsageError("give --persons and --out (or a sub-command, e.g. report)")
-    from toolkit.synthetic import DEFAULT_CHUNK, generate, parse_years
+    from mikrodata.toolkit.synthetic import DEFAULT_CHUNK, generate, parse_years
 
     start = time.perf_counter()
     result = generate(out, persons, parse_years(years), seed, faults, chunk_size or DEFAULT_CHUNK)
@@ -72,7 +72,7 @@ def synth(
 @click.argument("directory", type=click.Path(file_okay=False, exists=True, path_type=Path))
 def report(directory: Path) -> None:
     """Compare the registers in DIRECTORY with the published figures (scaled)."""
-    from toolkit.synthetic.report import realism_report
+    from mikrodata.toolkit.synthetic.report import realism_report
 
     rows = realism_report(directory)
     click.echo(f"{'metric':48s} {'year':>4s} {'published*':>14s} {'generated':>14s} {'dev':>7s}")

@@ -2,7 +2,7 @@
 
 ::
 
-    from toolkit.extract import build_extract, verify_extract, build_dummy_extract
+    from mikrodata.toolkit.extract import build_extract, verify_extract, build_dummy_extract
     build_extract("P.yaml", "registers/", "extract/")   # gated, pseudonymised, atomic, audited
     verify_extract("extract/", request="P.yaml")        # manifest against files and approval
     build_dummy_extract("P.yaml", "dummy/")             # synthetic, same shape

@@ -22,8 +22,7 @@ from typing import Any
 
 import pyarrow.parquet as pq
 from filelock import FileLock, Timeout
-
-from access_requests import (
+from mikrodata.access_requests import (
     POPULATION_REGISTER,
     AccessRequest,
     AuditLog,
@@ -31,12 +30,12 @@ from access_requests import (
     read_state,
     transition,
 )
-from pseudonymisation import KeyStore, ProjectKey
-from quality.catalogue import catalogue_version, load
-from toolkit import __version__
-from toolkit.atomic import atomic_directory
-from toolkit.errors import BadInputError, MikrodataError
-from toolkit.paths import current_user, home, keystore_path
+from mikrodata.pseudonymisation import KeyStore, ProjectKey
+from mikrodata.quality.catalogue import catalogue_version, load
+from mikrodata.toolkit import __version__
+from mikrodata.toolkit.atomic import atomic_directory
+from mikrodata.toolkit.errors import BadInputError, MikrodataError
+from mikrodata.toolkit.paths import current_user, home, keystore_path
 
 from .columns import RegisterSpec, register_spec
 from .manifest import MANIFEST_FORMAT, describe_file, write_manifest
@@ -83,8 +82,8 @@ def run_delivery_checks(
     A critical failure raises ``QualityFailure`` before anything of the extract is
     written. Returns what was done, for the manifest."""
     # Imported here: the suites load Great Expectations, which only this step needs.
-    from quality.run import run_quality
-    from quality.source import open_source
+    from mikrodata.quality.run import run_quality
+    from mikrodata.quality.source import open_source
 
     reg = load(register)
     source = open_source(registers_dir, register, reg.period[0])

@@ -8,9 +8,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from access_requests import DERIVED_VARIABLES, AccessRequest
-from quality.catalogue import Register, load
-from toolkit.errors import BadInputError
+from mikrodata.access_requests import DERIVED_VARIABLES, AccessRequest
+from mikrodata.quality.catalogue import Register, load
+from mikrodata.toolkit.errors import BadInputError
 
 __all__ = ["SQL_TYPES", "ColumnSpec", "RegisterSpec", "register_spec"]
 

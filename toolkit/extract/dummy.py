@@ -24,13 +24,12 @@ from typing import Any
 import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
-
-from access_requests import AuditLog, load_request
-from pseudonymisation import ProjectKey
-from quality.catalogue import Register, Variable, load
-from toolkit.atomic import atomic_directory
-from toolkit.paths import current_user
-from toolkit.synthetic.identifiers import random_personnummer
+from mikrodata.access_requests import AuditLog, load_request
+from mikrodata.pseudonymisation import ProjectKey
+from mikrodata.quality.catalogue import Register, Variable, load
+from mikrodata.toolkit.atomic import atomic_directory
+from mikrodata.toolkit.paths import current_user
+from mikrodata.toolkit.synthetic.identifiers import random_personnummer
 
 from .build import assemble_manifest
 from .columns import register_spec

@@ -19,10 +19,9 @@ from pathlib import Path
 from typing import Any
 
 import pyarrow.parquet as pq
-
-from access_requests import file_sha256
-from toolkit.atomic import write_text_atomic
-from toolkit.errors import IntegrityError
+from mikrodata.access_requests import file_sha256
+from mikrodata.toolkit.atomic import write_text_atomic
+from mikrodata.toolkit.errors import IntegrityError
 
 __all__ = ["MANIFEST_FORMAT", "MANIFEST_NAME", "describe_file", "read_manifest", "write_manifest"]
 

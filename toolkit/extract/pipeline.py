@@ -21,11 +21,10 @@ import duckdb
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
-
-from pseudonymisation import ProjectKey, parse_identifiers
-from pseudonymisation.tables import Pseudonymiser
-from toolkit.errors import BadInputError, IntegrityError
-from toolkit.progress import progress
+from mikrodata.pseudonymisation import ProjectKey, parse_identifiers
+from mikrodata.pseudonymisation.tables import Pseudonymiser
+from mikrodata.toolkit.errors import BadInputError, IntegrityError
+from mikrodata.toolkit.progress import progress
 
 from .columns import RegisterSpec
 from .population import TABLE as POPULATION

@@ -18,11 +18,10 @@ import duckdb
 import pyarrow as pa
 import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
-
-from access_requests import POPULATION_REGISTER, AccessRequest
-from pseudonymisation import parse_identifiers
-from quality.catalogue import load
-from toolkit.errors import BadInputError
+from mikrodata.access_requests import POPULATION_REGISTER, AccessRequest
+from mikrodata.pseudonymisation import parse_identifiers
+from mikrodata.quality.catalogue import load
+from mikrodata.toolkit.errors import BadInputError
 
 from .source import quote, source_relation
 

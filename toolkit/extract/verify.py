@@ -21,10 +21,9 @@ from pathlib import Path
 
 import duckdb
 import pyarrow.parquet as pq
-
-from access_requests import AuditLog, check_access, file_sha256
-from toolkit.errors import IntegrityError
-from toolkit.paths import current_user
+from mikrodata.access_requests import AuditLog, check_access, file_sha256
+from mikrodata.toolkit.errors import IntegrityError
+from mikrodata.toolkit.paths import current_user
 
 from .manifest import MANIFEST_NAME, read_manifest
 from .source import quote

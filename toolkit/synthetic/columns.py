@@ -19,8 +19,7 @@ from collections.abc import Mapping
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
-
-from quality.catalogue import Register, Variable, load
+from mikrodata.quality.catalogue import Register, Variable, load
 
 __all__ = [
     "ARROW_TYPES",

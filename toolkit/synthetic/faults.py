@@ -15,8 +15,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import pyarrow as pa
-
-from quality.catalogue import load
+from mikrodata.quality.catalogue import load
 
 __all__ = [
     "ABSURD_AMOUNT",

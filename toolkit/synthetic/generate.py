@@ -17,12 +17,11 @@ from pathlib import Path
 import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
-
-from quality.catalogue import catalogue_version, load
-from toolkit import __version__
-from toolkit.atomic import atomic_directory
-from toolkit.errors import BadInputError
-from toolkit.progress import progress
+from mikrodata.quality.catalogue import catalogue_version, load
+from mikrodata.toolkit import __version__
+from mikrodata.toolkit.atomic import atomic_directory
+from mikrodata.toolkit.errors import BadInputError
+from mikrodata.toolkit.progress import progress
 
 from .columns import arrow_schema, year_column
 from .faults import FaultInjector

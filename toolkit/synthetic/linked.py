@@ -25,8 +25,7 @@ import re
 
 import numpy as np
 import pyarrow as pa
-
-from quality.catalogue import Variable, load
+from mikrodata.quality.catalogue import Variable, load
 
 from .columns import build_table
 from .population import Geography, Population

@@ -20,8 +20,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import pyarrow as pa
-
-from quality.catalogue import load
+from mikrodata.quality.catalogue import load
 
 from .identifiers import SEX_FEMALE, SEX_MALE, BirthNumberAllocator, identifier_strings
 from .series import IMMIGRATION, interpolate
@@ -109,7 +108,7 @@ class Geography:
         origin = np.array([c.code for c in groups])
         sweden = [c.code for c in groups if c.label_en == SWEDEN_LABEL]
         if len(sweden) != 1:
-            from toolkit.errors import CatalogueError
+            from mikrodata.toolkit.errors import CatalogueError
 
             raise CatalogueError(
                 "befolkning.fodelselandgrupp has no single code labelled 'Sweden'",

@@ -26,10 +26,9 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
-
-from quality.catalogue import load
-from toolkit.atomic import write_text_atomic
-from toolkit.errors import BadInputError
+from mikrodata.quality.catalogue import load
+from mikrodata.toolkit.atomic import write_text_atomic
+from mikrodata.toolkit.errors import BadInputError
 
 from .columns import year_column
 from .series import SWEDEN_POPULATION, interpolate

@@ -33,9 +33,8 @@ from dataclasses import dataclass
 
 import numpy as np
 import pyarrow as pa
-
-from quality.catalogue import load
-from toolkit.errors import CatalogueError
+from mikrodata.quality.catalogue import load
+from mikrodata.toolkit.errors import CatalogueError
 
 from .columns import build_table, generic_values, year_column
 from .identifiers import SEX_FEMALE, SEX_MALE

@@ -1,6 +1,6 @@
 """Small clean deliveries built from the catalogue, for tests and benchmarks.
 
-Not a realistic synthetic register (that is ``toolkit.synthetic``): just rows that
+Not a realistic synthetic register (that is :func:`generate`): just rows that
 satisfy every suite for the year, from the catalogue alone, fast enough for ten
 million rows. Identifiers are synthetic personnummer with a correct check digit.
 """
@@ -13,10 +13,10 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
+from mikrodata.quality.catalogue import Register
+from mikrodata.quality.rules import HOUSEHOLD_COMPOSITION
 
-from quality.catalogue import Register
-from quality.rules import HOUSEHOLD_COMPOSITION
-from toolkit.synthetic.identifiers import random_personnummer
+from .identifiers import random_personnummer
 
 __all__ = ["clean_year", "write_dataset"]
 
