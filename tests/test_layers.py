@@ -29,6 +29,7 @@ BASICS = {
     "mikrodata.toolkit.paths",
     "mikrodata.toolkit.clock",
     "mikrodata.toolkit.identity",
+    "mikrodata.toolkit.rejects",
 }
 
 

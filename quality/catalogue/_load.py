@@ -218,6 +218,7 @@ def _variable(path: Path, reg: dict[str, Any], v: dict[str, Any]) -> Variable:
         unit=v.get("unit"),
         description=v.get("description"),
         identifier_domain=v.get("identifier_domain"),
+        pseudonym=v.get("pseudonym"),
         level=v.get("level"),
         nullable=v.get("nullable", False),
         applies_to=(applies["variable"], tuple(applies["codes"])) if applies else None,
@@ -251,7 +252,30 @@ def load_file(path: str | Path) -> Register:
                 f"variable {var.name!r}, field applies_to",
                 f"{var.applies_to[0]!r} is not a variable of the register",
             )
+    taken = set(names)
+    for var in variables:
+        field = f"variable {var.name!r}, field pseudonym"
+        if var.is_direct_identifier and not var.pseudonym:
+            raise _fail(path, field, "a direct identifier needs its extract column name")
+        if var.pseudonym and not var.is_direct_identifier:
+            raise _fail(path, field, "only a direct identifier is delivered as a pseudonym")
+        if var.pseudonym:
+            if var.pseudonym in taken:
+                raise _fail(path, field, f"{var.pseudonym!r} is already a column name")
+            taken.add(var.pseudonym)
     refs = doc["references"]
+    missing: dict[int, str] = {}
+    for i, item in enumerate(doc.get("missing_years", [])):
+        field = f"field missing_years[{i}]"
+        year = item["year"]
+        if year < doc["first_year"] or (doc["last_year"] is not None and year > doc["last_year"]):
+            raise _fail(path, field, f"{year} is outside the register's years")
+        if year in missing:
+            raise _fail(path, field, f"{year} appears twice")
+        bad = [s for s in item["sources"] if s not in refs]
+        if bad:
+            raise _fail(path, field, f"unknown reference {bad[0]!r}")
+        missing[year] = item["reason"]
     unknown = [s for c in doc.get("changes", []) for s in c["sources"] if s not in refs]
     if unknown:
         raise _fail(path, "field changes", f"unknown reference {unknown[0]!r}")
@@ -283,6 +307,7 @@ def load_file(path: str | Path) -> Register:
         variables=variables,
         references=references,
         changes=_changes(doc["register"], doc.get("changes", []), None),
+        missing_years=dict(sorted(missing.items())),
         path=str(path),
         sha256=hashlib.sha256(raw).hexdigest(),
     )

@@ -99,6 +99,7 @@ class Variable:
     unit: str | None = None
     description: str | None = None
     identifier_domain: str | None = None
+    pseudonym: str | None = None  # a direct identifier's column name in an extract
     level: str | None = None
     nullable: bool = False
     applies_to: tuple[str, tuple[str, ...]] | None = None
@@ -121,6 +122,12 @@ class Variable:
     def is_direct_identifier(self) -> bool:
         return self.identifier_class == "direct_identifier"
 
+    @property
+    def extract_name(self) -> str:
+        """The variable's column name in a project extract: its pseudonym column for a
+        direct identifier (``personnummer`` -> ``lopnr``), else its own name."""
+        return self.pseudonym if self.is_direct_identifier and self.pseudonym else self.name
+
 
 @dataclass(frozen=True)
 class Register:
@@ -140,6 +147,7 @@ class Register:
     references: dict[str, Reference] = field(compare=False, hash=False)
     changes: tuple[ChangeEvent, ...] = ()
     description: str | None = None
+    missing_years: dict[int, str] = field(default_factory=dict, compare=False, hash=False)
     path: str | None = field(default=None, compare=False)
     sha256: str | None = field(default=None, compare=False)
 
@@ -156,6 +164,19 @@ class Register:
     @property
     def names(self) -> tuple[str, ...]:
         return tuple(v.name for v in self.variables)
+
+    def covers(self, year: int) -> bool:
+        """Whether the register holds data for ``year``: inside its years and not one of
+        its ``missing_years`` (a year with no delivery at all)."""
+        inside = self.first_year <= year and (self.last_year is None or year <= self.last_year)
+        return inside and year not in self.missing_years
+
+    def variable_by_extract_name(self, name: str) -> Variable:
+        """The variable whose extract column is ``name`` (``lopnr`` -> personnummer)."""
+        for v in self.variables:
+            if v.extract_name == name:
+                return v
+        return self.variable(name)
 
     def variables_in(self, year: int) -> tuple[Variable, ...]:
         """The variables that exist in ``year``."""

@@ -65,6 +65,13 @@ _codes = {
     "oneOf": [{"required": ["ref"]}, {"required": ["values", "provisional", "sources"]}],
 }
 
+_missing_year = {
+    "type": "object",
+    "required": ["year", "reason", "sources"],
+    "additionalProperties": False,
+    "properties": {"year": _year, "reason": _text, "sources": _sources},
+}
+
 _variable = {
     "type": "object",
     "required": [
@@ -87,6 +94,9 @@ _variable = {
         "unit": {"anyOf": [_text, {"type": "null"}]},
         "identifier_class": {"enum": list(IDENTIFIER_CLASSES)},
         "identifier_domain": {"enum": ["person", "household", "case"]},
+        # The column name a direct identifier gets in an extract, where it is delivered
+        # only as the project pseudonym (lopnr: Socialstyrelsen's word).
+        "pseudonym": {"type": "string", "pattern": "^[a-z][a-z0-9_]*$"},
         "level": {"enum": ["person", "household", "event"]},
         "first_year": _year,
         "last_year": _year_or_null,
@@ -141,6 +151,8 @@ REGISTER_SCHEMA: dict[str, Any] = {
         "last_year": _year_or_null,
         "key": {"type": "array", "items": _text, "minItems": 1},
         "period": {"type": "array", "items": _text},
+        # Years inside first_year..last_year in which the register holds no data at all.
+        "missing_years": {"type": "array", "items": _missing_year},
         "references": {"type": "object", "additionalProperties": _reference, "minProperties": 1},
         "changes": {"type": "array", "items": _change},
         "variables": {"type": "array", "items": _variable, "minItems": 1},

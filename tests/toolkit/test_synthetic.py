@@ -284,7 +284,8 @@ def test_faults_are_all_listed_and_nothing_else_differs(clean, faulty):
         keep_b = [i for i in range(b.num_rows) if i not in dup_rows]
         keep_a = [i for i in range(a.num_rows) if i not in removed]
         assert len(keep_a) == len(keep_b), rel
-        a2, b2 = a.take(keep_a), b.take(keep_b)
+        a2 = a.take(pa.array(keep_a, pa.int64()))
+        b2 = b.take(pa.array(keep_b, pa.int64()))
         # Map faulty row numbers to positions in b2.
         pos = {row: k for k, row in enumerate(keep_b)}
         listed = {

@@ -32,6 +32,7 @@ from .population import Geography, Population
 
 __all__ = ["LINKED_REGISTERS", "linked_tables"]
 
+REFERENCE_MONTH = 10  # sol_insatser's yearly reference date before 2014: 1 October
 LINKED_REGISTERS = ("barn_unga", "lss", "sol_insatser", "dodsorsak")
 
 PLACEMENT_HAZARD = 0.004  # per child and year without assistance
@@ -91,9 +92,7 @@ def _code_by_label(var: Variable, year: int, label: str) -> str | None:
 
 def _years(register: str, years: tuple[int, ...]) -> list[int]:
     reg = load(register)
-    return [
-        y for y in years if y >= reg.first_year and (reg.last_year is None or y <= reg.last_year)
-    ]
+    return [y for y in years if reg.covers(y)]  # inside its years, not a missing year
 
 
 def _resident(pop: Population, m0: int, m1: int) -> np.ndarray:
@@ -284,6 +283,11 @@ def _sol(pop, years, rng, geo):
         key = key[order]
         keep = np.r_[True, (key[1:] != key[:-1]) | (month[1:] != month[:-1])]
         person, month, insats = person[keep], month[keep], insats[keep]
+        if not reg.variable("manad").exists_in(y):
+            # Before monthly reporting: the services in force on the yearly reference date
+            # (1 October), one row per person and service.
+            on_date = month == REFERENCE_MONTH
+            person, month, insats = person[on_date], month[on_date], insats[on_date]
         age = (m0 + month - 1 - birth_m[person]) / 12
         older = _code_by_label(gvar, y, SOL_OLDER)
         impaired = _code_by_label(gvar, y, SOL_IMPAIRED)
