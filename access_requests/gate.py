@@ -2,13 +2,16 @@
 passes.
 
 :func:`check_access` returns an :class:`Approval` or raises
-:class:`~toolkit.errors.AccessRefused` saying why and what to do. It refuses:
+:class:`~mikrodata.toolkit.errors.AccessRefused` saying why and what to do. The state it
+acts on is derived from the audit trail, never from a file anyone can edit: the log is
+verified (hash chain, signatures of every steward decision, signed checkpoint, and with
+the key store open, the key store's own checkpoint), the request's state is replayed
+from it, and the approval is the steward-signed approval document. It refuses:
 
 - a request that is not approved (draft, submitted, ethics approved only), withdrawn,
-  closed, expired, or past its end date;
-- a request file changed after approval (its SHA-256 differs from the one recorded at
-  approval), or an approval that the audit log does not confirm (a sidecar edited by
-  hand);
+  closed, expired, or past its end date (by :func:`mikrodata.toolkit.clock.today`: no
+  caller can pass another date);
+- a request file changed after approval (its SHA-256 differs from the signed one);
 - a user who is not in the project, or not in the role the action needs (stewards build
   extracts and release outputs; the principal investigator and researchers load
   extracts and ask for outputs; any member may verify);
@@ -20,17 +23,19 @@ why), and nothing else is written: refusals are part of the trail a reviewer rea
 
 from __future__ import annotations
 
-import datetime as dt
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
+from mikrodata.pseudonymisation import KeyStore, TrustStore
+from mikrodata.toolkit import clock
 from mikrodata.toolkit.errors import AccessRefused, BadInputError
-from mikrodata.toolkit.paths import current_user
+from mikrodata.toolkit.identity import Identity, resolve_identity
 
+from .approval import SignedApproval
 from .audit import AuditLog
-from .lifecycle import APPROVED_STATES, RequestState, read_state
-from .request import AccessRequest, file_sha256, load_request
+from .lifecycle import APPROVED_STATES, RequestState, state_from_events
+from .request import AccessRequest, file_sha256, request_project
 
 __all__ = ["ACTIONS", "Approval", "check_access"]
 
@@ -50,8 +55,13 @@ class Approval:
 
     request: AccessRequest
     state: RequestState
-    user: str
+    identity: Identity
     action: str
+    approval: SignedApproval
+
+    @property
+    def user(self) -> str:
+        return self.identity.user
 
     @property
     def project(self) -> str:
@@ -59,69 +69,49 @@ class Approval:
 
     @property
     def approval_hash(self) -> str:
-        return self.request.sha256
-
-
-def _refuse(
-    audit: AuditLog,
-    request_path: Path,
-    project: str | None,
-    user: str,
-    action: str,
-    why: str,
-    hint: str,
-) -> AccessRefused:
-    audit.append(
-        "access_refused",
-        project=project,
-        user=user,
-        details={"action": action, "request": request_path.name, "reason": why},
-    )
-    return AccessRefused(f"{request_path.name}: {why}", hint)
-
-
-def _approval_in_log(audit: AuditLog, project: str, approval_hash: str) -> bool:
-    """Whether the last approval of ``project`` in the audit log has this hash."""
-    last = None
-    for event in audit.events(project):
-        details = event.get("details", {})
-        if event.get("action") == "request_transition" and details.get("to") == (
-            "confidentiality_approved"
-        ):
-            last = details.get("request_sha256")
-    return last == approval_hash
+        return self.approval.request_sha256
 
 
 def check_access(
     request_path: str | Path,
     *,
-    user: str | None = None,
+    user: str | Identity | None = None,
     action: str,
     registers: Iterable[str] | None = None,
     variables: dict[str, Iterable[str]] | None = None,
     years: dict[str, Iterable[int]] | None = None,
-    today: dt.date | None = None,
     audit: AuditLog | None = None,
+    keystore: KeyStore | None = None,
+    trust: TrustStore | None = None,
 ) -> Approval:
     """Check that ``user`` may do ``action`` under the request at ``request_path``.
 
     ``registers`` names the registers asked for; ``variables`` and ``years`` map a
     register to the variables (catalogue or derived names) and years asked for. Omitted
-    scope is not checked. Returns the :class:`Approval`; raises ``AccessRefused``.
-    """
+    scope is not checked. ``keystore``: the opened key store, where the caller has it
+    (a build): the log must then also reach the key store's last checkpoint. Returns
+    the :class:`Approval`; raises ``AccessRefused``."""
     if action not in ACTIONS:
-        raise ValueError(f"unknown action {action!r}; one of {sorted(ACTIONS)}")
+        raise BadInputError(f"unknown action {action!r}", f"Use one of: {', '.join(ACTIONS)}")
     request_path = Path(request_path)
     if not request_path.is_file():
         raise BadInputError(f"access request {request_path} does not exist", "Check the path")
-    user = user or current_user()
+    identity = resolve_identity(user)
     audit = audit or AuditLog()
-    today = today or dt.date.today()
-    state = read_state(request_path)
-    project = state.project or request_path.stem
+    trust = trust if trust is not None else TrustStore.load()
+    audit.verify(trust=trust, keystore=keystore)
+    project = request_project(request_path)
+    state = state_from_events(project, audit.events(project))
+    stewards = ", ".join((state.members or {}).get("stewards", [])) or "the data steward"
 
     def refuse(why: str, hint: str) -> AccessRefused:
-        return _refuse(audit, request_path, project, user, action, why, hint)
+        audit.append(
+            "access_refused",
+            project=project,
+            user=identity,
+            details={"action": action, "request": request_path.name, "reason": why},
+        )
+        return AccessRefused(f"{request_path.name}: {why}", hint)
 
     if state.state not in APPROVED_STATES:
         if state.state in ("closed", "withdrawn", "expired"):
@@ -131,7 +121,8 @@ def check_access(
             )
         raise refuse(
             f"project {project} is not approved (state: {state.state})",
-            "It needs ethics and confidentiality approval: `mikrodata access approve`",
+            f"It needs ethics and confidentiality approval by {stewards} "
+            "(`mikrodata access approve`)",
         )
     current_hash = file_sha256(request_path)
     if current_hash != state.approval_hash:
@@ -140,14 +131,16 @@ def check_access(
             f"(approved sha256 {str(state.approval_hash)[:12]}..., now {current_hash[:12]}...)",
             "Restore the approved version of the file; a change needs a new approval",
         )
-    if not _approval_in_log(audit, project, current_hash):
+    approval = SignedApproval.check(
+        state.approval, trust, f"the approval of project {project}", path=request_path
+    )
+    if approval.request_sha256 != current_hash:
         raise refuse(
-            "the audit log has no approval with this request's hash",
-            "The state file does not match the audit trail; ask the data steward to check "
-            "`mikrodata audit show --project " + project + "`",
+            "the signed approval is for another version of the request file",
+            f"Ask {stewards} to check `mikrodata audit show --project {project}`",
         )
-    request = load_request(request_path)
-    if request.end_date < today:
+    request = approval.request
+    if request.end_date < clock.today():
         raise refuse(
             f"the approval of project {project} expired on {request.end_date.isoformat()}",
             "Ask the register holder for an extension; it needs a new approval",
@@ -158,21 +151,26 @@ def check_access(
         "researcher": request.researchers_and_pi,
         "member": request.members,
     }[role]
-    if user not in allowed:
+    if identity.user not in allowed:
         raise refuse(
-            f"user {user} is not a {role} of project "
+            f"user {identity.user} is not a {role} of project "
             f"{project} (needed to {action.replace('_', ' ')})",
-            "Ask the principal investigator to add you to the request; that needs a new approval",
+            f"The project's {role}s are {', '.join(allowed)}; ask the principal investigator "
+            "to add you to the request (that needs a new approval)",
         )
+    approved = ", ".join(request.register_names)
     for register in registers or ():
         if register not in request.register_names:
             raise refuse(
                 f"register {register} is not approved for project {project}",
-                f"Approved registers: {', '.join(request.register_names)}",
+                f"Approved registers: {approved}",
             )
     for register, names in (variables or {}).items():
         if register not in request.register_names:
-            raise refuse(f"register {register} is not approved for project {project}", "")
+            raise refuse(
+                f"register {register} is not approved for project {project}",
+                f"Approved registers: {approved}",
+            )
         allowed_cols = set(request.columns(register))
         for name in names:
             if name not in allowed_cols:
@@ -182,12 +180,28 @@ def check_access(
                 )
     for register, asked in (years or {}).items():
         if register not in request.register_names:
-            raise refuse(f"register {register} is not approved for project {project}", "")
-        approved = set(request.register(register).years)
-        outside = sorted(set(asked) - approved)
+            raise refuse(
+                f"register {register} is not approved for project {project}",
+                f"Approved registers: {approved}",
+            )
+        approved_years = set(request.register(register).years)
+        outside = sorted(set(asked) - approved_years)
         if outside:
             raise refuse(
                 f"year {outside[0]} of {register} is not approved for project {project}",
-                f"Approved years: {min(approved)}-{max(approved)}",
+                f"Approved years: {_spans(sorted(approved_years))}",
             )
-    return Approval(request=request, state=state, user=user, action=action)
+    return Approval(
+        request=request, state=state, identity=identity, action=action, approval=approval
+    )
+
+
+def _spans(years: list[int]) -> str:
+    """2012, 2013, 2014, 2016 -> '2012-2014, 2016'."""
+    spans: list[list[int]] = []
+    for y in years:
+        if spans and y == spans[-1][1] + 1:
+            spans[-1][1] = y
+        else:
+            spans.append([y, y])
+    return ", ".join(f"{a}-{b}" if a != b else str(a) for a, b in spans)

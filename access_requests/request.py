@@ -17,14 +17,17 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import jsonschema
 import yaml
+
 from mikrodata.quality.catalogue import Register, load, registers
 from mikrodata.toolkit.errors import BadInputError, CatalogueError
+from mikrodata.toolkit.identity import USER_PATTERN
+from mikrodata.toolkit.jsonschemas import best_error
 
 __all__ = [
     "DERIVED_VARIABLES",
@@ -39,7 +42,13 @@ __all__ = [
     "RegisterApproval",
     "file_sha256",
     "load_request",
+    "parse_request",
+    "request_project",
 ]
+
+# The C loader where PyYAML has libyaml (several times faster: the catalogue is read on
+# every command); its safe subset either way.
+_YAML_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 
 @dataclass(frozen=True)
@@ -69,7 +78,7 @@ POPULATION_REGISTER = "ekonomiskt_bistand"
 POPULATION_TYPES = ("social_assistance_recipients", "cohort_file")
 
 PROJECT_ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$"
-_USER = {"type": "string", "pattern": r"^[A-Za-z0-9_.@-]+$"}
+_USER = {"type": "string", "pattern": USER_PATTERN}
 _TEXT = {"type": "string", "minLength": 1}
 _DATE = {"type": "string", "pattern": r"^\d{4}-\d{2}-\d{2}$"}
 _YEARS = {
@@ -178,11 +187,14 @@ REQUEST_SCHEMA: dict[str, Any] = {
 
 @dataclass(frozen=True)
 class RegisterApproval:
-    """The approved years and variables of one register."""
+    """The approved years and variables of one register. ``without`` lists the years of
+    an approved range that the register does not cover (its catalogue's
+    ``missing_years``), which the approval therefore leaves out."""
 
     register: str
     years: tuple[int, ...]
     variables: tuple[str, ...]
+    without: tuple[int, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -293,11 +305,9 @@ def _isoformat_dates(node: Any) -> Any:
 
 
 def _schema_check(path: Path, doc: Any) -> None:
-    validator = jsonschema.Draft202012Validator(REQUEST_SCHEMA)
-    errors = list(validator.iter_errors(doc))
-    if not errors:
+    err = best_error(REQUEST_SCHEMA, doc)
+    if err is None:
         return
-    err = jsonschema.exceptions.best_match(errors)
     location = [str(p) for p in err.absolute_path]
     if err.validator == "required":
         missing = [p for p in err.validator_value if p not in (err.instance or {})]
@@ -339,6 +349,14 @@ def _check_register(path: Path, name: str, item: dict[str, Any]) -> RegisterAppr
     except CatalogueError as exc:
         raise _fail(path, field, f"the catalogue of {name!r} cannot be read ({exc})", "") from None
     years = _years(path, f"{field}.years", item["years"])
+    missing = [y for y in years if y in reg.missing_years]
+    if missing and not isinstance(item["years"], str):
+        raise _fail(
+            path,
+            f"{field}.years",
+            f"the register has no data for {missing[0]} ({reg.missing_years[missing[0]]})",
+            "Leave that year out (a range such as 2010-2020 leaves it out by itself)",
+        )
     for year in years:
         if year < reg.first_year or (reg.last_year is not None and year > reg.last_year):
             raise _fail(
@@ -358,7 +376,7 @@ def _check_register(path: Path, name: str, item: dict[str, Any]) -> RegisterAppr
                 f"Use names from `mikrodata catalogue show {name}`",
             )
         v = reg.variable(var)
-        missing = [y for y in years if not v.exists_in(y)]
+        missing = [y for y in years if not v.exists_in(y) and y not in reg.missing_years]
         if missing:
             raise _fail(
                 path,
@@ -368,7 +386,11 @@ def _check_register(path: Path, name: str, item: dict[str, Any]) -> RegisterAppr
                 + f"; it exists {_span(v.first_year, v.last_year)}",
                 "Remove the variable or limit the approved years to those it exists in",
             )
-    return RegisterApproval(name, years, tuple(item["variables"]))
+    covered = tuple(y for y in years if y not in reg.missing_years)
+    if not covered:
+        raise _fail(path, f"{field}.years", "the register has no data in any of these years", "")
+    without = tuple(y for y in years if y in reg.missing_years)
+    return RegisterApproval(name, covered, tuple(item["variables"]), without)
 
 
 def _person_identifier(reg: Register) -> str | None:
@@ -383,13 +405,35 @@ def load_request(path: str | Path) -> AccessRequest:
     path = Path(path)
     try:
         raw = path.read_bytes()
-    except FileNotFoundError:
+    except (FileNotFoundError, IsADirectoryError, NotADirectoryError):
         raise BadInputError(
             f"access request {path} does not exist",
             "Check the path, or create one with `mikrodata access new`",
         ) from None
+    return parse_request(raw, path)
+
+
+def request_project(path: str | Path) -> str:
+    """The project id a request file names, read without checking the rest (so a
+    request that no longer validates can still be withdrawn or closed); the file's stem
+    when it names none."""
+    path = Path(path)
     try:
-        doc = yaml.safe_load(raw.decode("utf-8"))
+        doc = yaml.load(path.read_bytes().decode("utf-8"), Loader=_YAML_LOADER)
+    except (OSError, UnicodeDecodeError, yaml.YAMLError):
+        doc = None
+    project = doc.get("project") if isinstance(doc, dict) else None
+    if isinstance(project, str) and re.match(PROJECT_ID_PATTERN, project):
+        return project
+    return path.stem
+
+
+def parse_request(raw: bytes, path: str | Path) -> AccessRequest:
+    """Check the bytes of a request file named ``path`` (used for the approved copy that
+    travels, signed, inside an extract). A cohort file is found relative to ``path``."""
+    path = Path(path)
+    try:
+        doc = yaml.load(raw.decode("utf-8"), Loader=_YAML_LOADER)
     except (yaml.YAMLError, UnicodeDecodeError) as exc:
         mark = getattr(exc, "problem_mark", None)
         at = f" at line {mark.line + 1}" if mark is not None else ""

@@ -66,7 +66,6 @@ print(json.dumps({"seconds": time.perf_counter() - start, "rows": rows,
 def _prepare(work: Path) -> None:
     from mikrodata.access_requests import AuditLog
     from mikrodata.pseudonymisation import KeyStore
-
     from tests.access_requests.support import new_approved_request
 
     new_approved_request(work, AuditLog(work / "audit.jsonl"))

@@ -48,6 +48,7 @@ def synthetic_people(n: int, seed: int = 1) -> Any:
     """n distinct valid 12-digit personnummer/samordningsnummer (vectorised)."""
     import numpy as np
     import pyarrow as pa
+
     from mikrodata.pseudonymisation.luhn import luhn_check_digits
 
     rng = np.random.default_rng(seed)

@@ -9,29 +9,47 @@ Public API::
         pseudonymise_table, pseudonymise_file,    # tables and files
         PSEUDONYM_PATTERN, is_pseudonym, find_pseudonym_collisions,
     )
+
+Names are imported on first use: the key store and signatures (what the access gate and
+the audit log need) load without pandas or the file readers, so commands that touch no
+data start fast.
 """
 
-from .files import (
-    ENCODINGS,
-    FileResult,
-    detect_encoding,
-    input_columns,
-    pseudonymise_file,
-    reject_path_for,
-)
-from .identifiers import KINDS, REASONS, Identifier, parse_identifiers, parse_identifiers_arrow
-from .keystore import PASSPHRASE_ENV, KeyStore, ProjectKey
-from .luhn import luhn_check_digit, luhn_check_digits
-from .pseudonyms import (
-    PERSON,
-    PSEUDONYM_BYTES,
-    PSEUDONYM_PATTERN,
-    REJECT_REASONS,
-    find_pseudonym_collisions,
-    is_pseudonym,
-    rekey_table,
-)
-from .tables import Pseudonymiser, PseudonymResult, pseudonymise_table
+import importlib as _importlib
+
+# name -> the module that defines it
+_WHERE = {
+    "ENCODINGS": "files",
+    "FileResult": "files",
+    "Identifier": "identifiers",
+    "KINDS": "identifiers",
+    "KeyStore": "keystore",
+    "PASSPHRASE_ENV": "keystore",
+    "PERSON": "pseudonyms",
+    "PSEUDONYM_BYTES": "pseudonyms",
+    "PSEUDONYM_PATTERN": "pseudonyms",
+    "ProjectKey": "keystore",
+    "PseudonymResult": "tables",
+    "Pseudonymiser": "tables",
+    "PublicKey": "signing",
+    "REASONS": "identifiers",
+    "REJECT_REASONS": "pseudonyms",
+    "SigningKey": "signing",
+    "TrustStore": "signing",
+    "canonical_json": "signing",
+    "detect_encoding": "files",
+    "find_pseudonym_collisions": "pseudonyms",
+    "input_columns": "files",
+    "is_pseudonym": "pseudonyms",
+    "luhn_check_digit": "luhn",
+    "luhn_check_digits": "luhn",
+    "parse_identifiers": "identifiers",
+    "parse_identifiers_arrow": "identifiers",
+    "pseudonymise_file": "files",
+    "pseudonymise_table": "tables",
+    "reject_path_for": "files",
+    "rekey_table": "pseudonyms",
+}
 
 __all__ = [
     "ENCODINGS",
@@ -47,7 +65,11 @@ __all__ = [
     "KeyStore",
     "ProjectKey",
     "PseudonymResult",
+    "PublicKey",
     "Pseudonymiser",
+    "SigningKey",
+    "TrustStore",
+    "canonical_json",
     "detect_encoding",
     "find_pseudonym_collisions",
     "input_columns",
@@ -61,3 +83,16 @@ __all__ = [
     "reject_path_for",
     "rekey_table",
 ]
+
+
+def __getattr__(name: str) -> object:
+    module = _WHERE.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(_importlib.import_module(f".{module}", __name__), name)
+    globals()[name] = value  # later look-ups skip this function
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(__all__)

@@ -32,6 +32,7 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
+
 from mikrodata.toolkit.atomic import atomic_file
 from mikrodata.toolkit.errors import BadInputError, IntegrityError
 from mikrodata.toolkit.progress import progress

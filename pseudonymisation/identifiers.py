@@ -40,6 +40,7 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
+
 from mikrodata.toolkit.errors import BadInputError
 
 from .luhn import luhn_check_digits

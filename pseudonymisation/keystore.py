@@ -45,8 +45,11 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from cryptography.hazmat.primitives.kdf.scrypt import Scrypt
+
 from mikrodata.toolkit.atomic import write_bytes_atomic
 from mikrodata.toolkit.errors import BadInputError, KeyStoreError
+
+from .signing import PublicKey, SigningKey
 
 __all__ = ["PASSPHRASE_ENV", "KeyStore", "ProjectKey"]
 
@@ -173,6 +176,11 @@ class KeyStore:
         self._header = header
         self._master = _unb64(payload["master"])
         self._projects: dict[str, list[dict[str, Any]]] = payload["projects"]
+        # The steward's Ed25519 signing key (a store made before signatures gets one
+        # the first time it is saved), and the last signed audit checkpoint of each log
+        # (log id -> seq and hash): a log rolled back behind it is refused.
+        self._signing = _unb64(payload["signing_key"]) if "signing_key" in payload else None
+        self._checkpoints: dict[str, dict[str, Any]] = dict(payload.get("checkpoints", {}))
 
     # ---- creating and opening -------------------------------------------------------
 
@@ -196,7 +204,12 @@ class KeyStore:
                 "nonce": "",
                 "check": _b64(hmac.digest(wrap_key, _CHECK_MESSAGE, "sha256")),
             }
-            store = cls(path, wrap_key, header, {"master": _b64(os.urandom(32)), "projects": {}})
+            payload = {
+                "master": _b64(os.urandom(32)),
+                "projects": {},
+                "signing_key": _b64(os.urandom(32)),
+            }
+            store = cls(path, wrap_key, header, payload)
             store._save()
         return store
 
@@ -267,7 +280,16 @@ class KeyStore:
 
     def _save(self) -> None:
         header = dict(self._header, nonce=_b64(os.urandom(12)))
-        payload = json.dumps({"master": _b64(self._master), "projects": self._projects}).encode()
+        if self._signing is None:
+            self._signing = os.urandom(32)
+        payload = json.dumps(
+            {
+                "master": _b64(self._master),
+                "projects": self._projects,
+                "signing_key": _b64(self._signing),
+                "checkpoints": self._checkpoints,
+            }
+        ).encode()
         ciphertext = AESGCM(self._wrap_key).encrypt(_unb64(header["nonce"]), payload, _aad(header))
         document = dict(header, ciphertext=_b64(ciphertext))
         write_bytes_atomic(self.path, json.dumps(document, indent=1).encode(), mode=0o600)
@@ -322,6 +344,40 @@ class KeyStore:
             fresh._save()
             self._projects, self._header = fresh._projects, fresh._header
         return new
+
+    # ---- the signing key and audit checkpoints -----------------------------------------
+
+    def signing_key(self) -> SigningKey:
+        """The steward's signing key (created and saved on first use in a store made
+        before signatures existed)."""
+        if self._signing is None:
+            with filelock.FileLock(str(self.path) + ".lock"):
+                fresh = KeyStore._reopen(self)
+                if fresh._signing is None:
+                    fresh._save()
+                self._signing, self._header = fresh._signing, fresh._header
+        assert self._signing is not None
+        return SigningKey(self._signing)
+
+    def public_key(self) -> PublicKey:
+        """The public half of :meth:`signing_key`: safe to give to anyone."""
+        return self.signing_key().public
+
+    def checkpoint(self, log_id: str) -> tuple[int, str] | None:
+        """The last signed checkpoint recorded for the audit log ``log_id``."""
+        entry = KeyStore._reopen(self)._checkpoints.get(log_id)
+        return (int(entry["seq"]), str(entry["hash"])) if entry else None
+
+    def record_checkpoint(self, log_id: str, seq: int, hash_: str) -> None:
+        """Remember that audit log ``log_id`` reached event ``seq`` with hash ``hash_``
+        (never moves backwards)."""
+        with filelock.FileLock(str(self.path) + ".lock"):
+            fresh = KeyStore._reopen(self)
+            known = fresh._checkpoints.get(log_id)
+            if known is None or int(known["seq"]) < seq:
+                fresh._checkpoints[log_id] = {"seq": seq, "hash": hash_}
+                fresh._save()
+            self._checkpoints, self._header = fresh._checkpoints, fresh._header
 
     def ensure_project(self, project: str) -> ProjectKey:
         """The latest key of ``project``, creating version 1 if the project is new."""

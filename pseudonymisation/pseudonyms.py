@@ -35,6 +35,7 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
+
 from mikrodata.toolkit.errors import BadInputError, IntegrityError
 
 from .identifiers import (

@@ -12,10 +12,11 @@ import html
 from pathlib import Path
 
 import plotly.graph_objects as go
+from plotly.offline import get_plotlyjs
+
 from mikrodata.quality.catalogue import Register, catalogue_version, load, registers
 from mikrodata.toolkit.atomic import atomic_directory
 from mikrodata.toolkit.progress import progress
-from plotly.offline import get_plotlyjs
 
 __all__ = ["build_docs", "history_figure"]
 

@@ -18,7 +18,6 @@ from __future__ import annotations
 
 from typing import ClassVar, Literal
 
-import mikrodata.quality.gx_context  # noqa: F401  (analytics off before GX is used)
 import numpy as np
 import pandas as pd
 import pyarrow as pa
@@ -41,6 +40,8 @@ from great_expectations.expectations.metrics.map_metric_provider import (
 from great_expectations.expectations.metrics.map_metric_provider.multicolumn_condition_partial import (  # noqa: E501
     multicolumn_condition_partial,
 )
+
+import mikrodata.quality.gx_context  # noqa: F401  (analytics off before GX is used)
 from mikrodata.quality.identifiers import identifier_reasons
 from mikrodata.quality.rules import RULES
 

@@ -33,6 +33,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
+
 from mikrodata.quality.catalogue import ChangeEvent, Register, load
 from mikrodata.quality.missingness import missingness_counts, summarise_by_year
 from mikrodata.quality.source import Source, open_source

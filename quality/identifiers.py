@@ -22,6 +22,7 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
+
 from mikrodata.pseudonymisation import PSEUDONYM_PATTERN, parse_identifiers
 
 __all__ = [

@@ -23,11 +23,12 @@ from pathlib import Path
 
 import pandas as pd
 import plotly.graph_objects as go
+from plotly.subplots import make_subplots
+
 from mikrodata.quality.catalogue import Register, Variable, load
 from mikrodata.quality.source import Source, open_source
 from mikrodata.toolkit.atomic import atomic_directory
 from mikrodata.toolkit.progress import progress
-from plotly.subplots import make_subplots
 
 # No "produced with plotly" link: the page must not point anywhere outside.
 _PLOT_CONFIG = {"displaylogo": False}

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
+
 from mikrodata.toolkit.errors import CatalogueError
 
 __all__ = ["HOUSEHOLD_COMPOSITION", "RULES", "Rule", "check_rule_codes"]

@@ -32,6 +32,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 from great_expectations.core.run_identifier import RunIdentifier
+
 from mikrodata.quality.catalogue import Register, catalogue_version, load
 from mikrodata.quality.datadocs import make_offline
 from mikrodata.quality.gx_context import DATA_DOCS_SITE, GX_DIR, gx, open_context

@@ -20,6 +20,7 @@ from pathlib import Path
 
 import duckdb
 import pandas as pd
+
 from mikrodata.toolkit.errors import BadInputError
 
 __all__ = ["FILE_COLUMN", "ROW_COLUMN", "Source", "open_source"]

@@ -26,6 +26,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from great_expectations.expectations.row_conditions import Column
+
 from mikrodata.quality.catalogue import Register, Variable
 from mikrodata.quality.expectations import (
     ExpectColumnValuesToBeValidIdentifiers,

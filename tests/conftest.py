@@ -30,8 +30,19 @@ def _private_home(tmp_path_factory, monkeypatch):
     # Nothing a test does may land in the working tree's .mikrodata (key store, audit
     # log, rejects, delivery-check reports): every test gets its own state directory.
     monkeypatch.setenv("MIKRODATA_HOME", str(tmp_path_factory.mktemp("mikrodata-home")))
-    for name in ("MIKRODATA_KEYSTORE", "MIKRODATA_AUDIT_LOG", "MIKRODATA_KEYSTORE_PASSPHRASE"):
+    for name in (
+        "MIKRODATA_KEYSTORE",
+        "MIKRODATA_AUDIT_LOG",
+        "MIKRODATA_KEYSTORE_PASSPHRASE",
+        "MIKRODATA_TRUSTED_KEYS",
+        "MIKRODATA_USER",
+        "JUPYTERHUB_API_URL",
+        "JUPYTERHUB_API_TOKEN",
+    ):
         monkeypatch.delenv(name, raising=False)
+    # Tests play several people on one account: they declare who acts, and every event
+    # records the identity as declared. Tests of the refusal unset this.
+    monkeypatch.setenv("MIKRODATA_DECLARED_IDENTITY", "1")
 
 
 @pytest.fixture

@@ -30,6 +30,7 @@ BASICS = {
     "mikrodata.toolkit.clock",
     "mikrodata.toolkit.identity",
     "mikrodata.toolkit.rejects",
+    "mikrodata.toolkit.jsonschemas",
 }
 
 

@@ -92,6 +92,10 @@ def run_demo(
         "MIKRODATA_HOME": str(state),
         "MIKRODATA_KEYSTORE": str(state / "keystore"),
         "MIKRODATA_AUDIT_LOG": str(state / "audit.jsonl"),
+        "MIKRODATA_TRUSTED_KEYS": str(state / "trusted_keys"),
+        # The demo plays every role on one account, so it declares who does each step;
+        # the audit log records every one of those identities as declared.
+        "MIKRODATA_DECLARED_IDENTITY": "1",
     }
     with _environment(**env):
         audit = AuditLog(state / "audit.jsonl")
@@ -132,8 +136,18 @@ def run_demo(
         paths["missingness heatmap"] = out / "quality" / "missingness" / "missingness.html"
         paths["variable history"] = out / "quality" / "history" / "history.html"
 
-        echo("4/7 key store and project key")
+        echo("4/7 key store, signing key and project key")
         keystore = KeyStore.create(state / "keystore", passphrase)
+        (state / "trusted_keys").mkdir()
+        public = keystore.public_key()
+        (state / "trusted_keys" / f"{public.key_id}.pub").write_text(public.to_text())
+        audit.append(
+            "keystore_created",
+            project=None,
+            user=STEWARD,
+            details={"signing_key_id": public.key_id},
+            signer=keystore,
+        )
         keystore.ensure_project(PROJECT)
 
         echo(f"5/7 access request {PROJECT}: draft -> confidentiality approved")
@@ -141,8 +155,8 @@ def run_demo(
         request.parent.mkdir()
         create_request(request, PROJECT, user=RESEARCHER, audit=audit)
         transition(request, "submitted", user=RESEARCHER, audit=audit)
-        transition(request, "ethics_approved", user=STEWARD, audit=audit)
-        transition(request, "confidentiality_approved", user=STEWARD, audit=audit)
+        transition(request, "ethics_approved", user=STEWARD, audit=audit, signer=keystore)
+        transition(request, "confidentiality_approved", user=STEWARD, audit=audit, signer=keystore)
         paths["access request"] = request
 
         echo("6/7 project extract: gate, delivery checks, pseudonyms, manifest")

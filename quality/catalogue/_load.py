@@ -13,14 +13,19 @@ import hashlib
 from pathlib import Path
 from typing import Any
 
-import jsonschema
 import yaml
+
 from mikrodata.toolkit.errors import CatalogueError
+from mikrodata.toolkit.jsonschemas import best_match, validator
 
 from ._model import ChangeEvent, Code, CodeList, Reference, Register, Variable
 from ._schema import CODELIST_SCHEMA, REGISTER_SCHEMA
 
 __all__ = ["CATALOGUE_DIR", "catalogue_version", "load", "load_file", "registers"]
+
+# The C loader where PyYAML has libyaml (several times faster: the catalogue is read on
+# every command); its safe subset either way.
+_YAML_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 CATALOGUE_DIR = Path(__file__).parent
 CODELIST_DIR = CATALOGUE_DIR / "codelists"
@@ -50,7 +55,7 @@ def _read_yaml(path: Path) -> Any:
             f"catalogue file {path} does not exist", "Check the register name"
         ) from None
     try:
-        return yaml.safe_load(text)
+        return yaml.load(text, Loader=_YAML_LOADER)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         at = f" at line {mark.line + 1}" if mark is not None else ""
@@ -60,11 +65,10 @@ def _read_yaml(path: Path) -> Any:
 
 
 def _validate(path: Path, doc: Any, schema: dict[str, Any]) -> None:
-    validator = jsonschema.Draft202012Validator(schema)
-    errors = sorted(validator.iter_errors(doc), key=lambda e: list(e.absolute_path))
+    errors = sorted(validator(schema).iter_errors(doc), key=lambda e: list(e.absolute_path))
     if not errors:
         return
-    err = jsonschema.exceptions.best_match(errors)
+    err = best_match(errors)
     location = list(err.absolute_path)
     # A missing required property is reported on its parent; name the missing field.
     if err.validator == "required":

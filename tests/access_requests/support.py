@@ -6,7 +6,8 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-from mikrodata.access_requests import AuditLog, create_request, transition
+
+from mikrodata.access_requests import STEWARD_STATES, AuditLog, create_request, transition
 
 STEWARD = "steward"
 PI = "anna.andersson"
@@ -22,21 +23,63 @@ def write_request(path: Path, **overrides: Any) -> Path:
     return path
 
 
-def approve(path: Path, log: AuditLog, *, upto: str = "confidentiality_approved") -> None:
-    """Walk a draft request (with no sidecar yet) through submission and approvals."""
+_STORES: dict[str, object] = {}
+
+
+def steward_store(path: Path | None = None):
+    """The steward's key store (created at ``path``, default the test's own home, on
+    first use), its public key trusted in the test's trust store."""
+    from mikrodata.pseudonymisation import KeyStore
+    from mikrodata.toolkit.paths import keystore_path
+
+    path = Path(path) if path is not None else keystore_path()
+    store = _STORES.get(str(path)) if path.exists() else None
+    if store is None:  # opening costs a scrypt: once per key store and test session
+        exists = path.exists()
+        store = KeyStore.open(path, PASSPHRASE) if exists else KeyStore.create(path, PASSPHRASE)
+        _STORES[str(path)] = store
+    trust_key(store)
+    return store
+
+
+def trust_key(store) -> None:
+    """Trust the store's signing key in the current test's trust store."""
+    from mikrodata.toolkit.paths import trusted_keys_path
+
+    trust = trusted_keys_path()
+    trust.mkdir(parents=True, exist_ok=True)
+    public = store.public_key()
+    (trust / f"{public.key_id}.pub").write_text(public.to_text(), encoding="utf-8")
+
+
+def move(path: Path, to: str, log: AuditLog, user: str | None = None, store=None) -> None:
+    """One move by the right person: the PI for a researcher's move, the steward (with
+    the key store ``store``, default :func:`steward_store`, signed) for a steward's."""
+    if to in STEWARD_STATES:
+        signer = store or steward_store()
+        transition(path, to, user=user or STEWARD, audit=log, signer=signer)
+    else:
+        transition(path, to, user=user or PI, audit=log)
+
+
+def approve(
+    path: Path, log: AuditLog, *, upto: str = "confidentiality_approved", store=None
+) -> None:
+    """Walk a draft request through submission and approvals."""
     for to in ("submitted", "ethics_approved", "confidentiality_approved"):
-        transition(path, to, user=STEWARD, audit=log)
+        move(path, to, log, store=store)
         if to == upto:
             return
 
 
-def new_approved_request(directory: Path, log: AuditLog, **overrides: Any) -> Path:
-    """A request, created through the life cycle and approved, in ``directory``."""
+def new_approved_request(directory: Path, log: AuditLog, store=None, **overrides: Any) -> Path:
+    """A request, created through the life cycle and approved (signed by ``store``,
+    default :func:`steward_store`), in ``directory``."""
     project = overrides.get("project", "P2026-001")
     path = directory / f"{project}.yaml"
     create_request(path, project, user=PI, audit=log)
     write_request(path, **overrides)
-    approve(path, log)
+    approve(path, log, store=store)
     return path
 
 
@@ -54,6 +97,7 @@ def make_delivery(directory: Path, persons: int = 120, seed: int = 1) -> dict[st
     Returns the raw identifiers and the number of faulty rows."""
     import pyarrow as pa
     import pyarrow.parquet as pq
+
     from mikrodata.toolkit.extract import synthetic_register
 
     root = synthetic_register("ekonomiskt_bistand", DELIVERY_YEARS, persons, directory, seed=seed)
@@ -77,6 +121,8 @@ def make_delivery(directory: Path, persons: int = 120, seed: int = 1) -> dict[st
 
 
 def make_keystore(path: Path, project: str = "P2026-001") -> Path:
+    """A key store at ``path`` with the project's key (trust it in a test with
+    :func:`steward_store` ``(path)``)."""
     from mikrodata.pseudonymisation import KeyStore
 
     KeyStore.create(path, PASSPHRASE).ensure_project(project)

@@ -10,6 +10,7 @@ import textwrap
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+
 from mikrodata.access_requests import GENESIS, AuditLog, event_hash
 from mikrodata.toolkit.errors import IntegrityError
 
@@ -194,3 +195,108 @@ def test_any_deletion_insertion_swap_or_edit_is_found(tmp_path_factory, n, data)
     _write(log, lines)
     with pytest.raises(IntegrityError):
         log.verify()
+
+
+# -- signatures and checkpoints: a trail nobody without the key can rewrite --------------------
+
+
+@pytest.fixture
+def signed_log(tmp_path):
+    from .support import steward_store
+
+    store = steward_store(tmp_path / "keystore")
+    log = AuditLog(tmp_path / "signed.jsonl")
+    log.append("keystore_created", project=None, user="steward", signer=store)
+    log.append("note", project="P1", user="anna", details={"i": 1})
+    for i in range(3):
+        log.append("extract_built", project="P1", user="steward", details={"i": i}, signer=store)
+    return log, store
+
+
+def test_signed_events_and_checkpoint_verify(signed_log):
+    log, _ = signed_log
+    report = log.verify()
+    assert (report.events, report.signed_events, report.checkpoint_seq) == (5, 4, 5)
+    assert report.log_id == log.events()[0]["hash"] == log.log_id()
+
+
+def test_a_steward_decision_cannot_be_appended_unsigned(signed_log):
+    log, _ = signed_log
+    with pytest.raises(IntegrityError, match="must be signed"):
+        log.append("extract_built", project="P1", user="steward")
+
+
+def _rehash_from(lines, start):
+    """Re-chain and re-hash every event from line ``start`` on, as an attacker would."""
+    prev = json.loads(lines[start - 1])["hash"] if start else GENESIS
+    for i in range(start, len(lines)):
+        event = json.loads(lines[i])
+        event["seq"], event["prev"] = i + 1, prev
+        event["hash"] = event_hash(event)
+        prev = event["hash"]
+        lines[i] = json.dumps(event) + "\n"
+    return lines
+
+
+def test_truncating_and_re_anchoring_is_found(signed_log):
+    log, _ = signed_log
+    lines = _lines(log)[:3]
+    _write(log, lines)
+    last = json.loads(lines[-1])
+    log.head_path.write_text(json.dumps({"seq": last["seq"], "hash": last["hash"]}))
+    with pytest.raises(IntegrityError, match="signed checkpoint vouches for"):
+        log.verify()
+
+
+def test_dropping_events_and_re_hashing_the_chain_is_found(signed_log):
+    log, _ = signed_log
+    lines = _lines(log)
+    del lines[1]  # the researcher's note, before the last signed checkpoint
+    lines = _rehash_from(lines, 1)
+    _write(log, lines)
+    last = json.loads(lines[-1])
+    log.head_path.write_text(json.dumps({"seq": last["seq"], "hash": last["hash"]}))
+    with pytest.raises(IntegrityError, match="signature does not match|checkpoint"):
+        log.verify()
+
+
+def test_deleting_the_signed_checkpoint_is_found(signed_log):
+    log, _ = signed_log
+    log.checkpoint_path.unlink()
+    with pytest.raises(IntegrityError, match="signed checkpoint .* is missing"):
+        log.verify()
+
+
+def test_a_signature_by_an_untrusted_key_is_refused(signed_log, tmp_path):
+    from mikrodata.pseudonymisation import KeyStore, TrustStore
+
+    log, _ = signed_log
+    other = KeyStore.create(tmp_path / "other", "another-test-passphrase")
+    with pytest.raises(IntegrityError, match="not trusted here"):
+        log.verify(trust=TrustStore([other.public_key()]))
+    with pytest.raises(IntegrityError, match="no steward public key is trusted"):
+        log.verify(trust=TrustStore([]))
+
+
+def test_an_edited_signed_event_rehashed_is_found_by_its_signature(signed_log):
+    log, _ = signed_log
+    lines = _lines(log)
+    event = json.loads(lines[4])
+    event["details"]["i"] = 99
+    event["hash"] = event_hash(event)
+    lines[4] = json.dumps(event) + "\n"
+    _write(log, lines)
+    log.head_path.write_text(json.dumps({"seq": 5, "hash": event["hash"]}))
+    with pytest.raises(IntegrityError, match="line 5: the signature does not match"):
+        log.verify()
+
+
+def test_the_key_store_finds_a_log_rolled_back_to_an_older_signed_copy(signed_log):
+    log, store = signed_log
+    saved = {p: p.read_bytes() for p in (log.path, log.head_path, log.checkpoint_path)}
+    log.append("extract_built", project="P1", user="steward", details={"i": 9}, signer=store)
+    for path, data in saved.items():
+        path.write_bytes(data)
+    assert log.verify().events == 5  # consistent and signed on its own
+    with pytest.raises(IntegrityError, match="key store saw this log reach event 6"):
+        log.verify(keystore=store)

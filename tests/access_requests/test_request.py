@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 import yaml
+
 from mikrodata.access_requests import DERIVED_VARIABLES, load_request
 from mikrodata.quality.catalogue import load
 from mikrodata.toolkit.errors import BadInputError

@@ -6,6 +6,7 @@ from __future__ import annotations
 import secrets
 
 import pytest
+
 from mikrodata.pseudonymisation import KeyStore
 
 

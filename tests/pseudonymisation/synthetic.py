@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 
 import numpy as np
+
 from mikrodata.pseudonymisation.luhn import luhn_check_digit
 
 __all__ = ["REFERENCE", "forms", "make_number", "synthetic_population"]

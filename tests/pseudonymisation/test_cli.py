@@ -5,8 +5,8 @@ from __future__ import annotations
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
-from mikrodata.pseudonymisation import KeyStore
 
+from mikrodata.pseudonymisation import KeyStore
 from tests.pseudonymisation.synthetic import synthetic_population
 
 PEOPLE = synthetic_population(40, seed=21)

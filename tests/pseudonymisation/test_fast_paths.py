@@ -17,11 +17,11 @@ import pyarrow.parquet as pq
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+
 from mikrodata.pseudonymisation import files, pseudonymise_file
 from mikrodata.pseudonymisation.pseudonyms import _twelve_digit_keys, hex_pseudonyms
 from mikrodata.pseudonymisation.tables import Pseudonymiser
 from mikrodata.toolkit.errors import BadInputError, IntegrityError
-
 from tests.pseudonymisation.synthetic import REFERENCE, forms, synthetic_population
 
 POPULATION = synthetic_population(400, seed=23)

@@ -10,9 +10,9 @@ import pyarrow as pa
 import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 import pytest
+
 from mikrodata.pseudonymisation import detect_encoding, pseudonymise_file, pseudonymise_table
 from mikrodata.toolkit.errors import BadInputError, IntegrityError
-
 from tests.pseudonymisation.synthetic import REFERENCE, synthetic_population
 
 PEOPLE = synthetic_population(500, seed=11)

@@ -13,6 +13,7 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pytest
+
 from mikrodata.pseudonymisation import Identifier, parse_identifiers
 from mikrodata.pseudonymisation.identifiers import parse_twelve_digits, twelve_digit_reasons
 from mikrodata.pseudonymisation.luhn import luhn_check_digit, luhn_check_digits

@@ -8,9 +8,10 @@ import datetime as dt
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from personnummer import personnummer
+
 from mikrodata.pseudonymisation import parse_identifiers
 from mikrodata.pseudonymisation.luhn import luhn_check_digit
-from personnummer import personnummer
 
 TODAY = dt.date.today()  # the oracle resolves centuries against today
 

@@ -11,6 +11,7 @@ import stat
 import traceback
 
 import pytest
+
 from mikrodata.pseudonymisation import PASSPHRASE_ENV, KeyStore, ProjectKey
 from mikrodata.toolkit.errors import BadInputError, KeyStoreError
 

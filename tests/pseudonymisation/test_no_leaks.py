@@ -11,6 +11,7 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
+
 from mikrodata.pseudonymisation import (
     Identifier,
     KeyStore,
@@ -19,7 +20,6 @@ from mikrodata.pseudonymisation import (
     pseudonymise_table,
 )
 from mikrodata.toolkit.errors import MikrodataError
-
 from tests.pseudonymisation.synthetic import synthetic_population
 
 PEOPLE = synthetic_population(60, seed=99)

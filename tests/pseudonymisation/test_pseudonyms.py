@@ -14,6 +14,7 @@ import pyarrow as pa
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+
 from mikrodata.pseudonymisation import (
     PSEUDONYM_PATTERN,
     find_pseudonym_collisions,
@@ -23,7 +24,6 @@ from mikrodata.pseudonymisation import (
 )
 from mikrodata.pseudonymisation.tables import Pseudonymiser
 from mikrodata.toolkit.errors import BadInputError, IntegrityError
-
 from tests.pseudonymisation.synthetic import REFERENCE, forms, synthetic_population
 
 POPULATION = synthetic_population(300, seed=7)

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 import yaml
+
 from mikrodata.quality.catalogue import CATALOGUE_DIR, catalogue_version, load, load_file, registers
 from mikrodata.toolkit.errors import CatalogueError
 

@@ -8,6 +8,7 @@ with the source it comes from, so a careless edit of the YAML fails here.
 from __future__ import annotations
 
 import pytest
+
 from mikrodata.quality.catalogue import load, registers
 
 REGISTERS = registers()

@@ -7,6 +7,7 @@ import re
 from pathlib import Path
 
 import pytest
+
 from mikrodata.quality.catalogue import load
 from mikrodata.quality.datadocs import ASSETS_DIR, CDN_MAP, VENDOR, make_offline, remote_references
 from mikrodata.quality.run import run_quality

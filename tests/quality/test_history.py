@@ -9,6 +9,7 @@ import re
 import numpy as np
 import pandas as pd
 import pytest
+
 from mikrodata.quality.catalogue import load
 from mikrodata.quality.history_report import write_history
 from mikrodata.toolkit.synthetic.clean import clean_year, write_dataset

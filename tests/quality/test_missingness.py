@@ -8,6 +8,7 @@ import re
 import numpy as np
 import pandas as pd
 import pytest
+
 from mikrodata.quality.catalogue import load
 from mikrodata.quality.missingness import write_missingness
 from mikrodata.toolkit.synthetic.clean import clean_year, write_dataset

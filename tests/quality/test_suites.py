@@ -11,6 +11,7 @@ import numpy as np
 import pandas as pd
 import pyarrow.parquet as pq
 import pytest
+
 from mikrodata.quality.catalogue import load
 from mikrodata.quality.datadocs import remote_references
 from mikrodata.quality.run import run_quality

@@ -8,6 +8,7 @@ import re
 
 import pandas as pd
 import pytest
+
 from mikrodata.quality.catalogue import registers
 from mikrodata.quality.run import run_quality
 
@@ -19,6 +20,7 @@ ARGS = ["--persons", "20000", "--years", "2015-2018", "--seed", "3"]
 @pytest.fixture(scope="module")
 def synth(tmp_path_factory):
     from click.testing import CliRunner
+
     from mikrodata.toolkit.cli import cli
 
     root = tmp_path_factory.mktemp("synth")

@@ -6,6 +6,7 @@ import os
 import stat
 
 import pytest
+
 from mikrodata.toolkit.atomic import atomic_directory, atomic_file, write_text_atomic
 
 

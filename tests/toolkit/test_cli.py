@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import subprocess
 import sys
+from pathlib import Path
 
 import click
 import pytest
+
 from mikrodata.toolkit import __version__
 from mikrodata.toolkit.cli import COMMANDS, cli
 from mikrodata.toolkit.errors import MikrodataError
@@ -31,6 +33,58 @@ def test_top_level_help_lists_every_command_without_importing_them(run_cli):
     assert result.exit_code == 0
     for name in COMMANDS:
         assert name in result.output
+
+
+def test_every_command_at_every_level_has_version(run_cli):
+    ctx = click.Context(cli)
+    for path, _ in _all_commands(cli, ctx):
+        result = run_cli(*path, "--version")
+        assert result.exit_code == 0, (path, result.output)
+        assert __version__ in result.output, path
+
+
+def test_commands_that_touch_no_data_answer_fast(tmp_path):
+    import time
+
+    example = "access_requests/examples/example_project.yaml"
+    for args in (["--help"], ["access", "validate", example], ["access", "--help"]):
+        start = time.perf_counter()
+        done = subprocess.run(
+            [sys.executable, "-m", "mikrodata.toolkit.cli", *args],
+            capture_output=True,
+            text=True,
+            cwd=Path(__file__).resolve().parents[2],
+        )
+        elapsed = time.perf_counter() - start
+        assert done.returncode == 0, done.stderr
+        # Well under a second on an idle machine; generous here for a shared CI runner.
+        assert elapsed < 2.5, (args, elapsed)
+
+
+def test_rekey_from_and_to_the_same_version_is_refused(run_cli, tmp_path):
+    (tmp_path / "ids.csv").write_text("personnummer\n")
+    result = run_cli(
+        "keys",
+        "rekey",
+        "--project",
+        "P1",
+        "--in",
+        str(tmp_path / "ids.csv"),
+        "--column",
+        "personnummer",
+        "--from",
+        "1",
+        "--to",
+        "1",
+        "--out",
+        str(tmp_path / "pairs.parquet"),
+    )
+    assert result.exit_code == 11 and "both version 1" in result.output
+
+
+def test_synthetic_years_after_the_catalogue_are_refused(run_cli, tmp_path):
+    result = run_cli("synth", "--years", "2090-2091", "--persons", "10", "--out", str(tmp_path))
+    assert result.exit_code == 11 and "outside the catalogue" in result.output
 
 
 def test_every_sub_command_has_help(run_cli):

@@ -8,6 +8,7 @@ import json
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
+
 from mikrodata.access_requests import AuditLog, load_request, read_state, transition
 from mikrodata.pseudonymisation import KeyStore, is_pseudonym, parse_identifiers, pseudonymise_table
 from mikrodata.toolkit.errors import (
@@ -18,7 +19,7 @@ from mikrodata.toolkit.errors import (
     MikrodataError,
 )
 from mikrodata.toolkit.extract import build_extract, read_manifest, verify_extract
-
+from mikrodata.toolkit.extract.build import build_lock_path
 from tests.access_requests.support import (
     FAULT_YEAR,
     PASSPHRASE,
@@ -27,7 +28,9 @@ from tests.access_requests.support import (
     STEWARD,
     make_delivery,
     make_keystore,
+    move,
     new_approved_request,
+    steward_store,
     write_request,
 )
 
@@ -48,8 +51,14 @@ def log(tmp_path):
 
 
 @pytest.fixture
-def request_path(tmp_path, log):
-    return new_approved_request(tmp_path, log)
+def steward(keystore):
+    """The steward's key store, the one the builds use, trusted in this test."""
+    return steward_store(keystore)
+
+
+@pytest.fixture
+def request_path(tmp_path, log, steward):
+    return new_approved_request(tmp_path, log, store=steward)
 
 
 def _build(request_path, delivery, keystore, tmp_path, log, **kwargs):
@@ -87,7 +96,12 @@ def test_extract_contains_exactly_the_approved_columns_and_years(built, request_
     for not_approved in ("flykting", "kon", "andamal", "distrikt", "belopp_livsforing_ovrigt"):
         assert not_approved not in table.column_names
     assert set(built.manifest["registers"]) == {"ekonomiskt_bistand"}
-    assert sorted(p.name for p in built.out.iterdir()) == ["ekonomiskt_bistand", "manifest.json"]
+    assert sorted(p.name for p in built.out.iterdir()) == [
+        "approval.json",
+        "ekonomiskt_bistand",
+        "manifest.json",
+        "manifest.sig",
+    ]
 
 
 def test_no_raw_personnummer_anywhere_in_the_extract(built, delivery):
@@ -185,26 +199,30 @@ def test_derived_variables_match_the_identifier(built, delivery, keystore):
 def test_manifest_records_what_the_issue_asks(built, request_path, keystore, log):
     m = read_manifest(built.out)
     key = KeyStore.open(keystore, PASSPHRASE).project_key("P2026-001")
-    assert m["key"] == {"key_id": key.key_id, "version": key.version}
-    assert m["approval_hash"] == read_state(request_path).approval_hash
-    assert m["catalogue_version"].startswith("sha256:")
-    assert m["code_version"]
-    assert m["delivery_checks"]["ekonomiskt_bistand"] == "skipped by the caller"
-    files = {f["path"]: f for f in m["files"]}
-    assert set(files) == {"ekonomiskt_bistand/part-0.parquet"}
-    assert len(files["ekonomiskt_bistand/part-0.parquet"]["sha256"]) == 64
+    assert m.key == {"key_id": key.key_id, "version": key.version}
+    assert m.approval_hash == read_state(request_path, log).approval_hash
+    assert m.catalogue_version.startswith("sha256:")
+    assert m.code_version and not m.dummy
+    assert m.delivery_checks["ekonomiskt_bistand"] == "skipped by the caller"
+    files = {f.path: f for f in m.files}
+    assert set(files) == {"approval.json", "ekonomiskt_bistand/part-0.parquet"}
+    assert len(files["ekonomiskt_bistand/part-0.parquet"].sha256) == 64
     text = (built.out / "manifest.json").read_text()
     assert PASSPHRASE not in text
     built_events = [e for e in log.events() if e["action"] == "extract_built"]
     assert built_events[-1]["details"]["manifest_sha256"] == built.manifest_sha256
-    assert read_state(request_path).state == "extract_delivered"
-    assert log.contains(m["audit_head"]["seq"], m["audit_head"]["hash"])
+    assert "signature" in built_events[-1]
+    state = read_state(request_path, log)
+    assert state.state == "extract_delivered" and state.history[-1]["signed"]
+    assert log.contains(m.audit_head["seq"], m.audit_head["hash"])
     log.verify()
 
 
-def test_verify_passes_and_is_audited(built, request_path, log):
+def test_verify_passes_and_is_audited(built, request_path, log, steward):
     result = verify_extract(built.out, request=request_path, user=PI, audit=log)
-    assert result.audit_checked and result.approval_checked
+    assert result.approval_checked and not result.dummy
+    assert result.signed_by == steward.public_key().key_id
+    assert result.approval.request.project == "P2026-001"
     assert log.events()[-1]["action"] == "extract_verified"
 
 
@@ -216,16 +234,20 @@ def _tamper_file(out):
 
 
 def _tamper_manifest_consistently(out):
-    # Edit the data AND update the manifest to match: only the audit log shows it.
+    # Edit the data AND update the manifest to match: only the signature shows it.
     _tamper_file(out)
     m = json.loads((out / "manifest.json").read_text())
     from mikrodata.access_requests import file_sha256
 
     path = out / "ekonomiskt_bistand" / "part-0.parquet"
-    m["files"][0].update(
-        sha256=file_sha256(path), bytes=path.stat().st_size, rows=m["files"][0]["rows"] - 1
-    )
-    (out / "manifest.json").write_text(json.dumps(m))
+    entry = next(f for f in m["files"] if f["path"] == "ekonomiskt_bistand/part-0.parquet")
+    entry.update(sha256=file_sha256(path), bytes=path.stat().st_size, rows=entry["rows"] - 1)
+    (out / "manifest.json").write_text(json.dumps(m, indent=2, sort_keys=True) + "\n")
+
+
+def _link_to_the_registers(out):
+    # A symlink inside the extract could reach the raw registers.
+    (out / "ekonomiskt_bistand" / "raw").symlink_to(out.parent)
 
 
 def _add_file(out):
@@ -240,10 +262,12 @@ def _remove_file(out):
     "tamper,message",
     [
         (_tamper_file, "part-0.parquet: its content differs from the manifest"),
-        (_tamper_manifest_consistently, "not the manifest the audit log recorded"),
+        (_tamper_manifest_consistently, "manifest.json: the signature does not match"),
+        (_link_to_the_registers, "a symbolic link inside the extract"),
         (_add_file, "notes.csv: a file the manifest does not list"),
         (_remove_file, "listed in the manifest but missing"),
     ],
+    ids=["file", "file and manifest", "symlink", "added", "removed"],
 )
 def test_tampering_with_the_extract_is_detected(built, log, tamper, message):
     tamper(built.out)
@@ -268,22 +292,27 @@ def test_rebuild_replaces_the_extract_whole(built, request_path, delivery, keyst
     assert again.manifest["registers"] == built.manifest["registers"]
     verify_extract(again.out, request=request_path, user=STEWARD, audit=log)
     assert not list(tmp_path.glob(".extract.*.tmp"))
+    assert not list(tmp_path.glob("*.lock")) and not list(tmp_path.glob(".*.lock"))
 
 
 def _events(log):
     return [e["action"] for e in log.events()]
 
 
-def _close(request_path, log):
-    transition(request_path, "closed", user=STEWARD, audit=log)
+def _close(request_path, log, monkeypatch):
+    move(request_path, "closed", log, store=steward_store())
 
 
-def _change(request_path, log):
+def _change(request_path, log, monkeypatch):
     request_path.write_text(request_path.read_text().replace("2012-2020", "2012-2021"))
 
 
-def _expire_by_date(request_path, log):
-    return {"today": __import__("datetime").date(2030, 1, 1)}
+def _expire_by_date(request_path, log, monkeypatch):
+    import datetime as dt
+
+    from mikrodata.toolkit import clock
+
+    monkeypatch.setattr(clock, "today", lambda: dt.date(2030, 1, 1))
 
 
 @pytest.mark.parametrize(
@@ -298,12 +327,13 @@ def _expire_by_date(request_path, log):
     ids=["closed", "changed", "researcher", "outsider", "expired"],
 )
 def test_gate_refusals_write_nothing_but_a_refusal_event(
-    request_path, delivery, keystore, tmp_path, log, setup, kwargs, error, message
+    request_path, delivery, keystore, tmp_path, log, monkeypatch, setup, kwargs, error, message
 ):
-    extra = (setup(request_path, log) if setup else None) or {}
+    if setup is not None:
+        setup(request_path, log, monkeypatch)
     before = _events(log)
     with pytest.raises(error, match=message):
-        _build(request_path, delivery, keystore, tmp_path, log, **kwargs, **extra)
+        _build(request_path, delivery, keystore, tmp_path, log, **kwargs)
     assert not (tmp_path / "extract").exists() and not (tmp_path / "rejects").exists()
     assert _events(log) == before + ["access_refused"]
     log.verify()
@@ -357,7 +387,7 @@ def test_other_errors_write_nothing(
     assert _events(log) == before
 
 
-def test_cohort_population_and_a_second_register(tmp_path, log, keystore):
+def test_cohort_population_and_a_second_register(tmp_path, log, keystore, steward):
     from mikrodata.toolkit.extract import synthetic_register
 
     regs = tmp_path / "regs"
@@ -369,6 +399,7 @@ def test_cohort_population_and_a_second_register(tmp_path, log, keystore):
     path = new_approved_request(
         tmp_path,
         log,
+        store=steward,
         registers={
             "ekonomiskt_bistand": {"years": "2015-2016", "variables": ["kommun"]},
             "befolkning": {"years": [2016], "variables": ["kon"]},
@@ -417,7 +448,7 @@ def test_a_second_build_of_the_same_extract_waits_its_turn(
             "-c",
             "import sys, time; from filelock import FileLock; "
             "l = FileLock(sys.argv[1]); l.acquire(); print('held', flush=True); time.sleep(30)",
-            str(tmp_path / ".extract.lock"),
+            str(build_lock_path(tmp_path / "extract")),
         ],
         stdout=subprocess.PIPE,
         text=True,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pyarrow.parquet as pq
+
 from mikrodata.access_requests import AuditLog, load_request
 from mikrodata.pseudonymisation import is_pseudonym
 from mikrodata.quality.catalogue import load
@@ -12,13 +13,13 @@ from mikrodata.toolkit.extract import (
     synthetic_register,
     verify_extract,
 )
-
 from tests.access_requests.support import (
     PASSPHRASE,
     PI,
     STEWARD,
     make_keystore,
     new_approved_request,
+    steward_store,
     write_request,
 )
 
@@ -32,9 +33,11 @@ def _shape(manifest):
 
 def test_dummy_has_the_shape_of_the_real_extract(tmp_path):
     log = AuditLog(tmp_path / "audit.jsonl")
+    keystore = make_keystore(tmp_path / "ks")
     request = new_approved_request(
         tmp_path,
         log,
+        store=steward_store(keystore),
         registers={
             "ekonomiskt_bistand": {
                 "years": "2015-2018",
@@ -55,7 +58,7 @@ def test_dummy_has_the_shape_of_the_real_extract(tmp_path):
         request,
         regs,
         tmp_path / "real",
-        keystore=make_keystore(tmp_path / "ks"),
+        keystore=keystore,
         passphrase=PASSPHRASE,
         rejects=tmp_path / "rejects",
         user=STEWARD,
@@ -82,7 +85,8 @@ def test_dummy_has_the_shape_of_the_real_extract(tmp_path):
         pq.read_table(tmp_path / "real" / "ekonomiskt_bistand")["personnummer"].to_pylist()
     )
     assert not real_ids & set(eb.column("personnummer").to_pylist())
-    verify_extract(tmp_path / "dummy", user=PI, audit=log)
+    checked = verify_extract(tmp_path / "dummy", user=PI, audit=log)
+    assert checked.dummy and checked.approval is None
     assert log.events()[-2]["action"] == "dummy_extract_built"
 
 
@@ -101,6 +105,8 @@ def test_dummy_needs_only_a_valid_request(tmp_path, run_cli):
         env=env,
     )
     assert result.exit_code == 0, result.output
-    assert "dummy extract written" in result.output
+    assert "dummy extract of project P2026-001 written" in result.output
+    assert "holds no register data" in result.output and "{" not in result.output
     ok = run_cli("extract", "verify", str(tmp_path / "d"), env=env)
     assert ok.exit_code == 0, ok.output
+    assert "dummy extract ok" in ok.output and "no release can come from it" in ok.output

@@ -12,7 +12,6 @@ import time
 
 from mikrodata.access_requests import AuditLog, file_sha256
 from mikrodata.toolkit.extract import build_extract, verify_extract
-
 from tests.access_requests.support import (
     PASSPHRASE,
     PI,
@@ -20,6 +19,7 @@ from tests.access_requests.support import (
     make_delivery,
     make_keystore,
     new_approved_request,
+    steward_store,
 )
 
 BUILD = textwrap.dedent(
@@ -36,9 +36,9 @@ BUILD = textwrap.dedent(
 
 def test_sigkill_mid_build_leaves_the_old_extract_and_a_valid_log(tmp_path):
     log = AuditLog(tmp_path / "audit.jsonl")
-    request = new_approved_request(tmp_path, log)
-    delivery = make_delivery(tmp_path / "registers", persons=1500)
     keystore = make_keystore(tmp_path / "keystore")
+    request = new_approved_request(tmp_path, log, store=steward_store(keystore))
+    delivery = make_delivery(tmp_path / "registers", persons=1500)
     out, rejects = tmp_path / "extract", tmp_path / "rejects"
     first = build_extract(
         request,

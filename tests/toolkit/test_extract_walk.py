@@ -6,14 +6,14 @@ from __future__ import annotations
 import json
 
 from mikrodata.access_requests import AuditLog
+from mikrodata.pseudonymisation import TrustStore
 from mikrodata.toolkit.extract import synthetic_register
-
-from tests.access_requests.support import PASSPHRASE, PI, STEWARD, make_keystore, write_request
+from tests.access_requests.support import PASSPHRASE, PI, STEWARD, write_request
 
 
 def test_walk_from_draft_to_delivered_to_closed(tmp_path, run_cli):
     log = tmp_path / "audit.jsonl"
-    keystore = make_keystore(tmp_path / "keystore")
+    keystore = tmp_path / "keystore"
     regs = tmp_path / "registers"
     synthetic_register("ekonomiskt_bistand", tuple(range(2011, 2022)), 60, regs, seed=7)
     base = {
@@ -31,6 +31,7 @@ def test_walk_from_draft_to_delivered_to_closed(tmp_path, run_cli):
         assert result.exit_code == 0, (args, result.output)
         return result.output
 
+    ok("keys", "init", "--project", "P2026-001", env=steward)
     ok("access", "new", "P2026-001", "--dir", str(tmp_path), env=pi)
     write_request(request)  # the PI fills it in
     assert "valid request for project P2026-001" in ok("access", "validate", str(request), env=pi)
@@ -79,7 +80,7 @@ def test_walk_from_draft_to_delivered_to_closed(tmp_path, run_cli):
     assert (tmp_path / "home" / "rejects" / "P2026-001").is_dir()  # steward side, outside
     assert "state: extract_delivered" in ok("access", "status", str(request), env=pi)
     verified = ok("extract", "verify", str(tmp_path / "extract"), "--request", str(request), env=pi)
-    assert "approval ok" in verified
+    assert "signed by steward key" in verified and "gate ok" in verified
 
     ok("access", "close", str(request), "--note", "finished", env=steward)
     before = (tmp_path / "extract" / "manifest.json").read_bytes()
@@ -101,6 +102,7 @@ def test_walk_from_draft_to_delivered_to_closed(tmp_path, run_cli):
     trail = ok("audit", "show", "--project", "P2026-001", "--json", env=base)
     actions = [json.loads(line)["action"] for line in trail.splitlines()]
     assert actions == [
+        "key_rotated",  # keys init --project (keystore_created belongs to no project)
         "request_created",
         "request_transition",  # submitted
         "access_refused",  # build before approval
@@ -112,4 +114,5 @@ def test_walk_from_draft_to_delivered_to_closed(tmp_path, run_cli):
         "request_transition",  # closed
         "access_refused",  # build after closing
     ]
-    assert AuditLog(log).verify().events == len(actions)
+    trust = TrustStore.load(tmp_path / "home" / "trusted_keys")  # where keys init put it
+    assert AuditLog(log).verify(trust=trust).events == len(actions) + 1

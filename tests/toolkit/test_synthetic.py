@@ -15,6 +15,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 import pytest
+
 from mikrodata.pseudonymisation.luhn import luhn_check_digit
 from mikrodata.quality.catalogue import load
 from mikrodata.toolkit.errors import BadInputError
@@ -446,6 +447,7 @@ def test_cli_refuses_bad_input(run_cli, workdir):
 
 def test_random_personnummer_are_distinct_valid_and_inside_the_birth_years():
     import numpy as np
+
     from mikrodata.pseudonymisation import parse_identifiers
     from mikrodata.toolkit.synthetic.identifiers import random_personnummer
 

@@ -16,6 +16,7 @@ import importlib
 from typing import Any
 
 import click
+
 from mikrodata.toolkit import __version__
 from mikrodata.toolkit.errors import MikrodataError
 
@@ -35,6 +36,31 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
 }
 
 
+def _version(ctx: click.Context, _param: click.Parameter, value: bool) -> None:
+    if value and not ctx.resilient_parsing:
+        click.echo(f"mikrodata, version {__version__}")
+        ctx.exit()
+
+
+def with_version(command: click.Command) -> click.Command:
+    """Give ``command`` and every sub-command a ``--version`` option (once)."""
+    if not any(p.name == "version" for p in command.params):
+        command.params.append(
+            click.Option(
+                ["--version"],
+                is_flag=True,
+                expose_value=False,
+                is_eager=True,
+                callback=_version,
+                help="Show the version and exit.",
+            )
+        )
+    if isinstance(command, click.Group):
+        for sub in command.commands.values():
+            with_version(sub)
+    return command
+
+
 class LazyGroup(click.Group):
     """A group whose sub-commands are imported on first use."""
 
@@ -48,7 +74,8 @@ class LazyGroup(click.Group):
     def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
         if cmd_name in self._lazy:
             module, attr, _ = self._lazy[cmd_name]
-            return getattr(importlib.import_module(f"mikrodata.toolkit.cli.{module}"), attr)
+            command = getattr(importlib.import_module(f"mikrodata.toolkit.cli.{module}"), attr)
+            return with_version(command)
         return super().get_command(ctx, cmd_name)
 
     def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:

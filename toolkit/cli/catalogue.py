@@ -5,9 +5,10 @@ from __future__ import annotations
 from pathlib import Path
 
 import click
+from rich.table import Table
+
 from mikrodata.quality.catalogue import load, registers
 from mikrodata.toolkit.cli._output import console
-from rich.table import Table
 
 __all__ = ["catalogue"]
 

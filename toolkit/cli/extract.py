@@ -5,8 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import click
+
 from mikrodata.access_requests import AuditLog
-from mikrodata.toolkit.paths import current_user
 
 __all__ = ["extract"]
 
@@ -16,7 +16,9 @@ _log_opt = click.option(
     type=click.Path(dir_okay=False, path_type=Path),
     help="Audit log (default: $MIKRODATA_AUDIT_LOG or $MIKRODATA_HOME/audit.jsonl).",
 )
-_user_opt = click.option("--user", help="Who does this (default: $MIKRODATA_USER or login).")
+_user_opt = click.option(
+    "--user", help="Declare who does this (tests and the demo only; default: your account)."
+)
 _request_opt = click.option(
     "--request",
     "request",
@@ -79,7 +81,7 @@ def build(
         out,
         keystore=keystore,
         rejects=rejects,
-        user=user or current_user(),
+        user=user,
         audit=AuditLog(log),
     )
     m = result.manifest
@@ -110,14 +112,20 @@ def verify(directory: Path, request: Path | None, user: str | None, log: Path | 
     """Check DIRECTORY against its manifest (and the audit log, and the approval)."""
     from mikrodata.toolkit.extract import verify_extract
 
-    result = verify_extract(
-        directory, request=request, user=user or current_user(), audit=AuditLog(log)
+    result = verify_extract(directory, request=request, user=user, audit=AuditLog(log))
+    if result.dummy:
+        click.echo(
+            f"dummy extract ok: {result.files} files of project {result.project} match its "
+            "manifest (synthetic data, signed by a throw-away key: no release can come from it)"
+        )
+        return
+    click.echo(
+        f"extract ok: {result.files} files of project {result.project} match the manifest, "
+        f"signed by steward key {result.signed_by}; everything in it is inside the signed "
+        "approval"
     )
-    click.echo(f"extract ok: {result.files} files of project {result.project} match the manifest")
-    if not result.audit_checked:
-        click.echo("warning: no audit log found, the manifest was not checked against it")
     if result.approval_checked:
-        click.echo("approval ok: everything in it is approved")
+        click.echo("gate ok: the request's current approval is the one it was built under")
 
 
 @extract.command()
@@ -134,7 +142,13 @@ def dummy(
     from mikrodata.toolkit.extract import build_dummy_extract
 
     result = build_dummy_extract(
-        request, out, persons=persons, seed=seed, user=user or current_user(), audit=AuditLog(log)
+        request, out, persons=persons, seed=seed, user=user, audit=AuditLog(log)
     )
-    rows = {n: r["rows_out"] for n, r in result.manifest["registers"].items()}
-    click.echo(f"dummy extract written to {out}: {rows}")
+    rows = ", ".join(
+        f"{r['rows_out']:,} rows of {n}" for n, r in result.manifest["registers"].items()
+    )
+    click.echo(
+        f"dummy extract of project {result.manifest['project']} written to {out}: {rows} "
+        f"({persons:,} synthetic persons, seed {seed}); it has the approved shape and holds "
+        "no register data"
+    )

@@ -1,7 +1,10 @@
-"""``mikrodata keys``: the encrypted key store (init, rotate, status, rekey).
+"""``mikrodata keys``: the encrypted key store (init, rotate, status, rekey,
+export-public).
 
 The passphrase comes from ``MIKRODATA_KEYSTORE_PASSPHRASE`` or a hidden prompt. No
-command prints a key: only project ids, versions, dates and public key ids.
+command prints a key: only project ids, versions, dates, public key ids and the
+steward's public signing key. Every command that uses the key store's secrets writes a
+signed audit event (``keystore_created``, ``key_rotated``, ``rekey_table_written``).
 """
 
 from __future__ import annotations
@@ -10,11 +13,12 @@ import os
 from pathlib import Path
 
 import click
+
 from mikrodata.pseudonymisation import PASSPHRASE_ENV, KeyStore
 from mikrodata.toolkit.cli._output import console
-from mikrodata.toolkit.paths import keystore_path
+from mikrodata.toolkit.paths import keystore_path, trusted_keys_path
 
-__all__ = ["keys", "keystore_option", "open_keystore", "passphrase"]
+__all__ = ["keys", "keystore_option", "log_option", "open_keystore", "passphrase"]
 
 
 def passphrase(confirm: bool = False) -> str:
@@ -40,6 +44,37 @@ keystore_option = click.option(
 )
 
 
+log_option = click.option(
+    "--log",
+    "log",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Audit log (default: $MIKRODATA_AUDIT_LOG or $MIKRODATA_HOME/audit.jsonl).",
+)
+
+
+def _audit(log: Path | None):
+    from mikrodata.access_requests import AuditLog
+
+    return AuditLog(log)
+
+
+def _trust_public_key(store: KeyStore) -> Path:
+    """Install the store's public signing key in the local trust store (the steward's
+    own machine trusts its own key); returns the file."""
+    from mikrodata.toolkit.atomic import write_text_atomic
+
+    public = store.public_key()
+    folder = trusted_keys_path()
+    target = folder / f"{public.key_id}.pub" if not folder.is_file() else folder
+    if folder.is_file():  # a single file of keys: add the line once
+        text = folder.read_text(encoding="utf-8")
+        if public.to_text() not in text:
+            write_text_atomic(folder, text + public.to_text())
+        return folder
+    write_text_atomic(target, public.to_text(), mode=0o644)
+    return target
+
+
 @click.group()
 def keys() -> None:
     """The encrypted key store: init, rotate, status, rekey. No command prints a key."""
@@ -48,40 +83,101 @@ def keys() -> None:
 @keys.command()
 @keystore_option
 @click.option("--project", default=None, help="Also create version 1 of this project's key.")
-def init(keystore: Path | None, project: str | None) -> None:
+@log_option
+def init(keystore: Path | None, project: str | None, log: Path | None) -> None:
     """Create a new key store (scrypt + AES-256-GCM, mode 0600) with a fresh master
-    secret. Never overwrites an existing one."""
+    secret and the steward's signing key. Never overwrites an existing one. Its public
+    key is installed in the trust store ($MIKRODATA_TRUSTED_KEYS)."""
     path = keystore or keystore_path()
     store = KeyStore.create(path, passphrase(confirm=True))
+    trusted = _trust_public_key(store)
+    audit = _audit(log)
+    audit.append(
+        "keystore_created",
+        project=None,
+        details={"keystore": str(path.resolve()), "signing_key_id": store.public_key().key_id},
+        signer=store,
+    )
     click.echo(f"created key store {path} (mode 0600)")
+    click.echo(f"signing key {store.public_key().key_id}, public key trusted in {trusted}")
     if project:
         version = store.rotate(project)
-        click.echo(
-            f"project {project}: key version {version} ({store.project_key(project).key_id})"
+        key_id = store.project_key(project).key_id
+        audit.append(
+            "key_rotated",
+            project=project,
+            details={"version": version, "key_id": key_id},
+            signer=store,
         )
+        click.echo(f"project {project}: key version {version} ({key_id})")
+
+
+@keys.command("export-public")
+@keystore_option
+@click.option(
+    "--out",
+    "out_path",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Write it here (default: print it).",
+)
+def export_public(keystore: Path | None, out_path: Path | None) -> None:
+    """The steward's public signing key, for researchers' environments: they check
+    approvals, extracts and releases against it, offline."""
+    from mikrodata.toolkit.atomic import write_text_atomic
+
+    public = open_keystore(keystore).public_key()
+    if out_path is None:
+        click.echo(public.to_text(), nl=False)
+        return
+    write_text_atomic(out_path, public.to_text(), mode=0o644)
+    click.echo(f"public key {public.key_id} written to {out_path}")
 
 
 @keys.command()
 @keystore_option
 @click.option("--project", required=True, help="Project id, e.g. P2026-017.")
-def rotate(keystore: Path | None, project: str) -> None:
+@log_option
+def rotate(keystore: Path | None, project: str, log: Path | None) -> None:
     """Start a new key version for a project (version 1 for a new project). Pseudonyms
     made under the new version differ from the old ones; the steward can compute the
     re-keying table between them."""
     store = open_keystore(keystore)
     version = store.rotate(project)
     key = store.project_key(project, version)
+    _audit(log).append(
+        "key_rotated",
+        project=project,
+        details={"version": version, "key_id": key.key_id},
+        signer=store,
+    )
     click.echo(f"project {project}: key version {version} is now current (key id {key.key_id})")
 
 
 @keys.command()
 @keystore_option
-def status(keystore: Path | None) -> None:
+@click.option("--json", "as_json", is_flag=True, help="Print JSON, for scripts.")
+def status(keystore: Path | None, as_json: bool) -> None:
     """List projects, their key versions and public key ids (never the keys)."""
+    import json
+
     from rich.table import Table
 
     store = open_keystore(keystore)
     projects = store.projects()
+    if as_json:
+        doc = {
+            "keystore": str(store.path),
+            "signing_key_id": store.public_key().key_id,
+            "projects": {
+                project: [
+                    dict(v, key_id=store.project_key(project, v["version"]).key_id)
+                    for v in versions
+                ]
+                for project, versions in projects.items()
+            },
+        }
+        click.echo(json.dumps(doc))
+        return
     click.echo(f"key store {store.path}: {len(projects)} project(s)")
     if not projects:
         return
@@ -121,6 +217,7 @@ def status(keystore: Path | None) -> None:
     type=click.Path(path_type=Path),
     help="Where to write the table old_pseudonym -> new_pseudonym (.parquet).",
 )
+@log_option
 def rekey(
     keystore: Path | None,
     project: str,
@@ -130,14 +227,20 @@ def rekey(
     old: int,
     new: int,
     out_path: Path,
+    log: Path | None,
 ) -> None:
     """Write the re-keying table (old pseudonym -> new pseudonym) for the identifiers in a
     steward-side file: lets existing extracts be moved to a new key version."""
     import pyarrow.parquet as pq
+
     from mikrodata.pseudonymisation import input_columns, rekey_table
     from mikrodata.toolkit.atomic import atomic_file
     from mikrodata.toolkit.errors import BadInputError
 
+    if old == new:
+        raise BadInputError(
+            f"--from and --to are both version {old}", "Give two different key versions"
+        )
     if column not in input_columns(in_path):
         raise BadInputError(f"column {column} is not in {in_path.name}", "check --column")
     if in_path.suffix.lower() in (".parquet", ".pq"):
@@ -145,6 +248,7 @@ def rekey(
     else:
         import pyarrow as pa
         import pyarrow.csv as pacsv
+
         from mikrodata.pseudonymisation import detect_encoding
 
         enc = detect_encoding(in_path)
@@ -162,6 +266,19 @@ def rekey(
     with atomic_file(out_path, mode=0o600) as tmp:
         pq.write_table(table, tmp)
     rejected = table.schema.metadata[b"mikrodata.rejected_distinct"].decode()
+    _audit(log).append(
+        "rekey_table_written",
+        project=project,
+        details={
+            "from_version": old,
+            "to_version": new,
+            "pairs": table.num_rows,
+            "invalid_distinct": int(rejected),
+            "input": in_path.name,
+            "out": str(out_path.resolve()),
+        },
+        signer=store,
+    )
     click.echo(f"wrote {table.num_rows} pairs to {out_path} ({rejected} distinct invalid skipped)")
 
 

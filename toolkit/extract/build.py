@@ -4,17 +4,19 @@ pseudonymised, atomic and audited.
 1. the access gate (``build_extract`` by a data steward of the project);
 2. the delivery checks of each register and approved year (the quality suites' hook);
 3. the approved population; then per register :func:`~toolkit.extract.pipeline.run_register`;
-4. ``manifest.json``; the extract directory is swapped in whole
+4. ``approval.json`` (the steward-signed approval), ``manifest.json`` and its signature
+   ``manifest.sig``; the extract directory is swapped in whole
    (:func:`toolkit.atomic.atomic_directory`), so an interrupted build leaves the
    previous extract or none; the rejects folder (steward side, outside the extract) is
    swapped in the same way;
-5. an ``extract_built`` audit event with the manifest's hash, and the request moves to
-   ``extract_delivered`` on its first delivery.
+5. an ``extract_built`` audit event with the manifest's hash, signed, and the request
+   moves to ``extract_delivered`` on its first delivery (signed too).
 """
 
 from __future__ import annotations
 
-import datetime as dt
+import hashlib
+import json
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,9 +24,12 @@ from typing import Any
 
 import pyarrow.parquet as pq
 from filelock import FileLock, Timeout
+
 from mikrodata.access_requests import (
+    APPROVAL_NAME,
     POPULATION_REGISTER,
     AccessRequest,
+    Approval,
     AuditLog,
     check_access,
     read_state,
@@ -32,10 +37,11 @@ from mikrodata.access_requests import (
 )
 from mikrodata.pseudonymisation import KeyStore, ProjectKey
 from mikrodata.quality.catalogue import catalogue_version, load
-from mikrodata.toolkit import __version__
+from mikrodata.toolkit import __version__, clock
 from mikrodata.toolkit.atomic import atomic_directory
 from mikrodata.toolkit.errors import BadInputError, MikrodataError
-from mikrodata.toolkit.paths import current_user, home, keystore_path
+from mikrodata.toolkit.identity import Identity, resolve_identity
+from mikrodata.toolkit.paths import home, keystore_path
 
 from .columns import RegisterSpec, register_spec
 from .manifest import MANIFEST_FORMAT, describe_file, write_manifest
@@ -46,6 +52,7 @@ from .source import connect, source_files
 __all__ = [
     "BuildResult",
     "assemble_manifest",
+    "build_lock_path",
     "build_extract",
     "default_check_dir",
     "default_reject_dir",
@@ -105,6 +112,15 @@ def run_delivery_checks(
     return f"passed ({len(checked)} year(s)){note}"
 
 
+def build_lock_path(out: Path) -> Path:
+    """The lock one build of ``out`` holds: in ``$MIKRODATA_HOME/locks``, so nothing is
+    left beside the extract (whose folder a researcher may be given whole)."""
+    digest = hashlib.sha256(str(Path(out).resolve()).encode("utf-8")).hexdigest()[:16]
+    folder = home() / "locks"
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder / f"extract-{digest}.lock"
+
+
 def _inside(a: Path, b: Path) -> bool:
     a, b = a.resolve(), b.resolve()
     return a == b or b in a.parents
@@ -152,7 +168,7 @@ def assemble_manifest(
         "project": request.project,
         "request": request.path.name,
         "approval_hash": request.sha256,
-        "built_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+        "built_at": clock.now().isoformat(timespec="seconds"),
         "built_by": user,
         "code_version": __version__,
         "catalogue_version": catalogue_version(),
@@ -175,9 +191,8 @@ def build_extract(
     keystore: str | Path | None = None,
     passphrase: str | None = None,
     rejects: str | Path | None = None,
-    user: str | None = None,
+    user: str | Identity | None = None,
     audit: AuditLog | None = None,
-    today: dt.date | None = None,
     delivery_checks: bool = True,
 ) -> BuildResult:
     """Build the project extract of the request at ``request_path`` into ``out``.
@@ -186,12 +201,14 @@ def build_extract(
     with deliberate faults, e.g. in tests of the reject path); the manifest says so. The
     command line always runs them."""
     request_path, registers_dir, out = Path(request_path), Path(registers_dir), Path(out)
-    user = user or current_user()
+    identity = resolve_identity(user)
     audit = audit or AuditLog()
+    store = KeyStore.open(keystore or keystore_path(), passphrase)
     # The gate is the one place that says yes; what is selected below is exactly the
-    # approval it returns (register_spec reads nothing else).
+    # approval it returns (register_spec reads nothing else). With the key store open it
+    # also refuses a log rolled back behind the key store's last checkpoint.
     approval = check_access(
-        request_path, user=user, action="build_extract", audit=audit, today=today
+        request_path, user=identity, action="build_extract", audit=audit, keystore=store
     )
     request, project = approval.request, approval.project
     specs = [register_spec(request, r) for r in request.register_names]
@@ -206,7 +223,7 @@ def build_extract(
         needed.add(POPULATION_REGISTER)
     for register in sorted(needed):
         source_files(registers_dir, register)  # fail before anything is written
-    key = KeyStore.open(keystore or keystore_path(), passphrase).project_key(project)
+    key = store.project_key(project)
     check_dir = default_check_dir(project)
     checks = {
         s.register: (
@@ -220,7 +237,7 @@ def build_extract(
     out.parent.mkdir(parents=True, exist_ok=True)
     # One build per extract directory at a time: a second one would clear the first's
     # temporary directory (atomic_directory removes stale siblings).
-    lock = FileLock(str(out.parent / f".{out.name}.lock"))
+    lock = FileLock(str(build_lock_path(out)))
     try:
         lock.acquire(timeout=0)
     except Timeout:
@@ -229,25 +246,25 @@ def build_extract(
         ) from None
     try:
         return _build_locked(
-            request, specs, registers_dir, out, reject_dir, key, checks, user, audit, request_path
+            approval, specs, registers_dir, out, reject_dir, key, checks, store, audit, request_path
         )
     finally:
         lock.release()
 
 
 def _build_locked(
-    request: AccessRequest,
+    approval: Approval,
     specs: list[RegisterSpec],
     registers_dir: Path,
     out: Path,
     reject_dir: Path,
     key: ProjectKey,
     checks: dict[str, str],
-    user: str,
+    store: KeyStore,
     audit: AuditLog,
     request_path: Path,
 ) -> BuildResult:
-    project = request.project
+    request, project, user = approval.request, approval.project, approval.identity
     audit_head = audit.head()
     # DuckDB spills its sorts beside the output, on the disk that will hold the extract.
     with tempfile.TemporaryDirectory(prefix=".mikrodata-duckdb-", dir=out.parent) as scratch:
@@ -261,12 +278,18 @@ def _build_locked(
                 if len(specs) > 1:
                     check_collisions_across_registers(con, key)
                 (tmp / ".work").rmdir()
+                # The signed approval travels with the extract: a researcher's machine
+                # checks the extract's scope against it offline.
+                (tmp / APPROVAL_NAME).write_text(
+                    json.dumps(approval.approval.document, indent=2, sort_keys=True) + "\n",
+                    encoding="utf-8",
+                )
                 manifest = assemble_manifest(
                     tmp,
                     request,
                     specs,
                     results,
-                    user=user,
+                    user=user.user,
                     key={"key_id": key.key_id, "version": key.version},
                     population={
                         "type": pop.type,
@@ -279,7 +302,7 @@ def _build_locked(
                     delivery_checks=checks,
                     dummy=False,
                 )
-                manifest_sha = write_manifest(tmp, manifest)
+                manifest_sha = write_manifest(tmp, manifest, store.signing_key())
         finally:
             con.close()
     audit.append(
@@ -296,7 +319,8 @@ def _build_locked(
             "rows_out": {r.register: r.rows_out for r in results},
             "rows_rejected": {r.register: r.rows_rejected for r in results},
         },
+        signer=store,
     )
-    if read_state(request_path).state == "confidentiality_approved":
-        transition(request_path, "extract_delivered", user=user, audit=audit)
+    if read_state(request_path, audit).state == "confidentiality_approved":
+        transition(request_path, "extract_delivered", user=user, audit=audit, signer=store)
     return BuildResult(out=out, rejects=reject_dir, manifest=manifest, manifest_sha256=manifest_sha)

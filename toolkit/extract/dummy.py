@@ -9,8 +9,9 @@ pseudonym form and sort order) under a throw-away random key that is never store
 notebook written against the dummy runs unchanged on the real extract.
 
 The dummy holds no register data, so it needs a valid request but not an approval; it
-is recorded in the audit log (``dummy_extract_built``) and its manifest says
-``"dummy": true``.
+is recorded in the audit log (``dummy_extract_built``), its manifest says
+``"dummy": true`` and is signed by a throw-away key that travels with it, so it verifies
+as a dummy and no release can come from it.
 """
 
 from __future__ import annotations
@@ -24,11 +25,12 @@ from typing import Any
 import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
+
 from mikrodata.access_requests import AuditLog, load_request
-from mikrodata.pseudonymisation import ProjectKey
+from mikrodata.pseudonymisation import ProjectKey, SigningKey
 from mikrodata.quality.catalogue import Register, Variable, load
 from mikrodata.toolkit.atomic import atomic_directory
-from mikrodata.toolkit.paths import current_user
+from mikrodata.toolkit.identity import Identity, resolve_identity
 from mikrodata.toolkit.synthetic.identifiers import random_personnummer
 
 from .build import assemble_manifest
@@ -127,13 +129,13 @@ def build_dummy_extract(
     *,
     persons: int = 100,
     seed: int = 0,
-    user: str | None = None,
+    user: str | Identity | None = None,
     audit: AuditLog | None = None,
 ) -> DummyResult:
     """Write a synthetic extract with the approved shape of the request into ``out``."""
     request = load_request(request_path)
     out = Path(out)
-    user = user or current_user()
+    identity = resolve_identity(user)
     audit = audit or AuditLog()
     specs = [register_spec(request, r) for r in request.register_names]
     # A throw-away key: the dummy's pseudonyms have the real form but link to nothing.
@@ -157,20 +159,22 @@ def build_dummy_extract(
                     request,
                     specs,
                     results,
-                    user=user,
+                    user=identity.user,
                     key={"key_id": None, "version": None, "throwaway": True},
                     population={"type": "dummy", "persons": persons, "seed": seed},
                     audit_head=audit.head(),
                     delivery_checks={s.register: "not applicable (dummy)" for s in specs},
                     dummy=True,
                 )
-                sha = write_manifest(tmp, manifest)
+                # Signed like a real extract, by a throw-away key that travels with it:
+                # it verifies as a dummy, and as nothing else.
+                sha = write_manifest(tmp, manifest, SigningKey(os.urandom(32), "dummy"))
         finally:
             con.close()
     audit.append(
         "dummy_extract_built",
         project=request.project,
-        user=user,
+        user=identity,
         details={
             "out": str(out.resolve()),
             "manifest_sha256": sha,

@@ -21,6 +21,7 @@ import duckdb
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
+
 from mikrodata.pseudonymisation import ProjectKey, parse_identifiers
 from mikrodata.pseudonymisation.tables import Pseudonymiser
 from mikrodata.toolkit.errors import BadInputError, IntegrityError

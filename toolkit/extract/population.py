@@ -18,6 +18,7 @@ import duckdb
 import pyarrow as pa
 import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
+
 from mikrodata.access_requests import POPULATION_REGISTER, AccessRequest
 from mikrodata.pseudonymisation import parse_identifiers
 from mikrodata.quality.catalogue import load

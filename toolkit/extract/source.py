@@ -6,6 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import duckdb
+
 from mikrodata.toolkit.errors import BadInputError
 
 __all__ = ["connect", "quote", "source_files", "source_relation"]

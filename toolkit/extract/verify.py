@@ -1,36 +1,58 @@
-"""``verify_extract``: check an extract directory against its manifest, the audit log and
-(optionally) the approval.
+"""``verify_extract``: check an extract directory offline, from the steward's public key.
 
+The verdict depends on the extract and the trusted public keys only, never on a local
+audit log (a first verification in a fresh home must not change the next one's):
+
+- nothing in the extract is a symbolic link or a special file (a link could point at
+  the raw registers);
+- ``manifest.json`` has the manifest's schema and ``manifest.sig`` is a trusted data
+  steward's signature of its exact bytes (a dummy extract: its own throw-away key, and it
+  says it is a dummy);
+- ``approval.json`` is the steward-signed approval the manifest names (its request hash),
+  and every register, column and year in the data lies inside it (years read from the
+  data, not from the manifest);
 - every file the manifest lists is there with its SHA-256, size and row count, and no
-  other file is (an added file could carry anything);
-- each register's Parquet file has exactly the manifest's columns and Arrow types;
-- the manifest itself is the one recorded in the audit log when the extract was built,
-  and the log still holds the head it recorded (when the log is present);
-- with a request: the gate lets the user verify, the extract was built under the
-  request's current approval hash, and its registers, columns and years lie inside the
-  approval (years read from the data, not from the manifest).
+  other file is; each register's Parquet file has exactly the manifest's columns and Arrow
+  types.
 
-Any mismatch raises :class:`~toolkit.errors.IntegrityError` naming the file; a verified
-extract is recorded as an ``extract_verified`` audit event.
+With ``request=`` (on the steward's side) the gate must also let the user verify under
+that request's current approval. Any mismatch raises
+:class:`~mikrodata.toolkit.errors.IntegrityError` naming the file.
 """
 
 from __future__ import annotations
 
+import stat
 from dataclasses import dataclass
 from pathlib import Path
 
 import duckdb
 import pyarrow.parquet as pq
-from mikrodata.access_requests import AuditLog, check_access, file_sha256
-from mikrodata.toolkit.errors import IntegrityError
-from mikrodata.toolkit.paths import current_user
 
-from .manifest import MANIFEST_NAME, read_manifest
+from mikrodata.access_requests import (
+    APPROVAL_NAME,
+    AuditLog,
+    SignedApproval,
+    check_access,
+    file_sha256,
+)
+from mikrodata.pseudonymisation import TrustStore
+from mikrodata.toolkit.errors import IntegrityError
+from mikrodata.toolkit.identity import Identity, resolve_identity
+
+from .manifest import (
+    MANIFEST_NAME,
+    SIGNATURE_NAME,
+    Manifest,
+    check_manifest_signature,
+    read_manifest,
+)
 from .source import quote
 
 __all__ = ["VerifyResult", "verify_extract"]
 
 _HINT = "Do not use this extract; ask the data steward to rebuild it"
+_OWN_FILES = {MANIFEST_NAME, SIGNATURE_NAME}
 
 
 @dataclass(frozen=True)
@@ -41,16 +63,30 @@ class VerifyResult:
     project: str
     files: int
     manifest_sha256: str
-    audit_checked: bool
-    approval_checked: bool
+    dummy: bool
+    signed_by: str  # the key id of the signature
+    approval: SignedApproval | None  # None for a dummy extract
+    approval_checked: bool  # the gate was asked too (request=)
+    manifest: Manifest
 
 
-def _check_files(root: Path, manifest: dict) -> None:
-    listed = {f["path"]: f for f in manifest.get("files", [])}
+def _check_tree(root: Path) -> None:
+    """No symbolic link and nothing but directories and regular files inside ``root``."""
+    for path in sorted(root.rglob("*")):
+        rel = path.relative_to(root).as_posix()
+        mode = path.lstat().st_mode
+        if stat.S_ISLNK(mode):
+            raise IntegrityError(f"{root.name}/{rel}: a symbolic link inside the extract", _HINT)
+        if not (stat.S_ISREG(mode) or stat.S_ISDIR(mode)):
+            raise IntegrityError(f"{root.name}/{rel}: not a regular file", _HINT)
+
+
+def _check_files(root: Path, manifest: Manifest) -> None:
+    listed = {f.path: f for f in manifest.files}
     on_disk = {
         p.relative_to(root).as_posix()
         for p in root.rglob("*")
-        if p.is_file() and p.relative_to(root).as_posix() != MANIFEST_NAME
+        if p.is_file() and p.relative_to(root).as_posix() not in _OWN_FILES
     }
     for extra in sorted(on_disk - set(listed)):
         raise IntegrityError(f"{root.name}/{extra}: a file the manifest does not list", _HINT)
@@ -58,18 +94,18 @@ def _check_files(root: Path, manifest: dict) -> None:
         raise IntegrityError(f"{root.name}/{missing}: listed in the manifest but missing", _HINT)
     for rel, entry in sorted(listed.items()):
         path = root / rel
-        if path.stat().st_size != entry.get("bytes") or file_sha256(path) != entry.get("sha256"):
+        if path.stat().st_size != entry.bytes or file_sha256(path) != entry.sha256:
             raise IntegrityError(
                 f"{root.name}/{rel}: its content differs from the manifest (SHA-256)", _HINT
             )
-        if "rows" in entry and pq.ParquetFile(path).metadata.num_rows != entry["rows"]:
+        if entry.rows is not None and pq.ParquetFile(path).metadata.num_rows != entry.rows:
             raise IntegrityError(f"{root.name}/{rel}: row count differs from the manifest", _HINT)
 
 
-def _check_schemas(root: Path, manifest: dict) -> None:
-    for register, entry in manifest.get("registers", {}).items():
-        want = [(c["name"], c["arrow_type"]) for c in entry["columns"]]
-        for rel in entry["files"]:
+def _check_schemas(root: Path, manifest: Manifest) -> None:
+    for register, entry in manifest.registers.items():
+        want = [(c.name, c.arrow_type) for c in entry.columns]
+        for rel in entry.files:
             schema = pq.read_schema(root / rel)
             have = [(f.name, str(f.type)) for f in schema]
             if have != want:
@@ -78,54 +114,28 @@ def _check_schemas(root: Path, manifest: dict) -> None:
                 )
 
 
-def _check_audit(root: Path, manifest: dict, sha: str, audit: AuditLog) -> bool:
-    if not audit.path.exists():
-        return False
-    action = "dummy_extract_built" if manifest.get("dummy") else "extract_built"
-    recorded = any(
-        e.get("action") == action and e.get("details", {}).get("manifest_sha256") == sha
-        for e in audit.events(manifest.get("project"))
-    )
-    if not recorded:
-        raise IntegrityError(
-            f"{root.name}/{MANIFEST_NAME}: not the manifest the audit log recorded for this "
-            "extract (edited, or built elsewhere)",
-            _HINT,
-        )
-    head = manifest.get("audit_head") or {}
-    if not audit.contains(int(head.get("seq", -1)), str(head.get("hash"))):
-        raise IntegrityError(
-            f"the audit log no longer holds event {head.get('seq')} that {root.name} was "
-            "built after (the log was cut or rewritten)",
-            "Run `mikrodata audit verify`",
-        )
-    return True
-
-
-def _check_approval(root: Path, manifest: dict, request: Path, user: str, audit: AuditLog):
-    approval = check_access(request, user=user, action="verify_extract", audit=audit)
+def _check_scope(root: Path, manifest: Manifest, approval: SignedApproval) -> None:
+    """Every register, column and year of the data inside the signed approval."""
     req = approval.request
-    if manifest.get("approval_hash") != req.sha256:
+    if manifest.approval_hash != approval.request_sha256 or manifest.project != req.project:
         raise IntegrityError(
-            f"{root.name}: built under another version of the approval "
-            f"({str(manifest.get('approval_hash'))[:12]}..., now {req.sha256[:12]}...)",
-            _HINT,
+            f"{root.name}: its approval.json is not the approval its manifest names", _HINT
         )
     con = duckdb.connect()
     try:
-        for register, entry in manifest.get("registers", {}).items():
+        for register, entry in manifest.registers.items():
             if register not in req.register_names:
                 raise IntegrityError(f"{root.name}: register {register} is not approved", _HINT)
-            allowed = set(req.columns(register))
-            for rel in entry["files"]:
+            allowed = set(req.columns(register)) | _pseudonym_names(register)
+            for rel in entry.files:
                 names = pq.read_schema(root / rel).names
                 outside = [n for n in names if n not in allowed]
                 if outside:
                     raise IntegrityError(
                         f"{root.name}/{rel}: column {outside[0]} is not approved", _HINT
                     )
-                year = entry.get("year_column")
-                if year is None or year not in names:
+                year = entry.year_column
+                if year not in names:
                     continue
                 path = "'" + str(root / rel).replace("'", "''") + "'"
                 found = (
@@ -143,36 +153,69 @@ def _check_approval(root: Path, manifest: dict, request: Path, user: str, audit:
         con.close()
 
 
+def _pseudonym_names(register: str) -> set[str]:
+    """The extract names of the register's direct identifiers (lopnr for personnummer)."""
+    from mikrodata.quality.catalogue import load
+
+    return {v.extract_name for v in load(register).direct_identifiers()}
+
+
 def verify_extract(
     directory: str | Path,
     *,
     request: str | Path | None = None,
-    user: str | None = None,
+    user: str | Identity | None = None,
     audit: AuditLog | None = None,
-    record: bool = True,
+    trust: TrustStore | None = None,
+    record: bool | None = None,
 ) -> VerifyResult:
-    """Verify the extract in ``directory``; :class:`IntegrityError` says what is wrong."""
+    """Verify the extract in ``directory``; :class:`IntegrityError` says what is wrong.
+
+    ``trust``: the steward keys to accept (default: the trust store). ``record``: write an
+    ``extract_verified`` (or ``extract_verification_failed``) event to the audit log;
+    by default only where a log already exists or ``request`` is given (the steward's
+    side), and never in a way that changes a later verdict."""
     root = Path(directory)
+    trust = trust if trust is not None else TrustStore.load()
+    identity = resolve_identity(user)
     audit = audit or AuditLog()
-    user = user or current_user()
-    manifest = read_manifest(root)
-    sha = file_sha256(root / MANIFEST_NAME)
+    if record is None:
+        record = request is not None or audit.path.exists()
+    manifest_sha = ""
+    project = None
     try:
+        if not root.is_dir():
+            raise IntegrityError(f"{root}: not an extract directory", _HINT)
+        _check_tree(root)
+        manifest = read_manifest(root)
+        project = manifest.project
+        manifest_sha = file_sha256(root / MANIFEST_NAME)
+        signer = check_manifest_signature(root, trust, dummy=manifest.dummy)
         _check_files(root, manifest)
         _check_schemas(root, manifest)
-        audit_checked = _check_audit(root, manifest, sha, audit)
+        approval = None
+        if not manifest.dummy:
+            approval = SignedApproval.read(root / APPROVAL_NAME, trust)
+            _check_scope(root, manifest, approval)
         if request is not None:
-            _check_approval(root, manifest, Path(request), user, audit)
+            gate = check_access(
+                request, user=identity, action="verify_extract", audit=audit, trust=trust
+            )
+            if manifest.approval_hash != gate.approval_hash:
+                raise IntegrityError(
+                    f"{root.name}: built under another version of the approval "
+                    f"({str(manifest.approval_hash)[:12]}..., now {gate.approval_hash[:12]}...)",
+                    _HINT,
+                )
     except IntegrityError as exc:
-        # A failed verification is part of the trail too (gate refusals log themselves).
         if record:
             audit.append(
                 "extract_verification_failed",
-                project=manifest.get("project"),
-                user=user,
+                project=project,
+                user=identity,
                 details={
                     "directory": str(root.resolve()),
-                    "manifest_sha256": sha,
+                    "manifest_sha256": manifest_sha,
                     "reason": exc.message,
                 },
             )
@@ -180,19 +223,23 @@ def verify_extract(
     if record:
         audit.append(
             "extract_verified",
-            project=manifest.get("project"),
-            user=user,
+            project=manifest.project,
+            user=identity,
             details={
                 "directory": str(root.resolve()),
-                "manifest_sha256": sha,
+                "manifest_sha256": manifest_sha,
+                "signed_by": signer,
                 "approval_checked": request is not None,
             },
         )
     return VerifyResult(
         directory=root,
-        project=str(manifest.get("project")),
-        files=len(manifest.get("files", [])),
-        manifest_sha256=sha,
-        audit_checked=audit_checked,
+        project=manifest.project,
+        files=len(manifest.files),
+        manifest_sha256=manifest_sha,
+        dummy=manifest.dummy,
+        signed_by=signer,
+        approval=approval,
         approval_checked=request is not None,
+        manifest=manifest,
     )

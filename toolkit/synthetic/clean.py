@@ -13,6 +13,7 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
+
 from mikrodata.quality.catalogue import Register
 from mikrodata.quality.rules import HOUSEHOLD_COMPOSITION
 

@@ -19,6 +19,7 @@ from collections.abc import Mapping
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
+
 from mikrodata.quality.catalogue import Register, Variable, load
 
 __all__ = [

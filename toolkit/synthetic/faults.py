@@ -15,6 +15,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import pyarrow as pa
+
 from mikrodata.quality.catalogue import load
 
 __all__ = [

@@ -17,8 +17,9 @@ from pathlib import Path
 import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
+
 from mikrodata.quality.catalogue import catalogue_version, load
-from mikrodata.toolkit import __version__
+from mikrodata.toolkit import __version__, clock
 from mikrodata.toolkit.atomic import atomic_directory
 from mikrodata.toolkit.errors import BadInputError
 from mikrodata.toolkit.progress import progress
@@ -92,10 +93,13 @@ def _check(persons: int, first: int, last: int, faults: float, chunk: int) -> No
     if first > last:
         raise BadInputError(f"years {first}-{last} run backwards", "Write FIRST-LAST")
     lo = min(load(r).first_year for r in REGISTERS)
-    if first < lo or last > 2100:
+    # The catalogue documents the registers up to now: a later year has no code lists
+    # or variables that are known to hold.
+    hi = clock.today().year
+    if first < lo or last > hi:
         raise BadInputError(
-            f"years {first}-{last} are outside the catalogue ({lo}-2100)",
-            f"Choose years from {lo}",
+            f"years {first}-{last} are outside the catalogue ({lo}-{hi})",
+            f"Choose years from {lo} to {hi}",
         )
     if not 0.0 <= faults <= 0.5:
         raise BadInputError(f"--faults is {faults}", "Give a rate between 0 and 0.5")

@@ -17,6 +17,7 @@ whitespace, a wrong check digit) appear only as faults (``faults.py``).
 from __future__ import annotations
 
 import numpy as np
+
 from mikrodata.pseudonymisation.luhn import luhn_check_digits
 
 __all__ = [

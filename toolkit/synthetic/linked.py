@@ -25,6 +25,7 @@ import re
 
 import numpy as np
 import pyarrow as pa
+
 from mikrodata.quality.catalogue import Variable, load
 
 from .columns import build_table

@@ -20,6 +20,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import pyarrow as pa
+
 from mikrodata.quality.catalogue import load
 
 from .identifiers import SEX_FEMALE, SEX_MALE, BirthNumberAllocator, identifier_strings

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pyarrow as pa
 import pyarrow.dataset as ds
+
 from mikrodata.quality.catalogue import load
 
 from .columns import ARROW_TYPES, year_column

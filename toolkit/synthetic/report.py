@@ -26,6 +26,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
+
 from mikrodata.quality.catalogue import load
 from mikrodata.toolkit.atomic import write_text_atomic
 from mikrodata.toolkit.errors import BadInputError

@@ -33,6 +33,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import pyarrow as pa
+
 from mikrodata.quality.catalogue import load
 from mikrodata.toolkit.errors import CatalogueError
 
