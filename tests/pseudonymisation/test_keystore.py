@@ -184,3 +184,48 @@ def test_a_different_store_gives_different_keys(tmp_path, passphrase):
     b.rotate("P1")
     assert a.project_key("P1") != b.project_key("P1")
     assert a.project_key("P1").key_id != b.project_key("P1").key_id
+
+
+def test_the_signing_key_lives_in_the_store_and_survives_reopening(keystore, passphrase):
+    import pickle
+
+    from mikrodata.pseudonymisation import PublicKey
+
+    key = keystore.signing_key()
+    again = KeyStore.open(keystore.path, passphrase).signing_key()
+    assert key.key_id == again.key_id
+    signature = key.sign("test", b"data")
+    assert again.public.verifies("test", b"data", signature["value"])
+    assert not key.public.verifies("other-purpose", b"data", signature["value"])
+    assert not key.public.verifies("test", b"datA", signature["value"])
+    # The public key travels as one line of text; the private one never leaves.
+    text = keystore.public_key().to_text()
+    assert PublicKey.from_text(text).key_id == key.key_id
+    raw_private = keystore._signing
+    assert raw_private.hex() not in keystore.path.read_text()
+    assert repr(key) == f"SigningKey({key.key_id})"
+    with pytest.raises(TypeError, match="cannot be pickled"):
+        pickle.dumps(key)
+
+
+def test_a_store_from_before_signatures_gets_a_signing_key(keystore, passphrase):
+    import json as _json
+
+    from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
+    from mikrodata.pseudonymisation import keystore as ks
+
+    # Re-seal the payload without a signing key, as an older mikrodata wrote it.
+    header = _json.loads(keystore.path.read_text())
+    payload = {"master": ks._b64(keystore._master), "projects": keystore.projects()}
+    header["nonce"] = ks._b64(b"\x01" * 12)
+    ciphertext = AESGCM(keystore._wrap_key).encrypt(
+        b"\x01" * 12, _json.dumps(payload).encode(), ks._aad(header)
+    )
+    header["ciphertext"] = ks._b64(ciphertext)
+    keystore.path.write_text(_json.dumps(header))
+    old = KeyStore.open(keystore.path, passphrase)
+    assert old._signing is None
+    first = old.signing_key().key_id
+    assert KeyStore.open(keystore.path, passphrase).signing_key().key_id == first
+    assert old.projects() == keystore.projects()  # nothing else changed
