@@ -21,7 +21,7 @@ from .audit import (
     event_hash,
     requires_signature,
 )
-from .gate import ACTIONS, Approval, check_access
+from .gate import ACTIONS, Approval, check_access, check_signed_approval
 from .lifecycle import RequestState, create_request, read_state, state_from_events, transition
 from .request import (
     DERIVED_VARIABLES,
@@ -76,6 +76,7 @@ __all__ = [
     "SignedApproval",
     "canonical_json",
     "check_access",
+    "check_signed_approval",
     "create_request",
     "event_hash",
     "file_sha256",

@@ -23,7 +23,7 @@ why), and nothing else is written: refusals are part of the trail a reviewer rea
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -37,7 +37,7 @@ from .audit import AuditLog
 from .lifecycle import APPROVED_STATES, RequestState, state_from_events
 from .request import AccessRequest, file_sha256, request_project
 
-__all__ = ["ACTIONS", "Approval", "check_access"]
+__all__ = ["ACTIONS", "Approval", "check_access", "check_signed_approval"]
 
 # action -> who may do it
 ACTIONS: dict[str, str] = {
@@ -139,7 +139,67 @@ def check_access(
             "the signed approval is for another version of the request file",
             f"Ask {stewards} to check `mikrodata audit show --project {project}`",
         )
+    _check_approved(approval, identity, action, registers, variables, years, refuse)
+    return Approval(
+        request=approval.request, state=state, identity=identity, action=action, approval=approval
+    )
+
+
+def check_signed_approval(
+    approval: SignedApproval,
+    *,
+    user: str | Identity | None = None,
+    action: str,
+    audit: AuditLog | None = None,
+    registers: Iterable[str] | None = None,
+    variables: dict[str, Iterable[str]] | None = None,
+    years: dict[str, Iterable[int]] | None = None,
+) -> Approval:
+    """The gate where there is no steward log, only a signed approval (a researcher's
+    environment loading an extract): the end date, the user's role and the scope are
+    checked as :func:`check_access` checks them; a refusal is written to ``audit`` (the
+    local log). ``approval`` must come from :meth:`SignedApproval.check`."""
+    if action not in ACTIONS:
+        raise BadInputError(f"unknown action {action!r}", f"Use one of: {', '.join(ACTIONS)}")
+    identity = resolve_identity(user)
+    audit = audit or AuditLog()
+    project = approval.project
+
+    def refuse(why: str, hint: str) -> AccessRefused:
+        audit.append(
+            "access_refused",
+            project=project,
+            user=identity,
+            details={"action": action, "request": approval.request.path.name, "reason": why},
+        )
+        return AccessRefused(f"project {project}: {why}", hint)
+
+    _check_approved(approval, identity, action, registers, variables, years, refuse)
+    state = RequestState(
+        project=project,
+        state="confidentiality_approved",
+        approval_hash=approval.request_sha256,
+        approved_at=str(approval.document.get("approved_at")),
+        approval=approval.document,
+    )
+    return Approval(
+        request=approval.request, state=state, identity=identity, action=action, approval=approval
+    )
+
+
+def _check_approved(
+    approval: SignedApproval,
+    identity: Identity,
+    action: str,
+    registers: Iterable[str] | None,
+    variables: dict[str, Iterable[str]] | None,
+    years: dict[str, Iterable[int]] | None,
+    refuse: Callable[[str, str], AccessRefused],
+) -> None:
+    """The checks every gate makes of an approved request: its end date, the user's role
+    for ``action``, and the registers, variables and years asked for."""
     request = approval.request
+    project = request.project
     if request.end_date < clock.today():
         raise refuse(
             f"the approval of project {project} expired on {request.end_date.isoformat()}",
@@ -191,9 +251,6 @@ def check_access(
                 f"year {outside[0]} of {register} is not approved for project {project}",
                 f"Approved years: {_spans(sorted(approved_years))}",
             )
-    return Approval(
-        request=request, state=state, identity=identity, action=action, approval=approval
-    )
 
 
 def _spans(years: list[int]) -> str:

@@ -250,10 +250,14 @@ class AccessRequest:
         return tuple(dict.fromkeys((*self.researchers_and_pi, *self.data_stewards)))
 
     def register(self, name: str) -> RegisterApproval:
+        """The approval of register ``name``; a :class:`BadInputError` if it has none."""
         for r in self.registers:
             if r.register == name:
                 return r
-        raise KeyError(name)
+        raise BadInputError(
+            f"register {name} is not approved for project {self.project}",
+            f"Approved registers: {', '.join(self.register_names)}",
+        )
 
     @property
     def register_names(self) -> tuple[str, ...]:

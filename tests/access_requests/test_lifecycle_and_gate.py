@@ -393,8 +393,10 @@ def test_every_gate_branch_has_a_row_in_the_refusal_table():
 
     from mikrodata.access_requests import gate
 
-    source = inspect.getsource(gate.check_access)
-    assert source.count("raise refuse(") <= len(REFUSALS)
+    source = inspect.getsource(gate.check_access) + inspect.getsource(gate._check_approved)
+    # each branch once in the table (the signed-approval mismatch is held by the test of
+    # a rewritten trail, a forged approval fails its signature first)
+    assert source.count("raise refuse(") <= len(REFUSALS) + 1
 
 
 @pytest.mark.parametrize("final", ["closed", "withdrawn", "expired"])

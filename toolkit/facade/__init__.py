@@ -6,7 +6,7 @@ This package is a thin façade. The work is done in four sub-packages, one per c
 ``mikrodata.toolkit``); the few names each role uses are re-exported here on purpose::
 
     import mikrodata
-    mikrodata.verify_extract("extract/")            # a researcher, offline
+    project = mikrodata.open_extract("extract/")     # a researcher: verified, gated, audited
     mikrodata.build_extract("P.yaml", "registers/", "extract/")   # a data steward
 
 Names are imported on first use, so ``import mikrodata`` stays fast and loads neither
@@ -36,6 +36,8 @@ _LAZY: dict[str, str] = {
     "build_extract": "mikrodata.toolkit.extract",
     "check_access": "mikrodata.access_requests",
     "load_request": "mikrodata.access_requests",
+    "open_extract": "mikrodata.toolkit.project",
+    "Project": "mikrodata.toolkit.project",
     "parse_identifiers": "mikrodata.pseudonymisation",
     "pseudonymise_file": "mikrodata.pseudonymisation",
     "pseudonymise_table": "mikrodata.pseudonymisation",
@@ -59,7 +61,9 @@ __all__ = [
     "KeyStoreError",
     "load_request",
     "MikrodataError",
+    "open_extract",
     "parse_identifiers",
+    "Project",
     "pseudonymise_file",
     "pseudonymise_table",
     "QualityFailure",

@@ -1,0 +1,208 @@
+"""The researcher's front door: open a project extract, checked, gated and audited.
+
+::
+
+    import mikrodata
+    project = mikrodata.open_extract("extracts/P2026-001")
+    project                                  # registers, years, variables; dummy or not
+    eb = project.frame("ekonomiskt_bistand")        # pandas, Arrow-backed, labelled codes
+    rel = project.relation("ekonomiskt_bistand")    # DuckDB, for what does not fit in memory
+
+:func:`open_extract` verifies the extract offline (the steward's signature and every
+checksum, from the trusted public key alone), passes the gate's ``load_extract`` action
+against the extract's signed approval (the user is a researcher of the project and the
+approval has not ended), and writes an ``extract_loaded`` event to the local audit log.
+A dummy extract opens the same way, says it is a dummy, and needs no approval.
+
+Code columns come as pandas categories labelled from the catalogue (``labels="en"`` or
+``"sv"``; ``None`` keeps the codes); everything else keeps its Arrow type. The pseudonym
+columns (``lopnr``, ``lopnr_hushall``) stay 16-character strings.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import pyarrow.dataset as pads
+
+from mikrodata.access_requests import (
+    Approval,
+    AuditLog,
+    SignedApproval,
+    check_signed_approval,
+)
+from mikrodata.pseudonymisation import TrustStore
+from mikrodata.quality.catalogue import load
+from mikrodata.toolkit.errors import BadInputError
+from mikrodata.toolkit.identity import Identity, resolve_identity
+
+from .extract.manifest import Manifest, RegisterEntry
+from .extract.verify import verify_extract
+
+__all__ = ["LABELS", "Project", "open_extract"]
+
+LABELS = ("en", "sv", None)
+
+
+@dataclass
+class Project:
+    """An opened project extract. Make one with :func:`open_extract`."""
+
+    directory: Path
+    manifest: Manifest
+    approval: SignedApproval | None  # None for a dummy extract
+    identity: Identity
+    _connection: Any = field(default=None, repr=False)
+
+    # -- what it holds ----------------------------------------------------------------
+
+    @property
+    def project(self) -> str:
+        return self.manifest.project
+
+    @property
+    def dummy(self) -> bool:
+        """True for synthetic data with the approved shape (no release can come from it)."""
+        return self.manifest.dummy
+
+    @property
+    def registers(self) -> tuple[str, ...]:
+        return tuple(self.manifest.registers)
+
+    def _entry(self, register: str) -> RegisterEntry:
+        try:
+            return self.manifest.registers[register]
+        except KeyError:
+            raise BadInputError(
+                f"the extract of project {self.project} has no register {register!r}",
+                f"It holds: {', '.join(self.registers)}",
+            ) from None
+
+    def years(self, register: str) -> tuple[int, ...]:
+        """The years of ``register`` that have rows in the extract."""
+        return self._entry(register).years_found
+
+    def variables(self, register: str, labels: str = "en") -> pd.DataFrame:
+        """One row per column of ``register``: name, role, type and catalogue label."""
+        reg = load(register)
+        rows = []
+        for c in self._entry(register).columns:
+            source = c.source or c.name
+            label = None
+            if source in reg.names:
+                v = reg.variable(source)
+                label = v.label_sv if labels == "sv" else v.label_en
+            rows.append({"name": c.name, "role": c.role, "type": c.type, "label": label})
+        return pd.DataFrame(rows)
+
+    def __repr__(self) -> str:
+        kind = "dummy extract (synthetic, not releasable)" if self.dummy else "extract"
+        lines = [f"<{kind} of project {self.project} at {self.directory}>"]
+        for name, entry in self.manifest.registers.items():
+            years = entry.years_found
+            span = f"{years[0]}-{years[-1]}" if years else "no rows"
+            lines.append(f"  {name}: {entry.rows_out:,} rows, {span}, {len(entry.columns)} columns")
+        return "\n".join(lines)
+
+    # -- reading ----------------------------------------------------------------------
+
+    def _files(self, register: str) -> list[str]:
+        return [str(self.directory / rel) for rel in self._entry(register).files]
+
+    def frame(
+        self,
+        register: str,
+        *,
+        columns: list[str] | None = None,
+        years: list[int] | None = None,
+        labels: str | None = "en",
+    ) -> pd.DataFrame:
+        """``register`` as a pandas DataFrame (Arrow-backed), optionally only some
+        ``columns`` and ``years``; code columns as categories labelled in ``labels``."""
+        if labels not in LABELS:
+            raise BadInputError(f"labels={labels!r}", "Use 'en', 'sv' or None")
+        entry = self._entry(register)
+        known = entry.names
+        wanted = list(columns) if columns is not None else list(known)
+        unknown = [c for c in wanted if c not in known]
+        if unknown:
+            raise BadInputError(
+                f"{register} in this extract has no column {unknown[0]!r}",
+                f"Its columns: {', '.join(known)}",
+            )
+        dataset = pads.dataset(self._files(register), format="parquet")
+        where = None
+        if years is not None:
+            where = pads.field(entry.year_column).isin([int(y) for y in years])
+        table = dataset.to_table(columns=wanted, filter=where)
+        frame = table.to_pandas(types_mapper=pd.ArrowDtype)
+        if labels is not None:
+            reg = load(register)
+            for c in entry.columns:
+                if c.name in frame.columns and c.type == "code" and c.name in reg.names:
+                    frame[c.name] = _labelled(frame[c.name], reg.variable(c.name), labels)
+        return frame
+
+    def relation(self, register: str) -> Any:
+        """``register`` as a DuckDB relation (lazy, out of core), on this project's own
+        connection; its codes are the catalogue's codes."""
+        import duckdb
+
+        if self._connection is None:
+            self._connection = duckdb.connect()
+        return self._connection.read_parquet(self._files(register))
+
+
+def _labelled(codes: pd.Series, variable: Any, labels: str) -> pd.Series:
+    """Codes as an ordered set of categories named by the catalogue's labels (a code the
+    catalogue does not know keeps its code, so nothing is lost)."""
+    by_code = {c.code: (c.label_sv if labels == "sv" else c.label_en) for c in variable.codes.codes}
+    values = codes.astype("string")
+    mapped = values.map(by_code).fillna(values)
+    order = [by_code[c] for c in by_code] + sorted(set(mapped.dropna()) - set(by_code.values()))
+    categories = list(dict.fromkeys(order))
+    return pd.Series(
+        pd.Categorical(mapped.astype(object).where(mapped.notna(), None), categories=categories),
+        index=codes.index,
+        name=codes.name,
+    )
+
+
+def open_extract(
+    path: str | Path,
+    *,
+    user: str | Identity | None = None,
+    audit: AuditLog | None = None,
+    trust: TrustStore | None = None,
+) -> Project:
+    """Open the project extract at ``path``: verify it offline, pass the gate's
+    ``load_extract`` action against its signed approval, and record the load in the
+    local audit log (``$MIKRODATA_AUDIT_LOG``). Returns a :class:`Project`."""
+    directory = Path(path)
+    identity = resolve_identity(user)
+    audit = audit or AuditLog()
+    checked = verify_extract(directory, user=identity, audit=audit, trust=trust, record=False)
+    manifest = checked.manifest
+    details = {
+        "directory": str(directory.resolve()),
+        "manifest_sha256": checked.manifest_sha256,
+        "registers": list(manifest.registers),
+    }
+    if manifest.dummy:
+        audit.append(
+            "dummy_extract_loaded", project=manifest.project, user=identity, details=details
+        )
+        return Project(directory, manifest, None, identity)
+    assert checked.approval is not None
+    gate: Approval = check_signed_approval(
+        checked.approval,
+        user=identity,
+        action="load_extract",
+        audit=audit,
+        registers=list(manifest.registers),
+    )
+    audit.append("extract_loaded", project=manifest.project, user=gate.identity, details=details)
+    return Project(directory, manifest, checked.approval, gate.identity)
