@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import signal
+import sys
 import time
 from pathlib import Path
 
@@ -91,6 +93,8 @@ def start(
     server = LabServer(
         project, port=port, token=os.environ.get("JUPYTER_TOKEN"), isolation=isolation
     )
+    # A stop by signal (make, systemd, a test) goes through stop() too, kernels and all.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     server.start()
     click.echo(f"JupyterLab for {server.project}")
     click.echo(f"  open:    {server.url}?token={server.token}")
@@ -119,15 +123,25 @@ def start(
     help="HOST:PORT a kernel must not reach (repeatable; the server's own address is "
     "always tried).",
 )
+@click.option(
+    "--only",
+    multiple=True,
+    type=click.Choice(
+        ["terminals", "file_downloads", "contents_api", "nbconvert", "kernel_egress", "remote_assets"]
+    ),
+    help="Run only this check (repeatable).",
+)
 @click.option("--json", "as_json", is_flag=True, help="One JSON document instead of a table.")
-def selfcheck(url: str, token: str, targets: tuple[str, ...], as_json: bool) -> None:
+def selfcheck(
+    url: str, token: str, targets: tuple[str, ...], only: tuple[str, ...], as_json: bool
+) -> None:
     """Probe the JupyterLab server at URL and report each hardening property.
 
     Exit code 0 when none fails ('residual' is a known gap, reported, not a failure).
     """
     from mikrodata.toolkit.lab.selfcheck import selfcheck as run
 
-    checks = run(url, token, targets=[_target(t) for t in targets])
+    checks = run(url, token, targets=[_target(t) for t in targets], only=only or None)
     failed = [c for c in checks if c.status == "fail"]
     if as_json:
         click.echo(

@@ -39,8 +39,9 @@ from html.parser import HTMLParser
 from urllib.parse import quote, urljoin, urlsplit
 
 import httpx
+from mikrodata.toolkit.errors import MikrodataError
 
-__all__ = ["Check", "KERNEL_PROBE", "remote_references", "run_in_kernel", "selfcheck"]
+__all__ = ["CHECKS", "Check", "KERNEL_PROBE", "remote_references", "run_in_kernel", "selfcheck"]
 
 
 @dataclass(frozen=True)
@@ -313,71 +314,94 @@ def _status(http: httpx.Client, method: str, path: str) -> int:
     return http.request(method, path).status_code
 
 
+def _terminals(http: httpx.Client) -> Check:
+    codes = [_status(http, "GET", "/api/terminals"), _status(http, "POST", "/api/terminals")]
+    ok = codes == [404, 404]
+    return Check("terminals", "pass" if ok else "fail", "404", f"GET {codes[0]}, POST {codes[1]}")
+
+
+def _file_downloads(http: httpx.Client, file: str | None) -> Check:
+    if file is None:
+        return Check("file_downloads", "fail", "403", "no file found to try")
+    q = quote(file)
+    codes = [_status(http, "GET", f"/files/{q}"), _status(http, "GET", f"/files/{q}?download=1")]
+    ok = codes == [403, 403]
+    return Check("file_downloads", "pass" if ok else "fail", "403", f"/files/<{file}>: {codes}")
+
+
+def _contents_api(http: httpx.Client, file: str | None) -> Check:
+    expected = "known residual: the contents API returns a file to the logged-in user"
+    if file is None:
+        return Check("contents_api", "fail", expected, "no file found to try")
+    r = http.get(f"/api/contents/{quote(file)}", params={"content": 1})
+    leaked = r.status_code == 200 and r.json().get("content") is not None
+    observed = f"/api/contents/<{file}>?content=1 answered {r.status_code}"
+    if leaked:
+        return Check("contents_api", "residual", expected, observed + " with the file's contents")
+    return Check("contents_api", "pass", expected, observed)
+
+
+def _nbconvert(http: httpx.Client, notebook: str | None) -> Check:
+    codes = {"/api/nbconvert": _status(http, "GET", "/api/nbconvert")}
+    if notebook:
+        path = f"/nbconvert/html/{quote(notebook)}?download=true"
+        codes[f"/nbconvert/html/<{notebook}>?download=true"] = _status(http, "GET", path)
+    ok = all(c == 404 for c in codes.values()) and notebook is not None
+    observed = ", ".join(f"{p} {c}" for p, c in codes.items())
+    if notebook is None:
+        observed += "; no notebook found to try"
+    return Check("nbconvert", "pass" if ok else "fail", "404 (routes removed)", observed)
+
+
+CHECKS = (
+    "terminals",
+    "file_downloads",
+    "contents_api",
+    "nbconvert",
+    "kernel_egress",
+    "remote_assets",
+)
+
+
 def selfcheck(
     url: str,
     token: str,
     *,
     targets: Iterable[tuple[str, int]] = (),
+    only: Iterable[str] | None = None,
     timeout: float = 60.0,
 ) -> list[Check]:
     """Check the server at ``url`` (its base, e.g. ``http://127.0.0.1:8888`` or a hub
     user's ``https://hub/user/NAME``), logged in with ``token``. ``targets`` are extra
     ``(host, port)`` TCP addresses the kernel must not reach (the server's own address is
-    always tried)."""
-    base = url.rstrip("/").removesuffix("/lab")
+    always tried); ``only`` runs a subset of :data:`CHECKS`."""
+    base = url.rstrip("/").removesuffix("/lab").removesuffix("/tree")
+    wanted = list(CHECKS if only is None else only)
+    unknown = sorted(set(wanted) - set(CHECKS))
+    if unknown:
+        raise ValueError(f"unknown checks {unknown}; known: {CHECKS}")
     checks: list[Check] = []
     with _client(base, token, timeout) as http:
-        http.get("/api/status").raise_for_status()
+        try:
+            status = http.get("/api/status").status_code
+        except httpx.HTTPError as exc:
+            raise MikrodataError(
+                f"no Jupyter server answers at {base} ({type(exc).__name__})",
+                "Start it (make lab) and give its address, e.g. http://127.0.0.1:8888",
+            ) from None
+        if status != 200:
+            raise MikrodataError(
+                f"the server at {base} answered {status} to the token",
+                "Give the token the server was started with (--token or $JUPYTER_TOKEN)",
+            )
         file, notebook = _files(http)
-        codes = [_status(http, "GET", "/api/terminals"), _status(http, "POST", "/api/terminals")]
-        checks.append(
-            Check(
-                "terminals",
-                "pass" if codes == [404, 404] else "fail",
-                "404",
-                f"GET {codes[0]}, POST {codes[1]}",
-            )
-        )
-        target = file or notebook
-        if target:
-            q = quote(target)
-            codes = [
-                _status(http, "GET", f"/files/{q}"),
-                _status(http, "GET", f"/files/{q}?download=1"),
-            ]
-            ok = codes == [403, 403]
-            checks.append(
-                Check(
-                    "file_downloads", "pass" if ok else "fail", "403", f"/files/<{target}>: {codes}"
-                )
-            )
-            r = http.get(f"/api/contents/{q}", params={"content": 1})
-            leaked = r.status_code == 200 and r.json().get("content") is not None
-            checks.append(
-                Check(
-                    "contents_api",
-                    "residual" if leaked else "pass",
-                    "known residual: the contents API returns a file to the logged-in user",
-                    f"/api/contents/<{target}>?content=1 answered {r.status_code}"
-                    + (" with the file's contents" if leaked else ""),
-                )
-            )
-        else:
-            checks.append(Check("file_downloads", "fail", "403", "no file found to try"))
-        codes = {"/api/nbconvert": _status(http, "GET", "/api/nbconvert")}
-        if notebook:
-            path = f"/nbconvert/html/{quote(notebook)}?download=true"
-            codes[f"/nbconvert/html/<{notebook}>"] = _status(http, "GET", path)
-        ok = all(c == 404 for c in codes.values()) and notebook is not None
-        checks.append(
-            Check(
-                "nbconvert",
-                "pass" if ok else "fail",
-                "404 (routes removed)",
-                ", ".join(f"{p} {c}" for p, c in codes.items())
-                + ("" if notebook else "; no notebook found to try"),
-            )
-        )
-    checks.append(_egress(base, token, targets, timeout))
-    checks.append(_assets(base, token, timeout))
+        run = {
+            "terminals": lambda: _terminals(http),
+            "file_downloads": lambda: _file_downloads(http, file or notebook),
+            "contents_api": lambda: _contents_api(http, file or notebook),
+            "nbconvert": lambda: _nbconvert(http, notebook),
+            "kernel_egress": lambda: _egress(base, token, targets, timeout),
+            "remote_assets": lambda: _assets(base, token, timeout),
+        }
+        checks = [run[name]() for name in CHECKS if name in wanted]
     return checks
