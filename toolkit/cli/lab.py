@@ -127,7 +127,14 @@ def start(
     "--only",
     multiple=True,
     type=click.Choice(
-        ["terminals", "file_downloads", "contents_api", "nbconvert", "kernel_egress", "remote_assets"]
+        [
+            "terminals",
+            "file_downloads",
+            "contents_api",
+            "nbconvert",
+            "kernel_egress",
+            "remote_assets",
+        ]
     ),
     help="Run only this check (repeatable).",
 )
@@ -162,3 +169,12 @@ def selfcheck(
             + ", ".join(c.name for c in failed),
             "See docs/lab.md for each property and how it is enforced",
         )
+
+
+@lab.command("hub-config")
+def hub_config() -> None:
+    """Print the path of the JupyterHub configuration file: jupyterhub -f "$(mikrodata lab
+    hub-config)". Its settings come from MIKRODATA_HUB_* variables (docs/lab.md)."""
+    from mikrodata.toolkit import lab as package
+
+    click.echo(Path(package.__file__).parent / "configs" / "jupyterhub_config.py")

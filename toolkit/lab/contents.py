@@ -16,13 +16,33 @@ Example (in a server configuration)::
 
 from __future__ import annotations
 
+import fnmatch
 from typing import Any
 
 from jupyter_server.services.contents.largefilemanager import AsyncLargeFileManager
 from tornado import web
 from traitlets import List, Unicode
 
-__all__ = ["ProjectContentsManager"]
+__all__ = ["ProjectContentsManager", "inside_writable"]
+
+
+def inside_writable(path: str, writable: list[str]) -> bool:
+    """Whether ``path`` lies strictly inside a folder matching one of ``writable``
+    (patterns matched segment by segment: ``*/outputs`` is any project's outputs).
+
+    >>> inside_writable("P1/outputs/t.csv", ["*/outputs"])
+    True
+    >>> inside_writable("P1/outputs", ["*/outputs"])
+    False
+    """
+    parts = path.strip("/").split("/")
+    for pattern in writable:
+        want = pattern.strip("/").split("/")
+        if len(parts) > len(want) and all(
+            fnmatch.fnmatchcase(p, w) for p, w in zip(parts, want, strict=False)
+        ):
+            return True
+    return False
 
 
 class ProjectContentsManager(AsyncLargeFileManager):
@@ -32,12 +52,11 @@ class ProjectContentsManager(AsyncLargeFileManager):
         Unicode(),
         default_value=["outputs", "notebooks"],
         config=True,
-        help="Folders, relative to the root, where files may be created and changed.",
+        help="Folders (patterns, relative to the root) where files may be created and changed.",
     )
 
     def _check_writable(self, path: str) -> None:
-        top = path.strip("/").split("/", 1)[0]
-        if top not in self.writable or path.strip("/") == top:
+        if not inside_writable(path, self.writable):
             raise web.HTTPError(
                 403, f"read-only: files can be changed only in {', '.join(self.writable)}"
             )

@@ -35,6 +35,7 @@ import functools
 import os
 import shutil
 import subprocess
+import tempfile
 from dataclasses import dataclass
 from typing import Any
 
@@ -121,6 +122,23 @@ class IsolatedKernelManager(ServerKernelManager):
     def _transport_default(self) -> str:
         # TCP on 127.0.0.1 inside the kernel's namespace is not the server's 127.0.0.1.
         return "ipc" if self.kernel_isolation.enforced else "tcp"
+
+    def _ip_default(self) -> str:
+        # A Unix socket path holds at most 107 bytes, and the runtime folder under a
+        # hub user's home is deep: keep the sockets in a short private folder instead.
+        if self.transport == "ipc":
+            if self._socket_dir is None:
+                self._socket_dir = tempfile.mkdtemp(prefix="mkd-k-")  # mode 0700
+            return os.path.join(self._socket_dir, "k")
+        return super()._ip_default()
+
+    _socket_dir: str | None = None
+
+    async def _async_cleanup_resources(self, restart: bool = False) -> None:
+        await super()._async_cleanup_resources(restart=restart)
+        if not restart and self._socket_dir is not None:
+            shutil.rmtree(self._socket_dir, ignore_errors=True)
+            self._socket_dir = None
 
     def format_kernel_cmd(self, extra_arguments: list[str] | None = None) -> list[str]:
         iso = self.kernel_isolation
