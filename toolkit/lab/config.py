@@ -34,15 +34,23 @@ __all__ = [
     "write_config_dir",
 ]
 
-# JupyterLab front-end plugins switched off in the page: downloading, exporting and
-# opening a file in a browser tab (which goes around the notebook into /files), news,
-# the extension manager and terminals.
+# JupyterLab front-end plugins switched off in the page: downloading, exporting, printing
+# and opening a file in a browser tab (which goes around the notebook into /files); the
+# workspace export (a download of the layout); opening a URL (the browser fetching an
+# address outside); news, help links to outside pages, the extension manager, terminals.
+# None of this is a boundary (docs/lab.md): it keeps the page honest about what it offers.
 DISABLED_PLUGINS: tuple[str, ...] = (
     "@jupyterlab/docmanager-extension:download",
     "@jupyterlab/filebrowser-extension:download",
     "@jupyterlab/filebrowser-extension:open-browser-tab",
+    "@jupyterlab/filebrowser-extension:open-url",
     "@jupyterlab/notebook-extension:export",
+    "@jupyterlab/apputils-extension:print",
+    "@jupyterlab/workspaces-extension:commands",
+    "@jupyterlab/workspaces-extension:menu",
     "@jupyterlab/apputils-extension:announcements",
+    "@jupyterlab/help-extension:resources",
+    "@jupyterlab/help-extension:jupyter-forum",
     "@jupyterlab/extensionmanager-extension:plugin",
     "@jupyterlab/terminal-extension:plugin",
 )

@@ -24,7 +24,7 @@ from mikrodata.toolkit.lab.selfcheck import run_in_kernel, selfcheck
 from mikrodata.toolkit.lab.server import free_port
 
 from ...access_requests.support import new_approved_request
-from .support import ROOT, stop
+from .support import stop
 
 pytestmark = pytest.mark.slow
 

@@ -1,6 +1,7 @@
 """`make lab`: the hardened JupyterLab of one project, probed as a researcher would.
 
-One server (started by `make lab` itself, on a loopback port) serves the whole module;
+One server (started by `make lab` itself, on a loopback port: the ``lab`` fixture of
+conftest.py, shared with the browser test) serves the whole module;
 `mikrodata lab selfcheck` runs against it once, and the other tests look at the
 properties the self-check does not reach (the token, the bind address, read-only paths,
 the plugin lock). Negative controls show that each probe can fail: the same kernel probe
@@ -22,21 +23,11 @@ from click.testing import CliRunner
 from mikrodata.toolkit.cli import cli
 from mikrodata.toolkit.lab import DISABLED_PLUGINS, detect_isolation
 from mikrodata.toolkit.lab.selfcheck import KERNEL_PROBE, remote_references, selfcheck
-from mikrodata.toolkit.lab.server import LabServer, free_port
+from mikrodata.toolkit.lab.server import LabServer
 
-from .support import Listener, host_address, start_make_lab, stop
+from .support import Listener, host_address
 
 pytestmark = pytest.mark.slow
-
-
-@pytest.fixture(scope="module")
-def lab(tmp_path_factory):
-    tmp = tmp_path_factory.mktemp("make-lab")
-    running = start_make_lab(
-        tmp / "project", free_port(), "test-token-" + "0" * 20, tmp / "home", tmp / "lab.log"
-    )
-    yield running
-    stop(running.process)
 
 
 @pytest.fixture(scope="module")
