@@ -141,20 +141,31 @@ def prepare_workspace(user: str, projects: list[str], settings: HubSettings) -> 
     return home
 
 
-def systemd_properties(user: str, projects: list[str], settings: HubSettings) -> dict[str, Any]:
+def systemd_properties(user: str, projects: list[str], settings: HubSettings) -> dict[str, str]:
     """The systemd unit properties of ``user``'s server (beyond SystemdSpawner's own
     PrivateTmp, PrivateDevices, NoNewPrivileges and ReadOnlyDirectories): no address but
-    loopback, the extracts folder hidden, the approved extracts bound in read-only."""
+    loopback, the extracts folder hidden, the approved extracts bound in read-only.
+
+    SystemdSpawner takes one string per property; systemd reads a space-separated list
+    (so these folders must not contain spaces)."""
     home = settings.workspaces / user
+    paths = [settings.extracts, settings.state, home]
+    if any(" " in str(p) for p in paths):
+        raise MikrodataError(
+            "a hub folder contains a space, which systemd's path lists cannot hold",
+            "Use folders without spaces for extracts, state and workspaces",
+        )
     return {
         # Kernels are in their own network namespace already; this holds the server too.
         "IPAddressDeny": "any",
         "IPAddressAllow": "localhost",
         "ProtectSystem": "strict",
         "ProtectHome": "yes",
-        "ReadWritePaths": [str(home)],
-        "InaccessiblePaths": [str(settings.extracts), str(settings.state)],
-        "BindReadOnlyPaths": [f"{settings.extracts / p}:{home / p / 'extract'}" for p in projects],
+        "ReadWritePaths": str(home),
+        "InaccessiblePaths": f"{settings.extracts} {settings.state}",
+        "BindReadOnlyPaths": " ".join(
+            f"{settings.extracts / p}:{home / p / 'extract'}" for p in projects
+        ),
     }
 
 
