@@ -12,6 +12,7 @@ from pathlib import Path
 
 import click
 from mikrodata.toolkit.errors import BadInputError, MikrodataError
+from mikrodata.toolkit.lab.selfcheck import CHECKS
 
 from ._output import console
 
@@ -126,16 +127,7 @@ def start(
 @click.option(
     "--only",
     multiple=True,
-    type=click.Choice(
-        [
-            "terminals",
-            "file_downloads",
-            "contents_api",
-            "nbconvert",
-            "kernel_egress",
-            "remote_assets",
-        ]
-    ),
+    type=click.Choice(CHECKS),
     help="Run only this check (repeatable).",
 )
 @click.option("--json", "as_json", is_flag=True, help="One JSON document instead of a table.")
