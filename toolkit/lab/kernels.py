@@ -35,6 +35,7 @@ import functools
 import os
 import shutil
 import subprocess
+import sys
 import tempfile
 from dataclasses import dataclass
 from typing import Any
@@ -71,7 +72,7 @@ def _works(prefix: tuple[str, ...]) -> str:
     probe = "import socket; print(' '.join(n for _, n in socket.if_nameindex()))"
     try:
         done = subprocess.run(
-            [*prefix, "python3", "-c", probe], capture_output=True, text=True, timeout=20
+            [*prefix, sys.executable, "-c", probe], capture_output=True, text=True, timeout=20
         )
     except (OSError, subprocess.TimeoutExpired) as exc:
         return str(exc)
