@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lint format install clean
+.PHONY: demo test lint format install clean lab browser
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -20,6 +20,23 @@ install: $(STAMP)
 demo: install
 	$(BIN)/mikrodata demo --out demo-output
 
+# The secure JupyterLab for one project (docs/lab.md). Without an extract yet, the
+# project gets a dummy one for the example request. The token: $$JUPYTER_TOKEN or printed.
+PROJECT ?= lab-project
+LAB_PORT ?= 8888
+lab: install
+	$(BIN)/mikrodata lab start --project $(PROJECT) --port $(LAB_PORT) \
+		--dummy-extract access_requests/examples/example_project.yaml --notebooks notebooks
+
+# Debian's Chromium and ChromeDriver for the real-browser test (never a browser download).
+browser:
+	@if [ -x /usr/bin/chromium ] && [ -x /usr/bin/chromedriver ]; then :; \
+	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
+			chromium chromium-driver >/dev/null; \
+	else echo "Chromium is missing: install Debian's chromium and chromium-driver" \
+		"(as root: apt-get install chromium chromium-driver); the browser test skips."; fi
+
 lint: install
 	$(BIN)/ruff format --check .
 	$(BIN)/ruff check .
@@ -28,8 +45,8 @@ format: install
 	$(BIN)/ruff format .
 	$(BIN)/ruff check --fix .
 
-test: install lint
+test: install lint browser
 	$(BIN)/python -m pytest
 
 clean:
-	rm -rf $(VENV) demo-output .pytest_cache
+	rm -rf $(VENV) demo-output lab-project .pytest_cache

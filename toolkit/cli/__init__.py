@@ -30,6 +30,7 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
     "demo": ("demo", "demo", "Run the main job end to end on synthetic data."),
     "extract": ("extract", "extract", "Build, verify and mock project extracts."),
     "keys": ("keys", "keys", "The encrypted key store: init, rotate, status."),
+    "lab": ("lab", "lab", "The secure JupyterLab: start it for a project, self-check it."),
     "pseudonymise": ("pseudonymise", "pseudonymise", "Replace identifiers with pseudonyms."),
     "quality": ("quality", "quality", "Expectation suites, missingness, variable history."),
     "synth": ("synth", "synth", "Generate synthetic registers; report their realism."),
