@@ -91,3 +91,31 @@ def test_a_token_the_hub_does_not_know_is_refused(hub, monkeypatch):
     monkeypatch.setenv("JUPYTERHUB_API_TOKEN", "forged")
     with pytest.raises(AccessRefused, match="did not confirm who is logged in"):
         current_identity()
+
+
+def test_a_kernel_without_network_proves_its_user_by_the_hubs_signed_assertion(
+    tmp_path, monkeypatch
+):
+    # A kernel in its own network namespace cannot reach the hub's API; the hub signed,
+    # at spawn, whose server it is.
+    from mikrodata.toolkit.lab.assertion import ensure_hub_key, sign_identity
+
+    key = ensure_hub_key(tmp_path / "hub")
+    monkeypatch.setattr(identity, "HUB_KEY_PATH", key.with_suffix(".pub"))
+    monkeypatch.setenv(identity.HUB_IDENTITY_ENV, sign_identity(key, "anna.andersson", ["P1"]))
+    monkeypatch.delenv("MIKRODATA_DECLARED_IDENTITY")
+    monkeypatch.setenv("MIKRODATA_USER", "anna.andersson")  # as the spawner sets it
+    assert current_identity() == Identity("anna.andersson", "jupyterhub")
+    monkeypatch.setenv("MIKRODATA_USER", "bertil.berg")  # edited in the kernel
+    with pytest.raises(AccessRefused, match="a declared user"):
+        current_identity()
+    monkeypatch.delenv("MIKRODATA_USER")
+    other = ensure_hub_key(tmp_path / "mallory")
+    monkeypatch.setenv(identity.HUB_IDENTITY_ENV, sign_identity(other, "bertil.berg", ["P2"]))
+    with pytest.raises(AccessRefused, match="not signed by this hub's key"):
+        current_identity()
+    monkeypatch.setenv(
+        identity.HUB_IDENTITY_ENV, sign_identity(key, "anna.andersson", [], hours=-1)
+    )
+    with pytest.raises(AccessRefused, match="expired"):
+        current_identity()

@@ -11,6 +11,7 @@ import time
 from pathlib import Path
 
 import click
+
 from mikrodata.toolkit.errors import BadInputError, MikrodataError
 from mikrodata.toolkit.lab.selfcheck import CHECKS
 

@@ -27,10 +27,10 @@ import os
 from pathlib import Path
 from typing import Any
 
-from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
-from mikrodata.toolkit.errors import AccessRefused
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+from mikrodata.toolkit.identity import verify_hub_assertion
 
 __all__ = ["IDENTITY_ENV", "ensure_hub_key", "sign_identity", "verify_identity"]
 
@@ -39,10 +39,6 @@ IDENTITY_ENV = "MIKRODATA_HUB_IDENTITY"
 
 def _b64(data: bytes) -> str:
     return base64.urlsafe_b64encode(data).decode().rstrip("=")
-
-
-def _unb64(text: str) -> bytes:
-    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
 
 
 def ensure_hub_key(state_dir: Path) -> Path:
@@ -82,21 +78,6 @@ def sign_identity(key_path: Path, user: str, projects: list[str], *, hours: floa
 
 
 def verify_identity(token: str, public_key_path: Path) -> dict[str, Any]:
-    """The claims of a valid, unexpired assertion; ``AccessRefused`` otherwise."""
-    public = Ed25519PublicKey.from_public_bytes(Path(public_key_path).read_bytes())
-    try:
-        body_text, sig_text = token.split(".")
-        body, signature = _unb64(body_text), _unb64(sig_text)
-        public.verify(signature, body)
-    except (ValueError, InvalidSignature):
-        raise AccessRefused(
-            "the hub identity assertion is not valid (not signed by this hub's key)",
-            "Log in through JupyterHub again; the server must be started by the hub",
-        ) from None
-    claims = json.loads(body)
-    if dt.datetime.fromisoformat(claims["expires"]) < dt.datetime.now(dt.UTC):
-        raise AccessRefused(
-            f"the hub identity assertion expired at {claims['expires']}",
-            "Restart your server from the hub's control panel",
-        )
-    return claims
+    """The claims of a valid, unexpired assertion; ``AccessRefused`` otherwise (the check
+    the gate makes, :func:`mikrodata.toolkit.identity.verify_hub_assertion`)."""
+    return verify_hub_assertion(token, Path(public_key_path).read_bytes())

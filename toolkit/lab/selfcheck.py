@@ -39,6 +39,7 @@ from html.parser import HTMLParser
 from urllib.parse import quote, urljoin, urlsplit
 
 import httpx
+
 from mikrodata.toolkit.errors import MikrodataError
 
 __all__ = ["CHECKS", "Check", "KERNEL_PROBE", "remote_references", "run_in_kernel", "selfcheck"]

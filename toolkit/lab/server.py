@@ -28,6 +28,7 @@ from pathlib import Path
 from types import TracebackType
 
 import httpx
+
 from mikrodata.toolkit.errors import BadInputError, MikrodataError
 
 from .config import PROJECT_LAYOUT, write_config_dir
