@@ -1,0 +1,305 @@
+"""A checked table: what may leave, why, and the proof.
+
+:func:`check` runs every step on a table's cells (:class:`~.structure.Grid`): primary
+checks, the mitigation the rules ask for (secondary suppression, or redaction and
+rounding), the exact audit, and, given earlier releases, the differencing check. It
+returns a :class:`CheckedTable`, whose ``published`` is the table as it may leave
+(margins included, suppressed cells missing) and whose ``record`` explains it.
+
+Breaking a rule where the caller asked for no mitigation (``mitigation="none"``) raises
+:class:`~mikrodata.toolkit.errors.DisclosureError` (exit code 17 on the command line).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from mikrodata.toolkit.disclosure.audit import AuditResult, GroupCheck, audit
+from mikrodata.toolkit.disclosure.primary import Primary, primary
+from mikrodata.toolkit.disclosure.record import CheckRecord
+from mikrodata.toolkit.disclosure.rounding import round_to_base
+from mikrodata.toolkit.disclosure.rules import Rules
+from mikrodata.toolkit.disclosure.structure import Grid
+from mikrodata.toolkit.disclosure.suppression import secondary
+from mikrodata.toolkit.errors import DisclosureError
+
+__all__ = ["CheckedTable", "check", "no_mitigation_error", "resolve_rules"]
+
+# cell states in CheckedTable.cells["state"]
+PUBLISHED, SUPPRESSED, SECONDARY, REDACTED, ROUNDED, RECOMPUTED = (
+    "published",
+    "suppressed",
+    "secondary",
+    "redacted",
+    "rounded",
+    "recomputed",
+)
+
+
+@dataclass
+class CheckedTable:
+    """A table that went through the disclosure checks.
+
+    ``published``: the table as it may leave. ``cells``: one row per cell (margins
+    included) with its published value and state (``published``, ``suppressed`` for a
+    cell that broke a rule, ``secondary``, ``redacted``, ``rounded``, ``recomputed``).
+    ``record``: the check record. ``population``: the distinct units behind the table
+    (hashed, for the differencing check; never released)."""
+
+    kind: str
+    published: pd.DataFrame
+    cells: pd.DataFrame
+    record: CheckRecord
+    dims: list[str]
+    statistic: str
+    population: np.ndarray | None = field(default=None, repr=False)
+    grid: Grid | None = field(default=None, repr=False)
+
+    @property
+    def status(self) -> str:
+        return self.record.status
+
+    def figure(self, **kwargs: Any) -> Any:
+        """A plotly figure of the published table that carries this table's check record
+        (see :func:`mikrodata.toolkit.disclosure.figures.figure`)."""
+        from mikrodata.toolkit.disclosure.figures import figure
+
+        return figure(self, **kwargs)
+
+    def suppressed_positions(self) -> dict[str, list[list[int]]]:
+        """Positions ``[row, column]`` in ``published`` of each kind of hidden cell."""
+        out: dict[str, list[list[int]]] = {}
+        if self.published.ndim != 2:
+            return out
+        table = self.published
+        for state in (SUPPRESSED, SECONDARY, REDACTED):
+            rows = self.cells[self.cells["state"] == state]
+            pos = []
+            for _, r in rows.iterrows():
+                if len(self.dims) == 2 and self.kind in ("crosstab", "magnitude"):
+                    ri = table.index.get_loc(r[self.dims[0]])
+                    ci = table.columns.get_loc(r[self.dims[1]])
+                    pos.append([int(ri), int(ci)])
+                else:
+                    pos.append([int(r.name), int(table.columns.get_loc(self.statistic))])
+            if pos:
+                out[state] = pos
+        return out
+
+    def _repr_html_(self) -> str:
+        return (
+            f"<p><b>{self.kind}</b>: status <b>{self.status}</b>; "
+            f"{self.record.counts() or 'no cell hit'}</p>" + self.published.to_html()
+        )
+
+    def __repr__(self) -> str:
+        return (
+            f"CheckedTable({self.kind}, status={self.status!r}, "
+            f"actions={self.record.counts()})\n{self.published!r}"
+        )
+
+
+def no_mitigation_error(record: CheckRecord) -> DisclosureError:
+    hits = ", ".join(f"{k}: {v}" for k, v in sorted(record.rules_hit().items()))
+    return DisclosureError(
+        f"{len(record.findings)} cells break the disclosure rules ({hits}) and no "
+        "mitigation was asked for",
+        "Ask for mitigation='suppress' or 'round', or make the table coarser",
+    )
+
+
+def check(
+    grid: Grid,
+    rules: Rules,
+    *,
+    kind: str,
+    magnitude: bool,
+    mitigation: str | None = None,
+    group_check: GroupCheck | None = None,
+    already: np.ndarray | None = None,
+) -> tuple[CheckRecord, np.ndarray, Primary, AuditResult | None, str]:
+    """Primary checks, mitigation and audit of one grid. Returns the record, each cell's
+    published value (NaN where hidden), the primary result, the audit, and per cell its
+    state (as an array)."""
+    mitigation = mitigation or rules.mitigation
+    record = CheckRecord(kind=kind, rules=rules.as_dict(), unit=rules.unit)
+    record.properties["mitigation"] = mitigation
+    prim = primary(grid, rules, magnitude=magnitude)
+    value = grid.cells["value"].to_numpy(dtype=float)
+    state = np.full(len(value), PUBLISHED, dtype=object)
+    for i in np.flatnonzero(prim.mask):
+        for rule in prim.reasons[i]:
+            record.hit(rule, grid.key(int(i)), "pending")
+    if magnitude and prim.negative.any():
+        record.escalate(
+            "review",
+            f"{int(prim.negative.sum())} cells have a unit with a negative amount: "
+            "dominance and p-ratio cannot be judged there",
+        )
+    nothing_hit = not prim.mask.any() and (already is None or not already.any())
+    if nothing_hit and mitigation != "round":
+        record.findings = [f for f in record.findings if f.action != "pending"]
+        return record, value.copy(), prim, None, state
+    if mitigation == "none":
+        if prim.mask.any():
+            raise no_mitigation_error(record)
+    if mitigation == "round":
+        shown, state, result = _redact_and_round(grid, prim, rules, magnitude, group_check)
+    else:
+        sup = secondary(
+            grid,
+            prim,
+            min_count=rules.min_count,
+            zeros_disclosive=rules.zeros_disclosive,
+            group_check=group_check,
+            already=already,
+        )
+        state[sup.suppressed] = SUPPRESSED
+        state[sup.secondary] = SECONDARY
+        shown = np.where(sup.suppressed, np.nan, value)
+        lo = np.where(sup.suppressed, 0.0, value)
+        hi = np.where(sup.suppressed, np.inf, value)
+        result = audit(
+            grid,
+            lo,
+            hi,
+            sup.suppressed,
+            prim,
+            min_count=rules.min_count,
+            zeros_disclosive=rules.zeros_disclosive,
+            group_check=group_check,
+        )
+        record.properties["protection_lps"] = sup.protection_lps
+        record.properties["check_lps"] = sup.check_lps
+    action = {SUPPRESSED: "suppressed", REDACTED: "redacted"}
+    record.findings = [
+        type(f)(f.rule, f.cell, action.get(state[grid.index[_key(grid, f.cell)]], "rounded"))
+        for f in record.findings
+    ]
+    for i in np.flatnonzero(state == SECONDARY):
+        record.hit("secondary", grid.key(int(i)), "secondary", "protects a primary cell")
+    n_rounded = int((state == ROUNDED).sum())
+    if n_rounded:
+        record.properties["rounded_cells"] = n_rounded
+    record.audit = result.as_dict()
+    if not result.passed:
+        record.escalate(
+            "fail",
+            f"the audit found {len(result.failures)} suppressed cells or groups that can be "
+            "worked back too closely",
+        )
+    hidden = np.isnan(shown)
+    inner = ~grid.is_margin()
+    record.properties["information_loss"] = {
+        "cells_hidden": int(hidden.sum()),
+        "inner_cells_hidden": int((hidden & inner).sum()),
+        "share_of_inner_total_hidden": float(value[hidden & inner].sum() / max(value[inner].sum(), 1)),
+    }
+    return record, shown, prim, result, state
+
+
+def _key(grid: Grid, cell: dict[str, str]) -> tuple[str, ...]:
+    return tuple(cell[d] for d in grid.names)
+
+
+def _redact_and_round(
+    grid: Grid, prim: Primary, rules: Rules, magnitude: bool, group_check: GroupCheck | None
+) -> tuple[np.ndarray, np.ndarray, AuditResult]:
+    """OpenSAFELY's way: redact the cells that break a rule, round the others (counts) to
+    the rounding base, and recompute additive totals from the published cells."""
+    value = grid.cells["value"].to_numpy(dtype=float)
+    n = len(value)
+    state = np.full(n, ROUNDED if not magnitude else PUBLISHED, dtype=object)
+    shown = round_to_base(value, rules.rounding_base) if not magnitude else value.copy()
+    state[prim.mask] = REDACTED
+    shown[prim.mask] = np.nan
+    lo = np.where(prim.mask, 0.0, shown)
+    hi = np.where(prim.mask, np.inf, shown)
+    if not magnitude:
+        half = rules.rounding_base / 2
+        lo = np.where(prim.mask, 0.0, np.maximum(shown - half, 0.0))
+        hi = np.where(prim.mask, np.inf, shown + half)
+    if rules.totals_from_rounded:
+        # each additive margin is the sum of its published cells, from the lowest level
+        # up: it says nothing about the true total, so the attacker learns nothing of it
+        levels = np.zeros(n, dtype=int)
+        for d in grid.dims:
+            levels += grid.cells[d.name].map(d.level).to_numpy()
+        for rel in sorted(grid.relations, key=lambda r: levels[r.parent]):
+            if rel.additive and state[rel.parent] != REDACTED:
+                shown[rel.parent] = np.nansum(shown[rel.children])
+                state[rel.parent] = RECOMPUTED
+                lo[rel.parent], hi[rel.parent] = 0.0, np.inf
+    result = audit(
+        grid,
+        lo,
+        hi,
+        prim.mask,
+        prim,
+        min_count=rules.min_count,
+        zeros_disclosive=rules.zeros_disclosive,
+        group_check=group_check,
+        method="lp-highs (rounded cells as intervals)",
+    )
+    return shown, state, result
+
+
+def cells_frame(grid: Grid, shown: np.ndarray, state: np.ndarray, statistic: str) -> pd.DataFrame:
+    out = grid.cells[grid.names].copy()
+    out[statistic] = shown
+    out["state"] = state
+    return out
+
+
+def pivot(
+    cells: pd.DataFrame, grid: Grid, rows: list[str], cols: list[str], statistic: str
+) -> pd.DataFrame:
+    """The published cross table: rows and columns in reading order, totals last."""
+    order = {d.name: d.codes for d in grid.dims}
+    table = cells.pivot_table(
+        index=rows, columns=cols, values=statistic, aggfunc="first", dropna=False, sort=False
+    )
+    row_index = (
+        pd.MultiIndex.from_product([order[r] for r in rows], names=rows)
+        if len(rows) > 1
+        else pd.Index(order[rows[0]], name=rows[0])
+    )
+    col_index = (
+        pd.MultiIndex.from_product([order[c] for c in cols], names=cols)
+        if len(cols) > 1
+        else pd.Index(order[cols[0]], name=cols[0])
+    )
+    table = table.reindex(index=row_index, columns=col_index)
+    return table
+
+
+def population(frame: pd.DataFrame | None, unit: str) -> np.ndarray | None:
+    """The table's distinct units as sorted 64-bit hashes (for the differencing check)."""
+    if frame is None or unit not in frame.columns:
+        return None
+    values = pd.unique(frame[unit].astype(str))
+    hashed = pd.util.hash_array(np.asarray(values, dtype=object), categorize=False)
+    return np.unique(hashed.astype(np.uint64))
+
+
+
+
+
+def names_of(x: str | Iterable[str]) -> list[str]:
+    return [x] if isinstance(x, str) else list(x)
+
+
+def resolve_rules(rules: Rules | str | None, unit: str | None = None) -> Rules:
+    """``rules`` as a :class:`Rules`: a profile name, ``None`` (``acro``) or rules; with
+    ``unit`` replacing the rules' unit column."""
+    if rules is None:
+        rules = Rules.profile("acro")
+    elif isinstance(rules, str):
+        rules = Rules.profile(rules)
+    if unit is not None and unit != rules.unit:
+        rules = rules.replace(unit=unit)
+    return rules
