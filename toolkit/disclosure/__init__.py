@@ -22,12 +22,18 @@ percentiles (:mod:`.percentiles`), survival curves (:mod:`.survival`), regressio
 """
 
 from mikrodata.toolkit.disclosure.differencing import ReleasedTable, check_differencing
+from mikrodata.toolkit.disclosure.figures import attach, figure, is_checked, require_checked
 from mikrodata.toolkit.disclosure.frequency import crosstab, frequency
+from mikrodata.toolkit.disclosure.linked import protect_together
 from mikrodata.toolkit.disclosure.magnitude import magnitude
+from mikrodata.toolkit.disclosure.percentiles import percentiles
 from mikrodata.toolkit.disclosure.record import CheckRecord, Finding
+from mikrodata.toolkit.disclosure.regression import regression
+from mikrodata.toolkit.disclosure.release import OutputRequest, request_release
 from mikrodata.toolkit.disclosure.rounding import midpoint6, round_to_base
 from mikrodata.toolkit.disclosure.rules import PROFILES, Rules
 from mikrodata.toolkit.disclosure.structure import LAN, TOTAL, county_of
+from mikrodata.toolkit.disclosure.survival import survival
 from mikrodata.toolkit.disclosure.table import CheckedTable
 
 __all__ = [
@@ -37,13 +43,23 @@ __all__ = [
     "CheckRecord",
     "CheckedTable",
     "Finding",
+    "OutputRequest",
     "ReleasedTable",
     "Rules",
+    "attach",
     "check_differencing",
     "county_of",
     "crosstab",
+    "figure",
     "frequency",
+    "is_checked",
     "magnitude",
     "midpoint6",
+    "percentiles",
+    "protect_together",
+    "regression",
+    "request_release",
+    "require_checked",
     "round_to_base",
+    "survival",
 ]

@@ -194,6 +194,7 @@ def audit(
     min_count: int,
     zeros_disclosive: bool,
     group_check: GroupCheck | None = None,
+    published: np.ndarray | None = None,
     method: str = "lp-highs",
 ) -> AuditResult:
     """Audit a protected table. ``known_lo``/``known_hi`` are what is published about each
@@ -232,6 +233,7 @@ def audit(
     for parent, _children, members, _lo, _hi, broken in group_failures(
         grid, model, suppressed, min_count=min_count, zeros_disclosive=zeros_disclosive,
         group_check=group_check,
+        published=published,
     ):
         result.groups += 1
         if broken:
@@ -255,13 +257,17 @@ def group_failures(
     min_count: int,
     zeros_disclosive: bool,
     group_check: GroupCheck | None = None,
+    published: np.ndarray | None = None,
 ) -> list[tuple[int, np.ndarray, np.ndarray, float, float, list[str]]]:
     """Every group of two or more suppressed cells under a published margin, with its
-    bounds and the rules what is known about it breaks (empty when none)."""
+    bounds and the rules what is known about it breaks (empty when none). ``published``:
+    the cells some table publishes (a group is a published row, column or node)."""
     out = []
     seen: set[tuple[int, ...]] = set()
     for parent, children in constraints(grid).groups:
         if suppressed[parent]:
+            continue
+        if published is not None and not (published[parent] and published[children].all()):
             continue
         members = children[suppressed[children]]
         key = tuple(sorted(members.tolist()))

@@ -25,10 +25,9 @@ from mikrodata.toolkit.disclosure.rules import Rules
 from mikrodata.toolkit.disclosure.structure import build_grid
 from mikrodata.toolkit.disclosure.table import (
     CheckedTable,
-    cells_frame,
+    assemble,
     check,
     names_of,
-    pivot,
     population,
     resolve_rules,
 )
@@ -117,22 +116,16 @@ def _count_table(
     record, shown, _prim, _audit, state = check(
         grid, rules, kind=kind, magnitude=False, mitigation=mitigation
     )
-    cells = cells_frame(grid, shown, state, "count")
-    cells["count"] = cells["count"].astype("Float64").round().astype("Int64")
-    if kind == "crosstab":
-        published = pivot(cells, grid, rows, cols, "count").astype("Int64")
-    else:
-        published = cells[rows + ["count"]].reset_index(drop=True)
-    record.properties |= {"dimensions": rows + cols, "statistic": "count", "cells": len(cells)}
-    table = CheckedTable(
-        kind=kind,
-        published=published,
-        cells=cells,
-        record=record,
-        dims=rows + cols,
+    table = assemble(
+        kind,
+        grid,
+        rows,
+        cols,
+        shown,
+        state,
+        record,
         statistic="count",
         population=None if counts is not None else population(frame, rules.unit),
-        grid=grid,
     )
     if released is not None:
         check_differencing(table, released, rules)

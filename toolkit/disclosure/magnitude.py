@@ -25,16 +25,15 @@ from mikrodata.toolkit.disclosure.rules import Rules
 from mikrodata.toolkit.disclosure.structure import TOTAL, Grid, build_grid
 from mikrodata.toolkit.disclosure.table import (
     CheckedTable,
-    cells_frame,
+    assemble,
     check,
     names_of,
-    pivot,
     population,
     resolve_rules,
 )
 from mikrodata.toolkit.errors import BadInputError
 
-__all__ = ["magnitude"]
+__all__ = ["magnitude", "union_check"]
 
 
 def magnitude(
@@ -65,7 +64,7 @@ def magnitude(
         frame, rows + cols, unit=rules.unit, values=values, hierarchy=hierarchy, codes=codes,
         top_n=top_n,
     )
-    group_check = _union_check(frame, grid, rows + cols, values, rules)
+    group_check = union_check(frame, grid, rows + cols, values, rules)
     record, shown, _prim, _audit, state = check(
         grid, rules, kind="magnitude", magnitude=True, mitigation=mitigation,
         group_check=group_check,
@@ -75,33 +74,24 @@ def magnitude(
         units = grid.cells["units"].to_numpy(dtype=float)
         with np.errstate(divide="ignore", invalid="ignore"):
             shown = np.where(units > 0, shown / units, np.nan)
-    cells = cells_frame(grid, shown, state, statistic)
-    cells[statistic] = cells[statistic].astype("Float64")
-    if cols:
-        published = pivot(cells, grid, rows, cols, statistic).astype("Float64")
-    else:
-        published = cells[rows + [statistic]].reset_index(drop=True)
-    record.properties |= {
-        "dimensions": rows + cols,
-        "statistic": f"{aggfunc} of {values}",
-        "cells": len(cells),
-    }
-    table = CheckedTable(
-        kind="magnitude",
-        published=published,
-        cells=cells,
-        record=record,
-        dims=rows + cols,
+    table = assemble(
+        "magnitude",
+        grid,
+        rows,
+        cols,
+        shown,
+        state,
+        record,
         statistic=statistic,
         population=population(frame, rules.unit),
-        grid=grid,
+        label=f"{aggfunc} of {values}",
     )
     if released is not None:
         check_differencing(table, released, rules)
     return table
 
 
-def _union_check(frame: pd.DataFrame, grid: Grid, dims: list[str], values: str, rules: Rules):
+def union_check(frame: pd.DataFrame, grid: Grid, dims: list[str], values: str, rules: Rules):
     """The rules applied to a union of suppressed cells whose sum is known exactly."""
     leaf = {d: frame[d].astype(str).to_numpy(dtype=object) for d in dims}
     unit = frame[rules.unit].to_numpy()

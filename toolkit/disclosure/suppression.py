@@ -103,8 +103,8 @@ def secondary(
     group_check: GroupCheck | None = None,
     cost: np.ndarray | None = None,
 ) -> Suppression:
-    """Choose the cells to suppress (primary cells included). ``already``: cells
-    suppressed elsewhere (tables published together) that must stay suppressed."""
+    """Choose the cells to suppress (primary cells included). ``already``: cells no
+    table publishes (the common cells of tables protected together): free to move."""
     x = np.abs(grid.cells["value"].to_numpy(dtype=float))
     n = len(x)
     cost = x + 1.0 if cost is None else cost
@@ -150,6 +150,7 @@ def secondary(
                 min_count=min_count,
                 zeros_disclosive=zeros_disclosive,
                 group_check=group_check,
+                published=None if already is None else ~already,
             )
             if broken
         ]
@@ -164,7 +165,7 @@ def secondary(
                 suppressed[parent] = True
     return Suppression(
         suppressed=suppressed,
-        secondary=suppressed & ~prim.mask,
+        secondary=suppressed & ~prim.mask & (True if already is None else ~already),
         protection_lps=protection,
         check_lps=checks,
     )

@@ -27,16 +27,17 @@ from mikrodata.toolkit.disclosure.structure import Grid
 from mikrodata.toolkit.disclosure.suppression import secondary
 from mikrodata.toolkit.errors import DisclosureError
 
-__all__ = ["CheckedTable", "check", "no_mitigation_error", "resolve_rules"]
+__all__ = ["CheckedTable", "assemble", "check", "no_mitigation_error", "resolve_rules"]
 
 # cell states in CheckedTable.cells["state"]
-PUBLISHED, SUPPRESSED, SECONDARY, REDACTED, ROUNDED, RECOMPUTED = (
+PUBLISHED, SUPPRESSED, SECONDARY, REDACTED, ROUNDED, RECOMPUTED, HIDDEN = (
     "published",
     "suppressed",
     "secondary",
     "redacted",
     "rounded",
     "recomputed",
+    "hidden",
 )
 
 
@@ -120,17 +121,22 @@ def check(
     magnitude: bool,
     mitigation: str | None = None,
     group_check: GroupCheck | None = None,
-    already: np.ndarray | None = None,
+    hidden: np.ndarray | None = None,
 ) -> tuple[CheckRecord, np.ndarray, Primary, AuditResult | None, str]:
     """Primary checks, mitigation and audit of one grid. Returns the record, each cell's
     published value (NaN where hidden), the primary result, the audit, and per cell its
-    state (as an array)."""
+    state (as an array). ``hidden``: cells no table publishes (the common inner cells of
+    tables protected together): never primary, free to move, not audited."""
     mitigation = mitigation or rules.mitigation
     record = CheckRecord(kind=kind, rules=rules.as_dict(), unit=rules.unit)
     record.properties["mitigation"] = mitigation
     prim = primary(grid, rules, magnitude=magnitude)
     value = grid.cells["value"].to_numpy(dtype=float)
+    hidden = np.zeros(len(value), dtype=bool) if hidden is None else hidden
+    prim.mask &= ~hidden
+    prim.reasons = [[] if h else r for r, h in zip(prim.reasons, hidden, strict=True)]
     state = np.full(len(value), PUBLISHED, dtype=object)
+    state[hidden] = HIDDEN
     for i in np.flatnonzero(prim.mask):
         for rule in prim.reasons[i]:
             record.hit(rule, grid.key(int(i)), "pending")
@@ -140,15 +146,14 @@ def check(
             f"{int(prim.negative.sum())} cells have a unit with a negative amount: "
             "dominance and p-ratio cannot be judged there",
         )
-    nothing_hit = not prim.mask.any() and (already is None or not already.any())
-    if nothing_hit and mitigation != "round":
+    if not prim.mask.any() and mitigation != "round":
         record.findings = [f for f in record.findings if f.action != "pending"]
         return record, value.copy(), prim, None, state
     if mitigation == "none":
         if prim.mask.any():
             raise no_mitigation_error(record)
     if mitigation == "round":
-        shown, state, result = _redact_and_round(grid, prim, rules, magnitude, group_check)
+        shown, state, result = _redact_and_round(grid, prim, rules, magnitude, group_check, hidden)
     else:
         sup = secondary(
             grid,
@@ -156,10 +161,10 @@ def check(
             min_count=rules.min_count,
             zeros_disclosive=rules.zeros_disclosive,
             group_check=group_check,
-            already=already,
+            already=hidden,
         )
-        state[sup.suppressed] = SUPPRESSED
-        state[sup.secondary] = SECONDARY
+        state[sup.suppressed & ~hidden] = SUPPRESSED
+        state[sup.secondary & ~hidden] = SECONDARY
         shown = np.where(sup.suppressed, np.nan, value)
         lo = np.where(sup.suppressed, 0.0, value)
         hi = np.where(sup.suppressed, np.inf, value)
@@ -167,11 +172,12 @@ def check(
             grid,
             lo,
             hi,
-            sup.suppressed,
+            sup.suppressed & ~hidden,
             prim,
             min_count=rules.min_count,
             zeros_disclosive=rules.zeros_disclosive,
             group_check=group_check,
+            published=~hidden,
         )
         record.properties["protection_lps"] = sup.protection_lps
         record.properties["check_lps"] = sup.check_lps
@@ -192,12 +198,14 @@ def check(
             f"the audit found {len(result.failures)} suppressed cells or groups that can be "
             "worked back too closely",
         )
-    hidden = np.isnan(shown)
+    gone = np.isnan(shown) & ~hidden
     inner = ~grid.is_margin()
     record.properties["information_loss"] = {
-        "cells_hidden": int(hidden.sum()),
-        "inner_cells_hidden": int((hidden & inner).sum()),
-        "share_of_inner_total_hidden": float(value[hidden & inner].sum() / max(value[inner].sum(), 1)),
+        "cells_hidden": int(gone.sum()),
+        "inner_cells_hidden": int((gone & inner).sum()),
+        "share_of_inner_total_hidden": float(
+            value[gone & inner].sum() / max(value[inner & ~hidden].sum(), 1)
+        ),
     }
     return record, shown, prim, result, state
 
@@ -207,7 +215,12 @@ def _key(grid: Grid, cell: dict[str, str]) -> tuple[str, ...]:
 
 
 def _redact_and_round(
-    grid: Grid, prim: Primary, rules: Rules, magnitude: bool, group_check: GroupCheck | None
+    grid: Grid,
+    prim: Primary,
+    rules: Rules,
+    magnitude: bool,
+    group_check: GroupCheck | None,
+    hidden: np.ndarray,
 ) -> tuple[np.ndarray, np.ndarray, AuditResult]:
     """OpenSAFELY's way: redact the cells that break a rule, round the others (counts) to
     the rounding base, and recompute additive totals from the published cells."""
@@ -216,13 +229,15 @@ def _redact_and_round(
     state = np.full(n, ROUNDED if not magnitude else PUBLISHED, dtype=object)
     shown = round_to_base(value, rules.rounding_base) if not magnitude else value.copy()
     state[prim.mask] = REDACTED
-    shown[prim.mask] = np.nan
+    state[hidden] = HIDDEN
+    shown[prim.mask | hidden] = np.nan
     lo = np.where(prim.mask, 0.0, shown)
     hi = np.where(prim.mask, np.inf, shown)
     if not magnitude:
         half = rules.rounding_base / 2
         lo = np.where(prim.mask, 0.0, np.maximum(shown - half, 0.0))
         hi = np.where(prim.mask, np.inf, shown + half)
+    lo[hidden], hi[hidden] = 0.0, np.inf
     if rules.totals_from_rounded:
         # each additive margin is the sum of its published cells, from the lowest level
         # up: it says nothing about the true total, so the attacker learns nothing of it
@@ -230,7 +245,7 @@ def _redact_and_round(
         for d in grid.dims:
             levels += grid.cells[d.name].map(d.level).to_numpy()
         for rel in sorted(grid.relations, key=lambda r: levels[r.parent]):
-            if rel.additive and state[rel.parent] != REDACTED:
+            if rel.additive and state[rel.parent] not in (REDACTED, HIDDEN):
                 shown[rel.parent] = np.nansum(shown[rel.children])
                 state[rel.parent] = RECOMPUTED
                 lo[rel.parent], hi[rel.parent] = 0.0, np.inf
@@ -243,6 +258,7 @@ def _redact_and_round(
         min_count=rules.min_count,
         zeros_disclosive=rules.zeros_disclosive,
         group_check=group_check,
+        published=~hidden,
         method="lp-highs (rounded cells as intervals)",
     )
     return shown, state, result
@@ -303,3 +319,48 @@ def resolve_rules(rules: Rules | str | None, unit: str | None = None) -> Rules:
     if unit is not None and unit != rules.unit:
         rules = rules.replace(unit=unit)
     return rules
+
+
+def assemble(
+    kind: str,
+    grid: Grid,
+    rows: list[str],
+    cols: list[str],
+    shown: np.ndarray,
+    state: np.ndarray,
+    record: CheckRecord,
+    *,
+    statistic: str,
+    population: np.ndarray | None,
+    label: str | None = None,
+    select: np.ndarray | None = None,
+) -> CheckedTable:
+    """A :class:`CheckedTable` from checked cells (``select``: this table's cells of a
+    joint grid)."""
+    cells = cells_frame(grid, shown, state, statistic)
+    if select is not None:
+        cells = cells[select][rows + cols + [statistic, "state"]].reset_index(drop=True)
+    dtype = "Int64" if statistic == "count" else "Float64"
+    if statistic == "count":
+        cells[statistic] = cells[statistic].astype("Float64").round().astype("Int64")
+    else:
+        cells[statistic] = cells[statistic].astype("Float64")
+    if cols:
+        published = pivot(cells, grid, rows, cols, statistic).astype(dtype)
+    else:
+        published = cells[rows + [statistic]].reset_index(drop=True)
+    record.properties |= {
+        "dimensions": rows + cols,
+        "statistic": label or statistic,
+        "cells": len(cells),
+    }
+    return CheckedTable(
+        kind=kind,
+        published=published,
+        cells=cells,
+        record=record,
+        dims=rows + cols,
+        statistic=statistic,
+        population=population,
+        grid=grid,
+    )
