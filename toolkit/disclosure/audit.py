@@ -37,7 +37,15 @@ from mikrodata.toolkit.disclosure.structure import Grid
 from scipy.optimize import linprog
 from scipy.sparse.csgraph import connected_components
 
-__all__ = ["AuditResult", "Constraints", "audit", "Model", "constraints", "group_failures", "interval"]
+__all__ = [
+    "AuditResult",
+    "Constraints",
+    "audit",
+    "Model",
+    "constraints",
+    "group_failures",
+    "interval",
+]
 
 _TOL = 1e-6
 
@@ -231,7 +239,11 @@ def audit(
             result.failures.append({"cell": entry["cell"], "problems": problems})
         result.cells += 1
     for parent, _children, members, _lo, _hi, broken in group_failures(
-        grid, model, suppressed, min_count=min_count, zeros_disclosive=zeros_disclosive,
+        grid,
+        model,
+        suppressed,
+        min_count=min_count,
+        zeros_disclosive=zeros_disclosive,
         group_check=group_check,
         published=published,
     ):

@@ -136,7 +136,10 @@ def check_differencing(
         if mine is not None and other.population is not None:
             common = _overlap(mine, other.population)
             only_new, only_old = mine.size - common, other.population.size - common
-            for n, side in ((only_new, "only in the new table"), (only_old, f"only in {other.name}")):
+            for n, side in (
+                (only_new, "only in the new table"),
+                (only_old, f"only in {other.name}"),
+            ):
                 if 0 < n < rules.min_count:
                     reasons.append(
                         f"its population differs from released {other.name!r} by fewer than "

@@ -66,12 +66,15 @@ def _table_digest(table: Any) -> str:
 
 
 def _published_numbers(table: Any) -> set[float]:
-    values = pd.to_numeric(pd.Series(np.asarray(table.published, dtype=object).ravel()),
-                           errors="coerce")
+    values = pd.to_numeric(
+        pd.Series(np.asarray(table.published, dtype=object).ravel()), errors="coerce"
+    )
     out = {round(float(v), 9) for v in values.dropna()}
     for d in getattr(table, "dims", []):  # codes and times may be plotted too
         if d in table.cells.columns:
-            out |= {round(float(v), 9) for v in pd.to_numeric(table.cells[d], errors="coerce").dropna()}
+            out |= {
+                round(float(v), 9) for v in pd.to_numeric(table.cells[d], errors="coerce").dropna()
+            }
     for c in table.cells.columns:
         if c not in ("state",):
             vals = pd.to_numeric(table.cells[c], errors="coerce")
@@ -129,8 +132,7 @@ def figure(table: Any, *, title: str | None = None, margins: bool = False) -> An
         keyed = pub.groupby(groups, sort=False) if groups else [((TOTAL,), pub)]
         for key, part in keyed:
             name = " ".join(map(str, key if isinstance(key, tuple) else (key,)))
-            fig.add_scatter(name=name, x=part["time"], y=part[stat], mode="lines",
-                            line_shape="hv")
+            fig.add_scatter(name=name, x=part["time"], y=part[stat], mode="lines", line_shape="hv")
         fig.update_layout(xaxis_title="time", yaxis_title="survival")
     else:
         stat = table.statistic
@@ -167,4 +169,6 @@ def require_checked(obj: Any) -> None:
     """Refuse (``DisclosureError``) a figure that was not made from a checked table."""
     if is_checked(obj):
         return
-    raise DisclosureError("this figure was not made from a checked table (or was changed since)", HOW_TO)
+    raise DisclosureError(
+        "this figure was not made from a checked table (or was changed since)", HOW_TO
+    )

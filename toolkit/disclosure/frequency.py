@@ -91,7 +91,16 @@ def frequency(
     """A checked frequency table: distinct units per code of ``by`` (one or more
     columns), with margins, as a long table with a ``count`` column."""
     return _count_table(
-        frame, names_of(by), [], "frequency", unit, rules, mitigation, hierarchy, codes, counts,
+        frame,
+        names_of(by),
+        [],
+        "frequency",
+        unit,
+        rules,
+        mitigation,
+        hierarchy,
+        codes,
+        counts,
         released,
     )
 

@@ -117,18 +117,24 @@ def protect_together(
         units = cells["units"].to_numpy(dtype=float)
         with np.errstate(divide="ignore", invalid="ignore"):
             shown = np.where(units > 0, shown / units, np.nan)
-    statistic = (aggfunc if magnitude else "count")
+    statistic = aggfunc if magnitude else "count"
     pop = population(frame, rules.unit)
     names = [" x ".join(r + c) for r, c in specs]
     out = []
     for (rows, cols), sel, name in zip(specs, selects, names, strict=True):
-        own = CheckRecord(kind="crosstab" if cols else "frequency", rules=record.rules, unit=record.unit)
+        own = CheckRecord(
+            kind="crosstab" if cols else "frequency", rules=record.rules, unit=record.unit
+        )
         own.status = record.status
         own.notes = list(record.notes)
         own.audit = record.audit
         keys = set(map(tuple, cells.loc[sel, rows + cols].itertuples(index=False, name=None)))
-        own.findings = [f for f in record.findings if tuple(f.cell.get(d) for d in rows + cols) in keys
-                        and all(f.cell.get(d) == TOTAL for d in dims if d not in rows + cols)]
+        own.findings = [
+            f
+            for f in record.findings
+            if tuple(f.cell.get(d) for d in rows + cols) in keys
+            and all(f.cell.get(d) == TOTAL for d in dims if d not in rows + cols)
+        ]
         own.properties = dict(record.properties)
         own.properties["protected_with"] = [n for n in names if n != name]
         kind = "magnitude" if magnitude else ("crosstab" if cols else "frequency")

@@ -61,12 +61,21 @@ def magnitude(
     cols = names_of(columns) if columns is not None else []
     top_n = max(2, rules.dominance_n or 0)
     grid = build_grid(
-        frame, rows + cols, unit=rules.unit, values=values, hierarchy=hierarchy, codes=codes,
+        frame,
+        rows + cols,
+        unit=rules.unit,
+        values=values,
+        hierarchy=hierarchy,
+        codes=codes,
         top_n=top_n,
     )
     group_check = union_check(frame, grid, rows + cols, values, rules)
     record, shown, _prim, _audit, state = check(
-        grid, rules, kind="magnitude", magnitude=True, mitigation=mitigation,
+        grid,
+        rules,
+        kind="magnitude",
+        magnitude=True,
+        mitigation=mitigation,
         group_check=group_check,
     )
     statistic = aggfunc

@@ -24,6 +24,7 @@ import numpy as np
 import pandas as pd
 from mikrodata.toolkit.disclosure.record import CheckRecord
 from mikrodata.toolkit.disclosure.rules import Rules
+from mikrodata.toolkit.disclosure.structure import TOTAL
 from mikrodata.toolkit.disclosure.table import (
     CheckedTable,
     names_of,
@@ -31,7 +32,6 @@ from mikrodata.toolkit.disclosure.table import (
     population,
     resolve_rules,
 )
-from mikrodata.toolkit.disclosure.structure import TOTAL
 from mikrodata.toolkit.errors import BadInputError
 
 __all__ = ["percentiles"]
@@ -84,7 +84,9 @@ def percentiles(
         above = len(highs) - np.searchsorted(highs, candidates, side="right")
         ok = (below >= rules.min_count) & (above >= rules.min_count)
         allowed = candidates[ok]
-        exact = np.quantile(part[values].to_numpy(dtype=float), qs) if len(part) else [np.nan] * len(qs)
+        exact = (
+            np.quantile(part[values].to_numpy(dtype=float), qs) if len(part) else [np.nan] * len(qs)
+        )
         for qq, v in zip(qs, exact, strict=True):
             stat = _label(qq)
             n_below = int(np.searchsorted(lows, v, side="left"))
@@ -99,13 +101,19 @@ def percentiles(
                     shown = float(np.clip(v, allowed[0], allowed[-1]))
                     state = "widened"
                     record.hit(
-                        "units_beyond", where, "widened",
+                        "units_beyond",
+                        where,
+                        "widened",
                         f"moved inwards so at least {rules.min_count} units lie on each side",
                     )
                 else:
                     state, shown = "refused", np.nan
-                    record.hit("units_beyond", where, "refused",
-                               f"fewer than {rules.min_count} units on one side")
+                    record.hit(
+                        "units_beyond",
+                        where,
+                        "refused",
+                        f"fewer than {rules.min_count} units on one side",
+                    )
             rows.append({**cell, "statistic": stat, "value": shown, "state": state})
     cells = pd.DataFrame(rows, columns=[*groups, "statistic", "value", "state"])
     cells["value"] = cells["value"].astype("Float64")

@@ -54,8 +54,10 @@ def regression(results: Any, *, rules: Rules | str | None = None) -> CheckedTabl
         reason = f"residual degrees of freedom {dof:g} are fewer than {rules.min_dof}"
         record.hit("min_dof", {}, "refused", reason)
         if rules.mitigation == "none":
-            raise DisclosureError(f"the model cannot be released: {reason}",
-                                  "Fit it to more observations or with fewer parameters")
+            raise DisclosureError(
+                f"the model cannot be released: {reason}",
+                "Fit it to more observations or with fewer parameters",
+            )
         record.escalate("fail", reason)
     params = pd.Series(np.asarray(results.params), index=_names(results))
     ci = np.asarray(results.conf_int())

@@ -50,8 +50,12 @@ ACRO_VERSION = "0.4.0"
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,99}$")
 
 # ACRO's names for the rules in results.json's sdc summary and cell lists
-_ACRO_RULE = {"min_count": "threshold", "zero": "threshold", "dominance": "nk-rule",
-              "p_ratio": "p-ratio"}
+_ACRO_RULE = {
+    "min_count": "threshold",
+    "zero": "threshold",
+    "dominance": "nk-rule",
+    "p_ratio": "p-ratio",
+}
 
 
 def output_request_folder(folder: str | Path | None = None) -> Path:
@@ -106,8 +110,11 @@ class OutputRequest:
     def names(self) -> list[str]:
         if not self.records.is_dir():
             return []
-        return sorted(p.name[: -len(".json")] for p in self.records.glob("*.json")
-                      if not p.name.endswith(".released.json"))
+        return sorted(
+            p.name[: -len(".json")]
+            for p in self.records.glob("*.json")
+            if not p.name.endswith(".released.json")
+        )
 
     def entry(self, name: str) -> dict[str, Any]:
         return json.loads((self.records / f"{name}.json").read_text())
@@ -155,8 +162,9 @@ def _sdc(table: CheckedTable) -> tuple[dict[str, Any], dict[str, Any]]:
     """ACRO's ``sdc`` block and ``outcome`` for a table."""
     hit = table.record.rules_hit()
     summary = {
-        "suppressed": any(f.action in ("suppressed", "secondary", "redacted")
-                          for f in table.record.findings),
+        "suppressed": any(
+            f.action in ("suppressed", "secondary", "redacted") for f in table.record.findings
+        ),
         "negative": 0,
         "missing": 0,
         "threshold": hit.get("min_count", 0) + hit.get("zero", 0),
@@ -216,8 +224,9 @@ def request_release(
         require_checked(obj)
         checked, output, files = table, "figure", [f"{name}.html", f"{name}.plotly.json"]
     else:
-        raise DisclosureError("only checked tables and figures drawn from them can be released",
-                              HOW_TO)
+        raise DisclosureError(
+            "only checked tables and figures drawn from them can be released", HOW_TO
+        )
     if checked is not None:
         record = checked.record.to_dict()
     else:
@@ -227,8 +236,10 @@ def request_release(
     status = record["status"]
     if status == "fail":
         reasons = "; ".join(record.get("notes", [])) or "a rule is broken"
-        raise DisclosureError(f"output {name!r} failed its checks: {reasons}",
-                              "Change the output so it passes; a failed check cannot be released")
+        raise DisclosureError(
+            f"output {name!r} failed its checks: {reasons}",
+            "Change the output so it passes; a failed check cannot be released",
+        )
     if status == "review" and not (justification and justification.strip()):
         raise BadInputError(
             f"output {name!r} needs review: {'; '.join(record.get('notes', []))}",
@@ -239,9 +250,11 @@ def request_release(
         sdc, outcome = _sdc(obj)
         ReleasedTable.from_table(name, obj).save(request.records)
     else:
-        write_text_atomic(request.folder / files[0], obj.to_html(include_plotlyjs=True, full_html=True))
+        write_text_atomic(
+            request.folder / files[0], obj.to_html(include_plotlyjs=True, full_html=True)
+        )
         write_text_atomic(request.folder / files[1], obj.to_json())
-        sdc, outcome = (_sdc(table) if table is not None else ({}, {}))
+        sdc, outcome = _sdc(table) if table is not None else ({}, {})
         if table is not None:
             ReleasedTable.from_table(name, table).save(request.records)
     entry = {
@@ -257,8 +270,10 @@ def request_release(
         "code": code,
         "sdc": sdc,
         "outcome": outcome,
-        "summary": f"{status}; " + ", ".join(f"{k}: {v}" for k, v in sorted(
-            _count_actions(record).items())) if record.get("findings") else status,
+        "summary": f"{status}; "
+        + ", ".join(f"{k}: {v}" for k, v in sorted(_count_actions(record).items()))
+        if record.get("findings")
+        else status,
     }
     path = request.records / f"{name}.json"
     write_bytes_atomic(path, json.dumps(entry, indent=2, default=str).encode())

@@ -329,7 +329,9 @@ def _magnitude_cells(part: pd.DataFrame, dims: list[str], top_n: int) -> pd.Data
     per_unit["rank"] = per_unit.groupby(dims, sort=False).cumcount()
     agg = (
         per_unit.groupby(dims, sort=False)
-        .agg(units=("_u", "size"), value=("s", "sum"), negative=("s", lambda s: bool((s < 0).any())))
+        .agg(
+            units=("_u", "size"), value=("s", "sum"), negative=("s", lambda s: bool((s < 0).any()))
+        )
         .reset_index()
     )
     for i in range(top_n):

@@ -43,8 +43,14 @@ from mikrodata.toolkit.errors import BadInputError
 __all__ = ["survival"]
 
 
-def _km_base(time: np.ndarray, event: np.ndarray, rules: Rules, cell: dict, record: CheckRecord,
-             mitigation: str) -> list[dict[str, Any]]:
+def _km_base(
+    time: np.ndarray,
+    event: np.ndarray,
+    rules: Rules,
+    cell: dict,
+    record: CheckRecord,
+    mitigation: str,
+) -> list[dict[str, Any]]:
     from statsmodels.duration.survfunc import SurvfuncRight
 
     sf = SurvfuncRight(time, event)
@@ -63,18 +69,33 @@ def _km_base(time: np.ndarray, event: np.ndarray, rules: Rules, cell: dict, reco
         if start_n is None:
             start_n = ni
         if start_n < rules.min_count:
-            record.hit("min_count", {**cell, "time": f"{ti:g}"}, "suppressed",
-                       f"risk set below {rules.min_count}: the curve stops")
+            record.hit(
+                "min_count",
+                {**cell, "time": f"{ti:g}"},
+                "suppressed",
+                f"risk set below {rules.min_count}: the curve stops",
+            )
             break
         acc += di
         if acc >= rules.min_count:
-            rows.append({**cell, "time": float(ti), "n_at_risk": float(start_n), "events": acc,
-                         "survival": float(si)})
+            rows.append(
+                {
+                    **cell,
+                    "time": float(ti),
+                    "n_at_risk": float(start_n),
+                    "events": acc,
+                    "survival": float(si),
+                }
+            )
             acc, start_n = 0.0, None
     coarsened = int((d > 0).sum()) - len(rows)
     if coarsened > 0:
-        record.hit("min_count", cell, "widened",
-                   f"event times coarsened into steps of at least {rules.min_count} events")
+        record.hit(
+            "min_count",
+            cell,
+            "widened",
+            f"event times coarsened into steps of at least {rules.min_count} events",
+        )
     for r in rows:
         r["n_at_risk"] = float(round_to_base(np.array([r["n_at_risk"]]), rules.rounding_base)[0])
         r["events"] = float(round_to_base(np.array([r["events"]]), rules.rounding_base)[0])
@@ -83,8 +104,14 @@ def _km_base(time: np.ndarray, event: np.ndarray, rules: Rules, cell: dict, reco
     return rows
 
 
-def _km_midpoint6(time: np.ndarray, event: np.ndarray, rules: Rules, cell: dict,
-                  record: CheckRecord, times: np.ndarray | None) -> list[dict[str, Any]]:
+def _km_midpoint6(
+    time: np.ndarray,
+    event: np.ndarray,
+    rules: Rules,
+    cell: dict,
+    record: CheckRecord,
+    times: np.ndarray | None,
+) -> list[dict[str, Any]]:
     grid = np.unique(time) if times is None else np.asarray(times, dtype=float)
     order = np.argsort(time)
     t_sorted, e_sorted = time[order], event[order]
@@ -101,12 +128,23 @@ def _km_midpoint6(time: np.ndarray, event: np.ndarray, rules: Rules, cell: dict,
     rows = []
     for g, n, e, c, s in zip(grid, at_risk, ev_r, ce_r, surv, strict=True):
         if n < rules.min_count:
-            record.hit("min_count", {**cell, "time": f"{g:g}"}, "suppressed",
-                       f"rounded risk set below {rules.min_count}: the curve stops")
+            record.hit(
+                "min_count",
+                {**cell, "time": f"{g:g}"},
+                "suppressed",
+                f"rounded risk set below {rules.min_count}: the curve stops",
+            )
             break
-        rows.append({**cell, "time": float(g), "n_at_risk_midpoint6_derived": float(n),
-                     "events_midpoint6": float(e), "censored_midpoint6": float(c),
-                     "survival_midpoint6_derived": float(s)})
+        rows.append(
+            {
+                **cell,
+                "time": float(g),
+                "n_at_risk_midpoint6_derived": float(n),
+                "events_midpoint6": float(e),
+                "censored_midpoint6": float(c),
+                "survival_midpoint6_derived": float(s),
+            }
+        )
     if rows:
         record.hit("rounding", cell, "rounded", "midpoint-6 rounding of cumulative counts")
     return rows
@@ -157,7 +195,9 @@ def survival(
             record.hit("min_count", cell, "suppressed", f"fewer than {rules.min_count} units")
             continue
         if rules.survival_rounding == "midpoint6":
-            rows += _km_midpoint6(t, e, rules, cell, record, None if times is None else np.asarray(times))
+            rows += _km_midpoint6(
+                t, e, rules, cell, record, None if times is None else np.asarray(times)
+            )
         else:
             rows += _km_base(t, e, rules, cell, record, mitigation)
     published = pd.DataFrame(rows)
@@ -172,6 +212,8 @@ def survival(
         cells=cells,
         record=record,
         dims=[*groups, "time"],
-        statistic="survival_midpoint6_derived" if rules.survival_rounding == "midpoint6" else "survival",
+        statistic="survival_midpoint6_derived"
+        if rules.survival_rounding == "midpoint6"
+        else "survival",
         population=population(frame, rules.unit),
     )

@@ -302,9 +302,6 @@ def population(frame: pd.DataFrame | None, unit: str) -> np.ndarray | None:
     return np.unique(hashed.astype(np.uint64))
 
 
-
-
-
 def names_of(x: str | Iterable[str]) -> list[str]:
     return [x] if isinstance(x, str) else list(x)
 
