@@ -216,6 +216,7 @@ def audit(
         lo, hi = model.bounds_of(np.array([c]))
         if grid.integer:
             lo, hi = float(ceiling(lo - 1e-7)), float(rounding(hi + 1e-7))
+        lo, hi = lo + 0.0, hi + 0.0  # no -0.0 in records
         entry: dict[str, Any] = {
             "cell": grid.key(int(c)),
             "value": float(value[c]),

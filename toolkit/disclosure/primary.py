@@ -15,8 +15,8 @@ Protection levels are τ-ARGUS's (lower ``LPL`` and upper ``UPL``, distances fro
 value that the values an attacker can work out must reach): a share of the cell value
 for a count rule, at least ``min_protection``; ``top_n / k - X`` for dominance;
 ``p * top1 - (X - top1 - top2)`` for the p-ratio; the largest where several rules apply.
-For counts they are whole numbers (rounded up). ``LPL`` never exceeds the value (a count
-cannot be negative).
+For counts they are whole numbers (rounded up). ``LPL`` never takes a cell below 0, nor
+below 1 where zeros are published (then every hidden count is known to be at least 1).
 """
 
 from __future__ import annotations
@@ -81,7 +81,10 @@ def primary(grid: Grid, rules: Rules, *, magnitude: bool) -> Primary:
             flag(pr, "p_ratio", rules.p_ratio * top[1] - rest)
 
     mask = np.array([bool(r) for r in reasons], dtype=bool)
-    lower = np.minimum(lower, x)
+    # a count cannot go below 0, nor below 1 where zeros are published (a hidden cell
+    # is then known to hold someone)
+    floor = 1.0 if grid.integer and not rules.zeros_disclosive else 0.0
+    lower = np.minimum(lower, np.maximum(x - floor, 0.0))
     if grid.integer:
         lower = np.ceil(lower - 1e-9)
         upper = np.ceil(upper - 1e-9)

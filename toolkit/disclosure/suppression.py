@@ -55,10 +55,16 @@ class Suppression:
 
 
 def _protection_lp(
-    grid: Grid, x: np.ndarray, cost: np.ndarray, free: np.ndarray, p: int, move: float
+    grid: Grid,
+    x: np.ndarray,
+    cost: np.ndarray,
+    free: np.ndarray,
+    p: int,
+    move: float,
+    floor: np.ndarray,
 ) -> np.ndarray:
     """The cells that move when primary cell ``p`` moves by ``move`` (>0 up, <0 down)
-    at least cost to the cells not in ``free``."""
+    at least cost to the cells not in ``free``; no cell goes below ``floor``."""
     cons = constraints(grid)
     n = len(x)
     w = np.where(free, 0.0, cost)
@@ -76,7 +82,12 @@ def _protection_lp(
     ub_rhs.append(np.array([-abs(move)]))
     A_ub = sp.vstack(ub_rows).tocsr()
     b_ub = np.concatenate(ub_rhs)
-    bounds = [(0.0, None)] * n + [(0.0, float(v)) for v in x]
+    # a published zero stays zero where zeros are published (the attacker knows every
+    # suppressed cell holds at least one unit then)
+    pinned = (x == 0) & (floor > 0) & ~free
+    bounds = [(0.0, 0.0 if z else None) for z in pinned] + [
+        (0.0, float(max(v - f, 0.0))) for v, f in zip(x, floor, strict=True)
+    ]
     res = linprog(
         c,
         A_ub=A_ub,
@@ -112,9 +123,11 @@ def secondary(
     if already is not None:
         suppressed |= already
     protection = checks = 0
+    # where zeros are published, every suppressed count is known to be at least 1
+    floor = np.full(n, 1.0 if grid.integer and not zeros_disclosive else 0.0)
 
     def model() -> Model:
-        lo = np.where(suppressed, 0.0, x)
+        lo = np.where(suppressed, floor, x)
         hi = np.where(suppressed, np.inf, x)
         return Model(grid, lo, hi)
 
@@ -132,7 +145,7 @@ def secondary(
                 lo, hi = np.ceil(lo - 1e-7), np.floor(hi + 1e-7)
             if (move > 0 and hi >= x[p] + move - _TOL) or (move < 0 and lo <= x[p] + move + _TOL):
                 continue
-            moved = _protection_lp(grid, x, cost, suppressed, int(p), float(move))
+            moved = _protection_lp(grid, x, cost, suppressed, int(p), float(move), floor)
             protection += 1
             if (moved & ~suppressed).any():
                 suppressed |= moved

@@ -166,7 +166,9 @@ def check(
         state[sup.suppressed & ~hidden] = SUPPRESSED
         state[sup.secondary & ~hidden] = SECONDARY
         shown = np.where(sup.suppressed, np.nan, value)
-        lo = np.where(sup.suppressed, 0.0, value)
+        # where zeros are published, a suppressed count holds at least one unit
+        floor = 1.0 if grid.integer and not rules.zeros_disclosive else 0.0
+        lo = np.where(sup.suppressed, floor, value)
         hi = np.where(sup.suppressed, np.inf, value)
         result = audit(
             grid,
