@@ -32,9 +32,9 @@ from typing import Any
 
 import numpy as np
 import scipy.sparse as sp
+from mikrodata.toolkit.disclosure.lp import LinearProgram
 from mikrodata.toolkit.disclosure.primary import Primary
 from mikrodata.toolkit.disclosure.structure import Grid
-from scipy.optimize import linprog
 from scipy.sparse.csgraph import connected_components
 
 __all__ = [
@@ -148,19 +148,19 @@ class Model:
             self.part = np.zeros(0, dtype=int)
         self._cache: dict[int, tuple] = {}
 
-    def _part(self, p: int) -> tuple:
+    def _part(self, p: int) -> tuple[np.ndarray, LinearProgram]:
         if p not in self._cache:
             cols = np.flatnonzero(self.part == p)
-            pieces = []
+            blocks = []
             for M, b in ((self.Ev, self.be), (self.Uv, self.bu)):
-                sub = M[:, cols]
-                rows = np.flatnonzero(np.diff(sub.tocsr().indptr) > 0)
-                pieces.append((sub[rows] if len(rows) else None, b[rows] if len(rows) else None))
-            bounds = [
-                (float(a), None if not np.isfinite(b) else float(b))
-                for a, b in zip(self.lo[cols], self.hi[cols], strict=True)
-            ]
-            self._cache[p] = (cols, pieces, bounds)
+                sub = M[:, cols].tocsr()
+                rows = np.flatnonzero(np.diff(sub.indptr) > 0)
+                blocks.append((sub[rows], b[rows]))
+            (E, be), (U, bu) = blocks
+            lp = LinearProgram(
+                len(cols), A_eq=E, b_eq=be, A_ub=U, b_ub=bu, lo=self.lo[cols], hi=self.hi[cols]
+            )
+            self._cache[p] = (cols, lp)
         return self._cache[p]
 
     def bounds_of(self, cells: np.ndarray) -> tuple[float, float]:
@@ -168,20 +168,18 @@ class Model:
         idx = np.array([self.pos[int(c)] for c in cells])
         lo_total = hi_total = 0.0
         for p in np.unique(self.part[idx]):
-            cols, ((E, be), (U, bu)), bounds = self._part(int(p))
+            cols, lp = self._part(int(p))
             c = np.isin(cols, idx).astype(float)
             out = []
             for sign in (1.0, -1.0):
-                res = linprog(
-                    sign * c, A_ub=U, b_ub=bu, A_eq=E, b_eq=be, bounds=bounds, method="highs"
-                )
+                status, value, _ = lp.solve(sign * c)
                 self.solves += 1
-                if res.status == 3:  # unbounded
+                if status == "unbounded":
                     out.append(-np.inf * sign)
-                elif res.status != 0:
-                    raise RuntimeError(f"audit LP did not solve: {res.message}")
+                elif status != "optimal":
+                    raise RuntimeError("audit LP found the published table inconsistent")
                 else:
-                    out.append(sign * res.fun)
+                    out.append(sign * value)
             lo_total += out[0]
             hi_total += out[1]
         return lo_total, hi_total
@@ -247,6 +245,7 @@ def audit(
         zeros_disclosive=zeros_disclosive,
         group_check=group_check,
         published=published,
+        primary_mask=prim.mask,
     ):
         result.groups += 1
         if broken:
@@ -271,10 +270,12 @@ def group_failures(
     zeros_disclosive: bool,
     group_check: GroupCheck | None = None,
     published: np.ndarray | None = None,
+    primary_mask: np.ndarray,
 ) -> list[tuple[int, np.ndarray, np.ndarray, float, float, list[str]]]:
-    """Every group of two or more suppressed cells under a published margin, with its
-    bounds and the rules what is known about it breaks (empty when none). ``published``:
-    the cells some table publishes (a group is a published row, column or node)."""
+    """Every group of two or more suppressed primary cells under a published margin (a
+    row, column or hierarchy node), with the bounds of their sum and the rules what is
+    known about it breaks (empty when none). ``published``: the cells some table
+    publishes."""
     out = []
     seen: set[tuple[int, ...]] = set()
     for parent, children in constraints(grid).groups:
@@ -282,7 +283,8 @@ def group_failures(
             continue
         if published is not None and not (published[parent] and published[children].all()):
             continue
-        members = children[suppressed[children]]
+        # the cells that broke a rule (a secondary cell is safe by itself)
+        members = children[suppressed[children] & primary_mask[children]]
         key = tuple(sorted(members.tolist()))
         if len(members) < 2 or key in seen:
             continue

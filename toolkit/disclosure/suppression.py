@@ -35,9 +35,9 @@ from dataclasses import dataclass
 import numpy as np
 import scipy.sparse as sp
 from mikrodata.toolkit.disclosure.audit import GroupCheck, Model, constraints, group_failures
+from mikrodata.toolkit.disclosure.lp import LinearProgram
 from mikrodata.toolkit.disclosure.primary import Primary
 from mikrodata.toolkit.disclosure.structure import Grid
-from scipy.optimize import linprog
 
 __all__ = ["Suppression", "secondary"]
 
@@ -54,54 +54,57 @@ class Suppression:
     check_lps: int
 
 
-def _protection_lp(
-    grid: Grid,
-    x: np.ndarray,
-    cost: np.ndarray,
-    free: np.ndarray,
-    p: int,
-    move: float,
-    floor: np.ndarray,
-) -> np.ndarray:
-    """The cells that move when primary cell ``p`` moves by ``move`` (>0 up, <0 down)
-    at least cost to the cells not in ``free``; no cell goes below ``floor``."""
-    cons = constraints(grid)
-    n = len(x)
-    w = np.where(free, 0.0, cost)
-    c = np.concatenate([w, w])
-    E = sp.hstack([cons.E, -cons.E]).tocsr() if cons.E.shape[0] else None
-    ub_rows = []
-    ub_rhs = []
-    if cons.U.shape[0]:
-        ub_rows.append(sp.hstack([cons.U, -cons.U]))
-        ub_rhs.append(-(cons.U @ x))
-    target = sp.csr_matrix(
-        ([-1.0, 1.0] if move > 0 else [1.0, -1.0], ([0, 0], [p, n + p])), shape=(1, 2 * n)
-    )
-    ub_rows.append(target)
-    ub_rhs.append(np.array([-abs(move)]))
-    A_ub = sp.vstack(ub_rows).tocsr()
-    b_ub = np.concatenate(ub_rhs)
-    # a published zero stays zero where zeros are published (the attacker knows every
-    # suppressed cell holds at least one unit then)
-    pinned = (x == 0) & (floor > 0) & ~free
-    bounds = [(0.0, 0.0 if z else None) for z in pinned] + [
-        (0.0, float(max(v - f, 0.0))) for v, f in zip(x, floor, strict=True)
-    ]
-    res = linprog(
-        c,
-        A_ub=A_ub,
-        b_ub=b_ub,
-        A_eq=E,
-        b_eq=np.zeros(E.shape[0]) if E is not None else None,
-        bounds=bounds,
-        method="highs",
-    )
-    if res.status != 0:
-        raise RuntimeError(f"protection LP did not solve: {res.message}")
-    y = res.x[:n] - res.x[n:]
-    scale = max(1.0, abs(move))
-    return np.abs(y) > _TOL * scale
+class _Protection:
+    """The protection LP of one table, built once: a change ``y = u - v`` of the cell
+    values that keeps every relation true and every value at or above its floor, at
+    least cost to the cells not yet suppressed."""
+
+    def __init__(self, grid: Grid, x: np.ndarray, cost: np.ndarray, floor: np.ndarray) -> None:
+        cons = constraints(grid)
+        n = len(x)
+        self.n, self.x, self.cost, self.floor = n, x, cost, floor
+        # a published zero stays zero where zeros are published (the attacker knows
+        # every suppressed cell holds at least one unit then)
+        self.u_hi = np.where((x == 0) & (floor > 0), 0.0, np.inf)
+        self.v_hi = np.maximum(x - floor, 0.0)
+        self.lp = LinearProgram(
+            2 * n,
+            A_eq=sp.hstack([cons.E, -cons.E]),
+            b_eq=np.zeros(cons.E.shape[0]),
+            A_ub=sp.hstack([cons.U, -cons.U]),
+            b_ub=-(cons.U @ x),
+            lo=np.zeros(2 * n),
+            hi=np.concatenate([self.u_hi, self.v_hi]),
+        )
+        self.solves = 0
+
+    def moved(self, free: np.ndarray, target: np.ndarray, move: float) -> np.ndarray:
+        """The cells that move when the sum of ``target`` cells moves by ``move``
+        (> 0 up, < 0 down), at least cost to cells not ``free``."""
+        n = self.n
+        w = np.where(free, 0.0, self.cost)
+        u_hi, v_hi = self.u_hi.copy(), self.v_hi.copy()
+        u_hi[target] = np.inf
+        if len(target) == 1:  # one cell: a bound on its change does it
+            p = int(target[0])
+            if move > 0:
+                self.lp.set_bounds([p, n + p], [move, 0.0], [np.inf, 0.0])
+            else:
+                self.lp.set_bounds([p, n + p], [0.0, -move], [0.0, v_hi[p]])
+        else:
+            sign = 1.0 if move > 0 else -1.0
+            coef = np.concatenate([np.full(len(target), sign), np.full(len(target), -sign)])
+            self.lp.add_row_at_least(np.concatenate([target, n + target]), coef, abs(move))
+            self.lp.set_bounds(target, np.zeros(len(target)), u_hi[target])
+        status, _, sol = self.lp.solve(np.concatenate([w, w]))
+        self.solves += 1
+        self.lp.drop_rows()
+        self.lp.set_bounds(target, np.zeros(len(target)), self.u_hi[target])
+        self.lp.set_bounds(n + target, np.zeros(len(target)), self.v_hi[target])
+        if status != "optimal":
+            raise RuntimeError("protection LP has no solution")
+        y = sol[:n] - sol[n:]
+        return np.abs(y) > _TOL * max(1.0, abs(move))
 
 
 def secondary(
@@ -122,14 +125,20 @@ def secondary(
     suppressed = prim.mask.copy()
     if already is not None:
         suppressed |= already
-    protection = checks = 0
+    checks = 0
     # where zeros are published, every suppressed count is known to be at least 1
     floor = np.full(n, 1.0 if grid.integer and not zeros_disclosive else 0.0)
+    protection = _Protection(grid, x, cost, floor)
 
     def model() -> Model:
         lo = np.where(suppressed, floor, x)
         hi = np.where(suppressed, np.inf, x)
         return Model(grid, lo, hi)
+
+    def rounded(lo: float, hi: float) -> tuple[float, float]:
+        if grid.integer:
+            return float(np.ceil(lo - 1e-7)), float(np.floor(hi + 1e-7))
+        return lo, hi
 
     order = np.flatnonzero(prim.mask)
     order = order[np.argsort(-(prim.upper[order] + prim.lower[order]), kind="stable")]
@@ -138,25 +147,22 @@ def secondary(
         for move in (prim.upper[p], -prim.lower[p]):
             if move == 0:
                 continue
-            lo, hi = current.bounds_of(np.array([p]))
-            checks += current.solves
-            current.solves = 0
-            if grid.integer:
-                lo, hi = np.ceil(lo - 1e-7), np.floor(hi + 1e-7)
+            lo, hi = rounded(*current.bounds_of(np.array([p])))
+            checks += 2
             if (move > 0 and hi >= x[p] + move - _TOL) or (move < 0 and lo <= x[p] + move + _TOL):
                 continue
-            moved = _protection_lp(grid, x, cost, suppressed, int(p), float(move), floor)
-            protection += 1
+            moved = protection.moved(suppressed, np.array([p]), float(move))
             if (moved & ~suppressed).any():
                 suppressed |= moved
                 current = model()
 
-    # groups of suppressed cells that together break a rule
+    # groups of primary cells under one published margin that together break a rule:
+    # protect the group's sum as if it were one more primary cell
     for _ in range(n):
         current = model()
         bad = [
-            (parent, siblings)
-            for parent, siblings, _members, _lo, _hi, broken in group_failures(
+            (members, lo, hi)
+            for _parent, _children, members, lo, hi, broken in group_failures(
                 grid,
                 current,
                 suppressed,
@@ -164,21 +170,23 @@ def secondary(
                 zeros_disclosive=zeros_disclosive,
                 group_check=group_check,
                 published=None if already is None else ~already,
+                primary_mask=prim.mask,
             )
             if broken
         ]
         checks += current.solves
         if not bad:
             break
-        for parent, siblings in bad:
-            candidates = siblings[~suppressed[siblings]]
-            if len(candidates):
-                suppressed[candidates[np.argmin(cost[candidates])]] = True
-            else:
-                suppressed[parent] = True
+        before = suppressed.copy()
+        for members, _lo, hi in bad:
+            total = x[members].sum()
+            move = max(min_count - total, prim.upper[members].max(), hi - total + 1.0)
+            suppressed |= protection.moved(suppressed, members, float(move))
+        if (suppressed == before).all():
+            break  # nothing more can be done; the audit will say so
     return Suppression(
         suppressed=suppressed,
         secondary=suppressed & ~prim.mask & (True if already is None else ~already),
-        protection_lps=protection,
+        protection_lps=protection.solves,
         check_lps=checks,
     )
