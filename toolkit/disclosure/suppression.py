@@ -52,6 +52,8 @@ class Suppression:
     secondary: np.ndarray
     protection_lps: int
     check_lps: int
+    # primary cells whose protection interval the table itself limits (published zeros)
+    capped: list[int]
 
 
 class _Protection:
@@ -102,9 +104,19 @@ class _Protection:
         self.lp.set_bounds(target, np.zeros(len(target)), self.u_hi[target])
         self.lp.set_bounds(n + target, np.zeros(len(target)), self.v_hi[target])
         if status != "optimal":
-            raise RuntimeError("protection LP has no solution")
+            return None
         y = sol[:n] - sol[n:]
         return np.abs(y) > _TOL * max(1.0, abs(move))
+
+    def reach(self, p: int, down: bool) -> float:
+        """How far cell ``p`` can move at all (down or up) with every cell free: where
+        zeros are published, a cell made of a few non-empty cells cannot go below their
+        number, whatever is suppressed."""
+        c = np.zeros(2 * self.n)
+        c[self.n + p if down else p] = -1.0
+        status, value, _ = self.lp.solve(c)
+        self.solves += 1
+        return np.inf if status == "unbounded" else max(-value, 0.0)
 
 
 def secondary(
@@ -140,6 +152,7 @@ def secondary(
             return float(np.ceil(lo - 1e-7)), float(np.floor(hi + 1e-7))
         return lo, hi
 
+    capped: list[int] = []
     order = np.flatnonzero(prim.mask)
     order = order[np.argsort(-(prim.upper[order] + prim.lower[order]), kind="stable")]
     current = model() if len(order) else None
@@ -152,7 +165,17 @@ def secondary(
             if (move > 0 and hi >= x[p] + move - _TOL) or (move < 0 and lo <= x[p] + move + _TOL):
                 continue
             moved = protection.moved(suppressed, np.array([p]), float(move))
-            if (moved & ~suppressed).any():
+            if moved is None:  # the table allows less: protect as far as it can go
+                limit = protection.reach(int(p), down=move < 0)
+                if move < 0:
+                    prim.lower[p] = limit
+                else:  # pragma: no cover - upward moves are never bounded here
+                    prim.upper[p] = limit
+                capped.append(int(p))
+                if limit <= _TOL:
+                    continue
+                moved = protection.moved(suppressed, np.array([p]), float(np.sign(move) * limit))
+            if moved is not None and (moved & ~suppressed).any():
                 suppressed |= moved
                 current = model()
 
@@ -181,7 +204,9 @@ def secondary(
         for members, _lo, hi in bad:
             total = x[members].sum()
             move = max(min_count - total, prim.upper[members].max(), hi - total + 1.0)
-            suppressed |= protection.moved(suppressed, members, float(move))
+            moved = protection.moved(suppressed, members, float(move))
+            if moved is not None:
+                suppressed |= moved
         if (suppressed == before).all():
             break  # nothing more can be done; the audit will say so
     return Suppression(
@@ -189,4 +214,5 @@ def secondary(
         secondary=suppressed & ~prim.mask & (True if already is None else ~already),
         protection_lps=protection.solves,
         check_lps=checks,
+        capped=capped,
     )

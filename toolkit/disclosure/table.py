@@ -181,6 +181,19 @@ def check(
             group_check=group_check,
             published=~hidden,
         )
+        if sup.capped:
+            record.notes.append(
+                f"{len(sup.capped)} cells can be worked out to within fewer units than their "
+                "protection level asks, whatever is suppressed, because empty cells are "
+                "published: their intervals are as wide as the table allows"
+            )
+            for i in sup.capped:
+                record.hit(
+                    "protection_limited",
+                    grid.key(i),
+                    "suppressed",
+                    "interval as wide as the published zeros allow",
+                )
         record.properties["protection_lps"] = sup.protection_lps
         record.properties["check_lps"] = sup.check_lps
     action = {SUPPRESSED: "suppressed", REDACTED: "redacted"}
