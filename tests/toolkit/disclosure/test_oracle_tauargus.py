@@ -90,7 +90,9 @@ def test_tauargus_and_this_package_agree(seed, tmp_path):
     #    groups of small cells), and the intervals
     full = ours(1.0)
     tau_rows = tau.reset_index()
-    index = {tuple(k): i for i, k in enumerate(tau_rows[["a", "b"]].itertuples(index=False, name=None))}
+    index = {
+        tuple(k): i for i, k in enumerate(tau_rows[["a", "b"]].itertuples(index=False, name=None))
+    }
     wider = narrower = 0
     for e in as_tau.intervals:
         r = tau_audit[index[(e["cell"]["a"], e["cell"]["b"])]]

@@ -36,9 +36,11 @@ def tables(draw, hierarchy: bool = False):
     small = st.integers(0, 14)
     big = st.integers(0, 60)
     cells = st.one_of(small, big)
-    rows = [f"{g}{i}" for g in "AB" for i in range(n_rows)] if hierarchy else [
-        f"r{i}" for i in range(n_rows)
-    ]
+    rows = (
+        [f"{g}{i}" for g in "AB" for i in range(n_rows)]
+        if hierarchy
+        else [f"r{i}" for i in range(n_rows)]
+    )
     if hierarchy:
         rows = rows[: draw(st.integers(3, len(rows)))]
     counts = {(r, f"c{j}"): draw(cells) for r in rows for j in range(n_cols)}
@@ -80,8 +82,16 @@ def test_random_2d_tables_are_protected(counts):
 @examples(40)
 @given(tables())
 # found by this test: a cell added to protect a group of small cells was recoverable
-@example({("r0", "c0"): 2, ("r0", "c1"): 0, ("r1", "c0"): 2, ("r1", "c1"): 1, ("r2", "c0"): 10,
-          ("r2", "c1"): 0})
+@example(
+    {
+        ("r0", "c0"): 2,
+        ("r0", "c1"): 0,
+        ("r1", "c0"): 2,
+        ("r1", "c1"): 1,
+        ("r2", "c0"): 10,
+        ("r2", "c1"): 0,
+    }
+)
 def test_random_2d_tables_with_published_zeros(counts):
     rules = ACRO.replace(zeros_disclosive=False)
     t = disclosure.crosstab(aggregate(counts, ["r", "c"]), "r", "c", counts="persons", rules=rules)
@@ -113,16 +123,24 @@ def test_random_tables_under_opensafely_show_no_count_of_seven_or_fewer(counts):
     assert not ((inner["count"].astype(float) <= 7) & inner["count"].notna()).any()
     # totals are the sums of the published (rounded) cells
     pub = t.published.astype("Float64").fillna(0)
-    assert (pub.loc[pub.index != "Total", "Total"] == pub.loc[
-        pub.index != "Total", pub.columns != "Total"].sum(axis=1)).all()
+    assert (
+        pub.loc[pub.index != "Total", "Total"]
+        == pub.loc[pub.index != "Total", pub.columns != "Total"].sum(axis=1)
+    ).all()
     assert t.status == "pass"
 
 
 def test_microdata_and_aggregate_give_the_same_table():
     from tests.toolkit.disclosure.support import microdata
 
-    counts = {("a", "x"): 3, ("a", "y"): 30, ("b", "x"): 12, ("b", "y"): 50, ("c", "x"): 0,
-              ("c", "y"): 22}
+    counts = {
+        ("a", "x"): 3,
+        ("a", "y"): 30,
+        ("b", "x"): 12,
+        ("b", "y"): 50,
+        ("c", "x"): 0,
+        ("c", "y"): 22,
+    }
     micro = disclosure.crosstab(microdata(counts, ["r", "c"]), "r", "c")
     agg = disclosure.crosstab(aggregate(counts, ["r", "c"]), "r", "c", counts="persons")
     pd.testing.assert_frame_equal(micro.published, agg.published)

@@ -119,8 +119,9 @@ def test_dominance_and_p_ratio_by_hand():
     audit = {e["cell"]["x"]: e for e in t.record.audit["intervals"]}
     assert audit["a"]["required_upper"] == pytest.approx(1000 + 910 / 0.9 - 1000)
     assert audit["b"]["required_upper"] == pytest.approx(980 / 0.9)
-    only_p = disclosure.magnitude(frame, "x", values="belopp", rules=ACRO.replace(
-        dominance_n=None, dominance_k=None))
+    only_p = disclosure.magnitude(
+        frame, "x", values="belopp", rules=ACRO.replace(dominance_n=None, dominance_k=None)
+    )
     audit = {e["cell"]["x"]: e for e in only_p.record.audit["intervals"]}
     assert audit["b"]["required_upper"] == pytest.approx(1000 + 30)
     assert "required_upper" not in audit.get("a", {})
@@ -138,8 +139,11 @@ def test_negative_amounts_send_a_magnitude_table_to_review():
 
 def test_mean_table_publishes_means_where_sums_are_published():
     frame = pd.DataFrame(
-        {"x": ["a"] * 20 + ["b"] * 20, "lopnr": [f"{i:016x}" for i in range(40)],
-         "belopp": [10.0] * 20 + [30.0] * 20}
+        {
+            "x": ["a"] * 20 + ["b"] * 20,
+            "lopnr": [f"{i:016x}" for i in range(40)],
+            "belopp": [10.0] * 20 + [30.0] * 20,
+        }
     )
     t = disclosure.magnitude(frame, "x", values="belopp", aggfunc="mean", rules=ACRO)
     assert t.published.set_index("x")["mean"].to_dict() == {"a": 10.0, "b": 30.0, "Total": 20.0}
@@ -152,7 +156,10 @@ def test_no_mitigation_raises_disclosure_error_with_exit_code_17():
     assert err.value.exit_code == 17
     assert "min_count: 1" in str(err.value)
     # a safe table passes without mitigation
-    assert disclosure.frequency(microdata({("a",): 10}, ["x"]), "x", mitigation="none").status == "pass"
+    assert (
+        disclosure.frequency(microdata({("a",): 10}, ["x"]), "x", mitigation="none").status
+        == "pass"
+    )
 
 
 def test_kommun_within_lan_hierarchy():
@@ -214,7 +221,12 @@ def test_survival_opensafely_midpoint6():
 def test_midpoint6_and_rounding_functions():
     assert disclosure.midpoint6(np.array([0, 1, 6, 7, 12, 13])).tolist() == [0, 3, 3, 9, 9, 15]
     assert disclosure.round_to_base(np.array([2, 3, 7, 8, 12, 13]), 5).tolist() == [
-        0, 5, 5, 10, 10, 15,
+        0,
+        5,
+        5,
+        10,
+        10,
+        15,
     ]
 
 
