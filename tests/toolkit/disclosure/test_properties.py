@@ -9,10 +9,10 @@ runs 2000 tables per property.
 
 from __future__ import annotations
 
-import numpy as np
-import pandas as pd
 import os
 
+import numpy as np
+import pandas as pd
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 from mikrodata import disclosure
