@@ -81,8 +81,11 @@ def ours(frame: pd.DataFrame, rules: Rules):
 
 
 def tau(frame: pd.DataFrame, rules: Rules, method: str, workdir: str):
+    import os
+
     import pytauargus
 
+    os.chdir(workdir)  # the τ-ARGUS engine writes its logs in the working directory
     t0 = time.perf_counter()
     res = pytauargus.protect(
         frame[["kommun", "manad", "one"]],
