@@ -24,9 +24,9 @@ import numpy as np
 import pandas as pd
 from mikrodata.toolkit.disclosure.record import CheckRecord
 from mikrodata.toolkit.disclosure.rules import Rules
-from mikrodata.toolkit.disclosure.structure import TOTAL
 from mikrodata.toolkit.disclosure.table import (
     CheckedTable,
+    by_group,
     names_of,
     no_mitigation_error,
     population,
@@ -70,12 +70,7 @@ def percentiles(
     data = frame[[*groups, rules.unit, values]].dropna(subset=[values])
     record = CheckRecord(kind="percentiles", rules=rules.as_dict(), unit=rules.unit)
     rows: list[dict[str, Any]] = []
-    parts = [((TOTAL,) * len(groups), data)]
-    if groups:
-        parts += list(data.groupby(groups, sort=True, observed=True))
-    for key, part in parts:
-        key = key if isinstance(key, tuple) else (key,)
-        cell = {g: str(k) for g, k in zip(groups, key, strict=True)}
+    for cell, part in by_group(data, groups):
         per_unit = part.groupby(rules.unit, observed=True)[values].agg(["min", "max"])
         lows = np.sort(per_unit["min"].to_numpy(dtype=float))
         highs = np.sort(per_unit["max"].to_numpy(dtype=float))

@@ -30,9 +30,9 @@ import pandas as pd
 from mikrodata.toolkit.disclosure.record import CheckRecord
 from mikrodata.toolkit.disclosure.rounding import midpoint6, round_to_base
 from mikrodata.toolkit.disclosure.rules import Rules
-from mikrodata.toolkit.disclosure.structure import TOTAL
 from mikrodata.toolkit.disclosure.table import (
     CheckedTable,
+    by_group,
     names_of,
     no_mitigation_error,
     population,
@@ -179,13 +179,8 @@ def survival(
             "Give one row per unit (for example each person's first spell)",
         )
     record = CheckRecord(kind="survival", rules=rules.as_dict(), unit=rules.unit)
-    parts = [((TOTAL,) * len(groups), data)]
-    if groups:
-        parts += list(data.groupby(groups, sort=True, observed=True))
     rows: list[dict[str, Any]] = []
-    for key, part in parts:
-        key = key if isinstance(key, tuple) else (key,)
-        cell = {g: str(k) for g, k in zip(groups, key, strict=True)}
+    for cell, part in by_group(data, groups):
         t = part[duration].to_numpy(dtype=float)
         e = part[event].astype(bool).to_numpy()
         if len(t) < rules.min_count:

@@ -23,7 +23,7 @@ from mikrodata.toolkit.disclosure.primary import Primary, primary
 from mikrodata.toolkit.disclosure.record import CheckRecord
 from mikrodata.toolkit.disclosure.rounding import round_to_base
 from mikrodata.toolkit.disclosure.rules import Rules
-from mikrodata.toolkit.disclosure.structure import Grid
+from mikrodata.toolkit.disclosure.structure import TOTAL, Grid
 from mikrodata.toolkit.disclosure.suppression import secondary
 from mikrodata.toolkit.errors import DisclosureError
 
@@ -376,3 +376,16 @@ def assemble(
         population=population,
         grid=grid,
     )
+
+
+def by_group(data: pd.DataFrame, groups: list[str]) -> list[tuple[dict[str, str], pd.DataFrame]]:
+    """The whole of ``data`` (each group column at ``Total``) and then each group of it,
+    with the group's codes as a cell key."""
+    parts: list[tuple[Any, pd.DataFrame]] = [((TOTAL,) * len(groups), data)]
+    if groups:
+        parts += list(data.groupby(groups, sort=True, observed=True))
+    out = []
+    for key, part in parts:
+        key = key if isinstance(key, tuple) else (key,)
+        out.append(({g: str(k) for g, k in zip(groups, key, strict=True)}, part))
+    return out
