@@ -62,7 +62,7 @@ def _check_released(t, rules: Rules):
     assert t.status == "pass"
 
 
-@examples(60)
+@examples(50)
 @given(tables())
 def test_random_2d_tables_are_protected(counts):
     frame = aggregate(counts, ["r", "c"])
@@ -79,7 +79,7 @@ def test_random_2d_tables_are_protected(counts):
         assert lo <= x - min(need, x) + 1e-6 and hi >= x + need - 1e-6
 
 
-@examples(40)
+@examples(30)
 @given(tables())
 # found by this test: a cell added to protect a group of small cells was recoverable
 @example(
@@ -98,7 +98,7 @@ def test_random_2d_tables_with_published_zeros(counts):
     _check_released(t, rules)
 
 
-@examples(60)
+@examples(50)
 @given(tables(hierarchy=True))
 def test_random_three_level_hierarchies_are_protected(counts):
     # rows A0.. and B0.. in groups A and B, under the total: three levels
@@ -111,7 +111,7 @@ def test_random_three_level_hierarchies_are_protected(counts):
     assert groups and "Total" in t.published.index
 
 
-@examples(40)
+@examples(30)
 @given(tables())
 def test_random_tables_under_opensafely_show_no_count_of_seven_or_fewer(counts):
     rules = Rules.profile("opensafely")
