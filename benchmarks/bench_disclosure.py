@@ -140,7 +140,9 @@ def main() -> None:
     status = table.set_index(["kommun", "manad"])["status"]
     keys = [tuple(k) for k in grid.cells[["kommun", "manad"]].itertuples(index=False, name=None)]
     hidden = np.isin(np.array([status.get(k, "S") for k in keys]), ["U", "M"])
-    same_primary = bool((np.array([status.get(k, "S") for k in keys]) == "U").sum() == prim.mask.sum())
+    same_primary = bool(
+        (np.array([status.get(k, "S") for k in keys]) == "U").sum() == prim.mask.sum()
+    )
     theirs = audit(
         grid,
         np.where(hidden, 0.0, x),  # τ-ARGUS's attacker: hidden cells may be 0
