@@ -179,6 +179,20 @@ REQUEST_SCHEMA: dict[str, Any] = {
                     },
                 },
                 "rounding_base": {"type": "integer", "minimum": 1},
+                # Read by mikrodata.toolkit.disclosure.Rules; all optional.
+                "profile": {"enum": ["acro", "opensafely"]},
+                "p_ratio": {"type": "number", "exclusiveMinimum": 0, "maximum": 1},
+                "zeros_disclosive": {"type": "boolean"},
+                "min_dof": {"type": "integer", "minimum": 1},
+                "protection": {
+                    "type": "object",
+                    "additionalProperties": False,
+                    "properties": {
+                        "lower": {"type": "number", "minimum": 0},
+                        "upper": {"type": "number", "minimum": 0},
+                    },
+                },
+                "reviewers": {"enum": [1, 2]},
             },
         },
     },
@@ -220,6 +234,14 @@ class OutputRules:
     dominance_n: int | None = None
     dominance_k: float | None = None
     rounding_base: int | None = None
+    # None: the profile's value (mikrodata.toolkit.disclosure.Rules.from_request).
+    profile: str | None = None
+    p_ratio: float | None = None
+    zeros_disclosive: bool | None = None
+    min_dof: int | None = None
+    lower_protection: float | None = None
+    upper_protection: float | None = None
+    reviewers: int = 1
 
 
 @dataclass(frozen=True)
@@ -517,5 +539,12 @@ def parse_request(raw: bytes, path: str | Path) -> AccessRequest:
             dominance_n=dominance.get("n"),
             dominance_k=dominance.get("k"),
             rounding_base=rules.get("rounding_base"),
+            profile=rules.get("profile"),
+            p_ratio=rules.get("p_ratio"),
+            zeros_disclosive=rules.get("zeros_disclosive"),
+            min_dof=rules.get("min_dof"),
+            lower_protection=rules.get("protection", {}).get("lower"),
+            upper_protection=rules.get("protection", {}).get("upper"),
+            reviewers=rules.get("reviewers", 1),
         ),
     )

@@ -13,7 +13,8 @@ ROOT = Path(__file__).resolve().parents[1]
 # PyPI name -> conda-forge name, where they differ.
 CONDA_NAMES = {"duckdb": "python-duckdb"}
 # Installed by pip inside environment.yml because conda-forge does not carry them.
-PIP_ONLY = {"personnummer", "configurable-http-proxy"}
+# (configurable-http-proxy: conda-forge's package of that name is the Node one.)
+PIP_ONLY = {"personnummer", "configurable-http-proxy", "pytauargus"}
 
 
 def _name_and_spec(requirement: str) -> tuple[str, str]:

@@ -28,6 +28,7 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
     "audit": ("audit", "audit", "Show and verify the hash-chained audit log."),
     "catalogue": ("catalogue", "catalogue", "Read the variable catalogue and build its docs."),
     "demo": ("demo", "demo", "Run the main job end to end on synthetic data."),
+    "disclosure": ("disclosure", "disclosure", "Check tables against the disclosure rules."),
     "extract": ("extract", "extract", "Build, verify and mock project extracts."),
     "keys": ("keys", "keys", "The encrypted key store: init, rotate, status."),
     "lab": ("lab", "lab", "The secure JupyterLab: start it for a project, self-check it."),

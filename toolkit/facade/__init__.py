@@ -45,6 +45,9 @@ _LAZY: dict[str, str] = {
     "verify_extract": "mikrodata.toolkit.extract",
 }
 
+# name -> the package it is (imported on first use): mikrodata.disclosure.
+_LAZY_PACKAGES: dict[str, str] = {"disclosure": "mikrodata.toolkit.disclosure"}
+
 # Sorted case-insensitively; tests/test_exported_members.py checks it against _LAZY.
 __all__ = [
     "__version__",
@@ -55,6 +58,7 @@ __all__ = [
     "build_extract",
     "CatalogueError",
     "check_access",
+    "disclosure",
     "DisclosureError",
     "IntegrityError",
     "KeyStore",
@@ -73,6 +77,10 @@ __all__ = [
 
 
 def __getattr__(name: str) -> object:
+    if name in _LAZY_PACKAGES:
+        value = _importlib.import_module(_LAZY_PACKAGES[name])
+        globals()[name] = value
+        return value
     module = _LAZY.get(name)
     if module is None:
         raise AttributeError(f"module 'mikrodata' has no attribute {name!r}")
