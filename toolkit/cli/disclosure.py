@@ -16,6 +16,7 @@ __all__ = ["disclosure"]
 
 def _read(path: Path):
     import pandas as pd
+
     from mikrodata.toolkit.errors import BadInputError
 
     if path.suffix.lower() == ".parquet":

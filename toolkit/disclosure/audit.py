@@ -32,10 +32,11 @@ from typing import Any
 
 import numpy as np
 import scipy.sparse as sp
+from scipy.sparse.csgraph import connected_components
+
 from mikrodata.toolkit.disclosure.lp import LinearProgram
 from mikrodata.toolkit.disclosure.primary import Primary
 from mikrodata.toolkit.disclosure.structure import Grid
-from scipy.sparse.csgraph import connected_components
 
 __all__ = [
     "AuditResult",

@@ -33,6 +33,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+
 from mikrodata.toolkit.atomic import atomic_file, write_bytes_atomic
 from mikrodata.toolkit.disclosure.rules import Rules
 from mikrodata.toolkit.disclosure.table import CheckedTable

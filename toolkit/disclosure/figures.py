@@ -24,6 +24,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+
 from mikrodata.toolkit.disclosure.structure import TOTAL
 from mikrodata.toolkit.errors import BadInputError, DisclosureError
 

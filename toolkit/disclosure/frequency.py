@@ -19,6 +19,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 import pandas as pd
+
 from mikrodata.toolkit.disclosure.differencing import check_differencing
 from mikrodata.toolkit.disclosure.magnitude import magnitude
 from mikrodata.toolkit.disclosure.rules import Rules

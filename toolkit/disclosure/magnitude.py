@@ -20,6 +20,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+
 from mikrodata.toolkit.disclosure.differencing import check_differencing
 from mikrodata.toolkit.disclosure.rules import Rules
 from mikrodata.toolkit.disclosure.structure import TOTAL, Grid, build_grid

@@ -24,6 +24,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+
 from mikrodata.toolkit.disclosure.rules import Rules
 from mikrodata.toolkit.disclosure.structure import Grid
 

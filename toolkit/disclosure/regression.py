@@ -21,6 +21,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+
 from mikrodata.toolkit.disclosure.record import CheckRecord
 from mikrodata.toolkit.disclosure.rules import Rules
 from mikrodata.toolkit.disclosure.table import CheckedTable, resolve_rules

@@ -41,7 +41,8 @@ from mikrodata.toolkit.disclosure.differencing import ReleasedTable
 from mikrodata.toolkit.disclosure.figures import HOW_TO, is_checked, require_checked
 from mikrodata.toolkit.disclosure.table import CheckedTable
 from mikrodata.toolkit.errors import BadInputError, DisclosureError
-from mikrodata.toolkit.paths import current_user, home
+from mikrodata.toolkit.identity import current_identity
+from mikrodata.toolkit.paths import home
 
 __all__ = ["ACRO_VERSION", "OutputRequest", "output_request_folder", "request_release"]
 
@@ -262,7 +263,7 @@ def request_release(
         "output": output,
         "description": description,
         "justification": justification,
-        "requested_by": current_user(),
+        "requested_by": current_identity().user,
         "requested_at": now,
         "files": files,
         "record": record,

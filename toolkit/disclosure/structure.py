@@ -32,6 +32,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+
 from mikrodata.toolkit.errors import BadInputError
 
 __all__ = ["LAN", "TOTAL", "Dimension", "Grid", "Relation", "build_grid", "county_of"]

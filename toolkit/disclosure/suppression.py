@@ -34,6 +34,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import scipy.sparse as sp
+
 from mikrodata.toolkit.disclosure.audit import GroupCheck, Model, constraints, group_failures
 from mikrodata.toolkit.disclosure.lp import LinearProgram
 from mikrodata.toolkit.disclosure.primary import Primary

@@ -27,6 +27,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+
 from mikrodata.toolkit.disclosure.record import CheckRecord
 from mikrodata.toolkit.disclosure.rounding import midpoint6, round_to_base
 from mikrodata.toolkit.disclosure.rules import Rules

@@ -18,6 +18,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+
 from mikrodata.toolkit.disclosure.audit import AuditResult, GroupCheck, audit
 from mikrodata.toolkit.disclosure.primary import Primary, primary
 from mikrodata.toolkit.disclosure.record import CheckRecord

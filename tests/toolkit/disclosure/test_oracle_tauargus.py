@@ -11,6 +11,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
+
 from mikrodata.toolkit.disclosure import Rules
 from mikrodata.toolkit.disclosure.audit import audit
 from mikrodata.toolkit.disclosure.primary import primary

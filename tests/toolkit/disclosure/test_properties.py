@@ -15,9 +15,9 @@ import numpy as np
 import pandas as pd
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
+
 from mikrodata import disclosure
 from mikrodata.toolkit.disclosure import Rules
-
 from tests.toolkit.disclosure.support import aggregate, independent_bounds
 
 ACRO = Rules.profile("acro")

@@ -15,8 +15,8 @@ from pathlib import Path
 import pandas as pd
 import plotly.graph_objects as go
 import pytest
-from mikrodata import BadInputError, DisclosureError, disclosure
 
+from mikrodata import BadInputError, DisclosureError, disclosure
 from tests.toolkit.disclosure.support import microdata
 
 COUNTS = {

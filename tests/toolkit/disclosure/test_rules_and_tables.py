@@ -9,11 +9,11 @@ import pandas as pd
 import pytest
 import scipy.sparse as sp
 import yaml
+
 from mikrodata import BadInputError, DisclosureError, disclosure
 from mikrodata.access_requests import load_request
 from mikrodata.toolkit.disclosure import ReleasedTable, Rules
 from mikrodata.toolkit.disclosure.lp import LinearProgram
-
 from tests.toolkit.disclosure.support import microdata
 
 EXAMPLE = "access_requests/examples/example_project.yaml"

@@ -5,9 +5,9 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
+
 from mikrodata import DisclosureError, disclosure
 from mikrodata.toolkit.disclosure import Rules
-
 from tests.toolkit.disclosure.support import aggregate, microdata
 
 ACRO = Rules.profile("acro")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+
 from mikrodata.toolkit.lab.server import free_port
 
 from .support import start_make_lab, stop

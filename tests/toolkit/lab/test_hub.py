@@ -17,6 +17,7 @@ from pathlib import Path
 
 import httpx
 import pytest
+
 from mikrodata.access_requests import AuditLog
 from mikrodata.toolkit.extract import build_dummy_extract
 from mikrodata.toolkit.lab.assertion import IDENTITY_ENV

@@ -14,11 +14,12 @@ from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
+from traitlets.config import PyFileConfigLoader
+
 from mikrodata.access_requests import AuditLog
 from mikrodata.toolkit import lab as lab_package
 from mikrodata.toolkit.extract import build_dummy_extract
 from mikrodata.toolkit.lab.assertion import IDENTITY_ENV, verify_identity
-from traitlets.config import PyFileConfigLoader
 
 from ...access_requests.support import new_approved_request
 

@@ -20,6 +20,7 @@ import sys
 import httpx
 import pytest
 from click.testing import CliRunner
+
 from mikrodata.toolkit.cli import cli
 from mikrodata.toolkit.lab import DISABLED_PLUGINS, detect_isolation
 from mikrodata.toolkit.lab.selfcheck import KERNEL_PROBE, remote_references, selfcheck
