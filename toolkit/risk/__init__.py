@@ -1,0 +1,1 @@
+"""Re-identification risk of a project extract (placeholder, filled below)."""
