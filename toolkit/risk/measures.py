@@ -162,10 +162,13 @@ def cross_section(
     *,
     by: Sequence[str] | None = None,
     l_diversity: bool = True,
+    collect_below: str | None = None,
 ) -> CrossSection:
     """The cross-sectional risk of ``t`` with threshold ``k`` (see the module docstring).
 
-    ``by``: the columns that make a cross-section (default: the register's year)."""
+    ``by``: the columns that make a cross-section (default: the register's year).
+    ``collect_below``: a table ``(_person VARCHAR)`` that receives the persons below k,
+    so persons below k in any of several registers can be counted once."""
     by = _by(t, by)
     cells = "_risk_cells"
     _sized_cells(t, by, cells)
@@ -187,6 +190,11 @@ def cross_section(
         band["classes"] += n_classes
         band["persons"] += persons_in  # a person in two bands (two years) counts in both
         band["records"] += int(records_in)
+    if collect_below is not None:
+        con.execute(
+            f"INSERT INTO {collect_below} SELECT DISTINCT CAST(_person AS VARCHAR) FROM {cells} "
+            f"WHERE _size < {int(k)}"
+        )
     con.execute(f"DROP TABLE {cells}")
     diversity = (
         tuple(_l_diversity(t, by, s) for s in t.roles.sensitive) if l_diversity else ()

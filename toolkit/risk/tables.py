@@ -54,6 +54,10 @@ class RiskTable:
     def with_relation(self, relation: str) -> RiskTable:
         return replace(self, relation=relation)
 
+    def with_roles(self, **changes: Any) -> RiskTable:
+        """The same rows with some roles changed (e.g. other quasi-identifiers)."""
+        return replace(self, roles=replace(self.roles, **changes))
+
     def person_sql(self) -> str:
         """The person key; without one, each row is its own person."""
         return quote(self.roles.person) if self.roles.person else "_row_id"
