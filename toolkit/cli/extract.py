@@ -138,3 +138,9 @@ def dummy(
     )
     rows = {n: r["rows_out"] for n, r in result.manifest["registers"].items()}
     click.echo(f"dummy extract written to {out}: {rows}")
+
+
+# The risk sub-command lives in its own module (mikrodata extract risk).
+from mikrodata.toolkit.cli.risk import risk  # noqa: E402
+
+extract.add_command(risk)

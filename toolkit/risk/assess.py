@@ -75,8 +75,9 @@ class Assessment:
             "unicity_detail": {str(p): u.as_dict() for p, u in self.unicity.items()},
             "trajectory": self.trajectory.as_dict(),
             "registers": {n: c.as_dict() for n, c in self.registers.items()},
-            "drivers": [d.__dict__ | {"quasi_identifiers": list(d.quasi_identifiers)}
-                        for d in self.drivers],
+            "drivers": [
+                d.__dict__ | {"quasi_identifiers": list(d.quasi_identifiers)} for d in self.drivers
+            ],
             "special_uniques": self.special_uniques,
             "notes": list(self.notes),
         }

@@ -59,6 +59,7 @@ __all__ = [
     "Suppress",
     "TopCode",
     "TruncateDate",
+    "applies",
     "cells_changed",
     "coarsen",
     "coarsen_sql",
@@ -154,7 +155,9 @@ class TopCode(Step):
         return f"{self.column} top-coded at {self.at:g}"
 
     def expression(self, column: str) -> str:
-        return f"CASE WHEN {column} > {_literal(self.at)} THEN {_literal(self.at)} ELSE {column} END"
+        return (
+            f"CASE WHEN {column} > {_literal(self.at)} THEN {_literal(self.at)} ELSE {column} END"
+        )
 
 
 @dataclass(frozen=True)
@@ -275,7 +278,8 @@ def steps_to_list(steps: Sequence[Step]) -> list[dict[str, Any]]:
     return [s.to_dict() for s in steps]
 
 
-def _applies(step: Step, register: str | None, columns: Sequence[str]) -> bool:
+def applies(step: Step, register: str | None, columns: Sequence[str]) -> bool:
+    """Whether ``step`` applies to a table of ``register`` with ``columns``."""
     if step.register is not None and register is not None and step.register != register:
         return False
     missing = [c for c in step.columns_changed if c not in columns]
@@ -320,7 +324,7 @@ def coarsen_sql(
     relation must have ``_row_id``)."""
     sql = relation
     for step in steps:
-        if not _applies(step, register, list(columns)):
+        if not applies(step, register, list(columns)):
             continue
         if isinstance(step, Suppress):
             sql = _suppress_sql(step, sql, person)
@@ -371,25 +375,17 @@ def coarsen(
 
 
 def cells_changed(
-    con: duckdb.DuckDBPyConnection,
-    before: str,
-    after: str,
-    step: Step,
-) -> dict[str, int]:
-    """The cells ``step`` changed in each of its columns, from the relation ``before``
-    it and ``after`` it. A value map changes a cell when the new value differs; a
-    suppression changes a cell when it becomes NULL."""
-    out = {}
-    for col in step.columns_changed:
-        c = quote(col)
-        if isinstance(step, Suppress):
-            n = con.execute(
-                f"SELECT (SELECT count(*) FROM {after} WHERE {c} IS NULL) - "
-                f"(SELECT count(*) FROM {before} WHERE {c} IS NULL)"
-            ).fetchone()[0]
-        else:
-            n = con.execute(
-                f"SELECT count(*) FROM {before} WHERE ({step.expression(c)}) IS DISTINCT FROM {c}"
-            ).fetchone()[0]
-        out[col] = int(n)
-    return out
+    con: duckdb.DuckDBPyConnection, before: str, after: str, step: Step, column: str
+) -> int:
+    """The cells of ``column`` that ``step`` changed, from the relation ``before`` it and
+    ``after`` it. A value map changes a cell when the new value differs; a suppression
+    changes a cell when it becomes NULL."""
+    c = quote(column)
+    if isinstance(step, Suppress):
+        sql = (
+            f"SELECT (SELECT count(*) FROM {after} WHERE {c} IS NULL) - "
+            f"(SELECT count(*) FROM {before} WHERE {c} IS NULL)"
+        )
+    else:
+        sql = f"SELECT count(*) FROM {before} WHERE ({step.expression(c)}) IS DISTINCT FROM {c}"
+    return int(con.execute(sql).fetchone()[0])

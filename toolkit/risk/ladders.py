@@ -93,10 +93,14 @@ def merge_rare_codes(
     ]
     if not parts:
         return None
-    counts = tables[0].con.execute(
-        f"SELECT v, count(DISTINCT p) AS n FROM ({' UNION ALL '.join(parts)}) "
-        "WHERE v IS NOT NULL GROUP BY v ORDER BY n, v"
-    ).fetchall()
+    counts = (
+        tables[0]
+        .con.execute(
+            f"SELECT v, count(DISTINCT p) AS n FROM ({' UNION ALL '.join(parts)}) "
+            "WHERE v IS NOT NULL GROUP BY v ORDER BY n, v"
+        )
+        .fetchall()
+    )
     rare = [v for v, n in counts if n < fewer_than]
     if not rare or len(counts) < 3:  # merging two of two values is suppressing the column
         return None

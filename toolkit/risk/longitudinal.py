@@ -97,7 +97,9 @@ def points_sql(tables: Sequence[RiskTable]) -> str:
     return "SELECT DISTINCT * FROM (" + " UNION ALL ".join(parts) + ")"
 
 
-def trajectory(con: duckdb.DuckDBPyConnection, tables: Sequence[RiskTable], k: int = 5) -> Trajectory:
+def trajectory(
+    con: duckdb.DuckDBPyConnection, tables: Sequence[RiskTable], k: int = 5
+) -> Trajectory:
     """k over the persons' whole trajectories in ``tables`` (see the module docstring)."""
     con.execute(
         f"""
@@ -123,7 +125,12 @@ def trajectory(con: duckdb.DuckDBPyConnection, tables: Sequence[RiskTable], k: i
         classes += n // size
     con.execute("DROP TABLE _risk_traj")
     return Trajectory(
-        int(k), int(persons), classes, None if smallest is None else int(smallest), int(below), bands
+        int(k),
+        int(persons),
+        classes,
+        None if smallest is None else int(smallest),
+        int(below),
+        bands,
     )
 
 

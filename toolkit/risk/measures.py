@@ -12,7 +12,9 @@ Definitions (docs/risk.md says more):
   with the same values are one person, not twelve); a table without a person key
   counts rows;
 - a record's **risk** is ``1 / size``: a register extract is the whole population, not a
-  sample, so a class of one is a person re-identified for certain;
+  sample, so a class of one is a person re-identified for certain; ``mean_risk`` is its
+  mean over records (the expected share of records an attacker picking at random
+  within the class would get right);
 - **k** is the smallest class size; records and persons **below k** are those in classes
   smaller than the threshold asked for (a person counts once, if any of their records
   is in such a class);
@@ -97,6 +99,7 @@ class CrossSection:
     k: int | None  # the smallest class (None: no rows)
     records_below_k: int
     persons_below_k: int
+    mean_risk: float | None  # the mean over records of 1 / class size
     class_sizes: dict[str, dict[str, int]]  # size band -> classes, persons, records
     l_diversity: tuple[LDiversity, ...] = ()
 
@@ -173,10 +176,11 @@ def cross_section(
     cells = "_risk_cells"
     _sized_cells(t, by, cells)
     con = t.con
-    records, persons, smallest, rec_below, per_below = con.execute(
+    records, persons, smallest, rec_below, per_below, mean_risk = con.execute(
         f"SELECT coalesce(sum(_n), 0), count(DISTINCT _person), min(_size), "
         f"coalesce(sum(_n) FILTER (WHERE _size < {int(k)}), 0), "
-        f"count(DISTINCT _person) FILTER (WHERE _size < {int(k)}) FROM {cells}"
+        f"count(DISTINCT _person) FILTER (WHERE _size < {int(k)}), "
+        f"sum(_n / _size) / sum(_n) FROM {cells}"
     ).fetchone()
     bands: dict[str, dict[str, int]] = {}
     classes = 0
@@ -196,9 +200,7 @@ def cross_section(
             f"WHERE _size < {int(k)}"
         )
     con.execute(f"DROP TABLE {cells}")
-    diversity = (
-        tuple(_l_diversity(t, by, s) for s in t.roles.sensitive) if l_diversity else ()
-    )
+    diversity = tuple(_l_diversity(t, by, s) for s in t.roles.sensitive) if l_diversity else ()
     return CrossSection(
         register=t.register,
         quasi_identifiers=t.roles.quasi_identifiers,
@@ -210,6 +212,7 @@ def cross_section(
         k=None if smallest is None else int(smallest),
         records_below_k=int(rec_below),
         persons_below_k=int(per_below),
+        mean_risk=None if mean_risk is None else float(mean_risk),
         class_sizes=bands,
         l_diversity=diversity,
     )
@@ -253,9 +256,7 @@ def k_anonymity(
     by: Sequence[str] = (),
 ) -> int | None:
     """The smallest class size of ``table`` over ``quasi_identifiers`` (None if empty)."""
-    return cross_section(
-        _ad_hoc(table, quasi_identifiers, (), person), by=by, l_diversity=False
-    ).k
+    return cross_section(_ad_hoc(table, quasi_identifiers, (), person), by=by, l_diversity=False).k
 
 
 def l_diversity(

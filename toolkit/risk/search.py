@@ -4,8 +4,8 @@ Greedy, one step at a time, re-measuring after each:
 
 1. measure the extract (k, persons below k, unicity at the bound's number of points);
 2. try the next rung of every ladder (:func:`~mikrodata.toolkit.risk.ladders.next_steps`):
-   for each, the risk it removes (the share of persons below k, plus the unicity above
-   the bound) per unit of information it costs (the share of the column's original
+   for each, the risk it removes (the share of persons below k, plus the mean record
+   risk, plus the unicity above the bound) per unit of information it costs (the share of the column's original
    entropy it removes); take the best, apply it, measure again;
 3. stop global recoding when the bound holds, when nothing helps, or when the persons
    still below k are few (``suppress_below``, default 1% of persons): then suppress
@@ -40,7 +40,7 @@ from mikrodata.toolkit.extract.source import quote
 from mikrodata.toolkit.progress import progress
 
 from .assess import cross_sections
-from .coarsen import MonthToQuarter, Step, Suppress, cells_changed, coarsen_sql
+from .coarsen import MonthToQuarter, Step, Suppress, applies, cells_changed, coarsen_sql
 from .ladders import next_steps
 from .longitudinal import trajectory, unicity
 from .tables import RiskTable
@@ -73,6 +73,7 @@ class Measured:
     persons: int
     persons_below_k: int
     records_below_k: int
+    mean_risk: float  # mean over records of 1 / class size
     trajectory_k: int | None
     unicity: float | None  # at Targets.points
     unicity_sample: int
@@ -126,9 +127,7 @@ class SearchResult:
 
 
 def _types(t: RiskTable) -> dict[str, str]:
-    return {
-        r[0]: r[1] for r in t.con.execute(f"DESCRIBE SELECT * FROM {t.relation}").fetchall()
-    }
+    return {r[0]: r[1] for r in t.con.execute(f"DESCRIBE SELECT * FROM {t.relation}").fetchall()}
 
 
 def apply_steps(
@@ -137,9 +136,7 @@ def apply_steps(
     """``tables`` with ``steps`` applied (each a new DuckDB table, or a view)."""
     out = []
     for t in tables:
-        sql = coarsen_sql(
-            t.relation, _types(t), steps, register=t.register, person=t.roles.person
-        )
+        sql = coarsen_sql(t.relation, _types(t), steps, register=t.register, person=t.roles.person)
         name = f"_risk_stage_{next(_stage)}"
         kind = "TABLE" if materialise else "VIEW"
         t.con.execute(f"CREATE OR REPLACE TEMP {kind} {name} AS {sql}")
@@ -173,6 +170,8 @@ def _measure(
         persons=int(persons),
         persons_below_k=below,
         records_below_k=sum(c.records_below_k for c in sections.values()),
+        mean_risk=sum((c.mean_risk or 0.0) * c.records for c in sections.values())
+        / max(sum(c.records for c in sections.values()), 1),
         trajectory_k=trajectory(con, tables, targets.min_k).k if full else None,
         unicity=None if u is None else u.share,
         unicity_sample=0 if u is None else u.sample,
@@ -180,7 +179,9 @@ def _measure(
 
 
 def _risk(m: Measured, targets: Targets) -> float:
-    r = m.persons_below_k / m.persons if m.persons else 0.0
+    # The share below k alone is flat while nearly everyone is below k; the mean record
+    # risk still falls as classes grow, so the search can make progress from there.
+    r = (m.persons_below_k / m.persons if m.persons else 0.0) + m.mean_risk
     if targets.max_unicity is not None and m.unicity is not None:
         r += max(0.0, m.unicity - targets.max_unicity)
     return r
@@ -200,10 +201,14 @@ def _entropy(tables: Sequence[RiskTable], column: str) -> float:
     ]
     if not parts:
         return 0.0
-    h = tables[0].con.execute(
-        f"SELECT -sum(n / tot * log2(n / tot)) FROM (SELECT count(*) AS n, "
-        f"sum(count(*)) OVER () AS tot FROM ({' UNION ALL '.join(parts)}) GROUP BY v)"
-    ).fetchone()[0]
+    h = (
+        tables[0]
+        .con.execute(
+            f"SELECT -sum(n / tot * log2(n / tot)) FROM (SELECT count(*) AS n, "
+            f"sum(count(*)) OVER () AS tot FROM ({' UNION ALL '.join(parts)}) GROUP BY v)"
+        )
+        .fetchone()[0]
+    )
     return max(float(h or 0.0), 0.0)
 
 
@@ -214,8 +219,9 @@ def _information_lost(
     for col in step.columns_changed:
         changed = cells = 0
         for b, a in zip(before, after, strict=True):
-            if col in _types(b):
-                changed += cells_changed(b.con, b.relation, a.relation, step).get(col, 0)
+            types = _types(b)
+            if col in types and applies(step, b.register, list(types)):
+                changed += cells_changed(b.con, b.relation, a.relation, step, col)
                 cells += b.rows()
         lost[col] = {
             "cells_changed": changed,
@@ -234,7 +240,9 @@ def _suppression(tables: Sequence[RiskTable], min_k: int) -> list[Suppress]:
         if not qis:
             continue
         counts = t.con.execute(
-            "SELECT " + ", ".join(f"count(DISTINCT {quote(c)})" for c in qis) + f" FROM {t.relation}"
+            "SELECT "
+            + ", ".join(f"count(DISTINCT {quote(c)})" for c in qis)
+            + f" FROM {t.relation}"
         ).fetchone()
         order = tuple(c for _, c in sorted(zip(counts, qis, strict=True), key=lambda x: -x[0]))
         by = (t.roles.year,) if t.roles.year else ()

@@ -46,7 +46,9 @@ class RiskTable:
         return self.roles.register
 
     def columns(self) -> list[str]:
-        return [r[0] for r in self.con.execute(f"DESCRIBE SELECT * FROM {self.relation}").fetchall()]
+        return [
+            r[0] for r in self.con.execute(f"DESCRIBE SELECT * FROM {self.relation}").fetchall()
+        ]
 
     def rows(self) -> int:
         return self.con.execute(f"SELECT count(*) FROM {self.relation}").fetchone()[0]
