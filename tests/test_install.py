@@ -13,7 +13,7 @@ ROOT = Path(__file__).resolve().parents[1]
 # PyPI name -> conda-forge name, where they differ.
 CONDA_NAMES = {"duckdb": "python-duckdb"}
 # Installed by pip inside environment.yml because conda-forge does not carry them.
-PIP_ONLY = {"personnummer"}
+PIP_ONLY = {"personnummer", "pycanon", "suda"}
 
 
 def _name_and_spec(requirement: str) -> tuple[str, str]:

@@ -68,6 +68,7 @@ def _names(value: str | None) -> list[str] | None:
     type=click.FloatRange(0, 1),
     help="Target unicity at 4 points (default: the request's output_rules.risk).",
 )
+@click.option("--suda", is_flag=True, help="Add SUDA scores (needs the optional suda package).")
 @click.option("--json", "as_json", is_flag=True, help="Print risk.json's summary as JSON.")
 def risk(
     directory: Path | None,
@@ -82,6 +83,7 @@ def risk(
     coarsen: bool,
     min_k: int | None,
     max_unicity: float | None,
+    suda: bool,
     as_json: bool,
 ) -> None:
     """Measure the re-identification risk of the extract in DIRECTORY, or of the one a
@@ -103,6 +105,7 @@ def risk(
         coarsen=coarsen,
         min_k=min_k,
         max_unicity=max_unicity,
+        suda=suda,
     )
     keys = ("persons", "records", "k", "persons_below_k", "records_below_k", "unicity")
     summary = {key: doc[key] for key in keys} | {"trajectory_k": doc["trajectory"]["k"]}
@@ -124,9 +127,8 @@ def risk(
     )
     if "search" in doc:
         s = doc["search"]
-        click.echo(
-            f"  coarsening: {len(s['steps'])} step(s), target {'reached' if s['reached'] else 'NOT reached'}"
-        )
+        reached = "reached" if s["reached"] else "NOT reached"
+        click.echo(f"  coarsening: {len(s['steps'])} step(s), target {reached}")
         for a in s["applied"]:
             click.echo(
                 f"    {a['description']}: k = {a['after']['k']}, "

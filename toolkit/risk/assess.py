@@ -91,7 +91,7 @@ def _persons(con: duckdb.DuckDBPyConnection, tables: Sequence[RiskTable]) -> int
     parts = " UNION ".join(
         f"SELECT CAST({t.person_sql()} AS VARCHAR) AS p FROM {t.relation}" for t in tables
     )
-    return con.execute(f"SELECT count(DISTINCT p) FROM ({parts})").fetchone()[0]
+    return con.execute(f"SELECT count(DISTINCT p) FROM ({parts})").fetchall()[0][0]
 
 
 def cross_sections(
@@ -103,7 +103,7 @@ def cross_sections(
         t.register: cross_section(t, k, l_diversity=l_diversity, collect_below="_risk_below")
         for t in tables
     }
-    below = con.execute("SELECT count(DISTINCT _person) FROM _risk_below").fetchone()[0]
+    below = con.execute("SELECT count(DISTINCT _person) FROM _risk_below").fetchall()[0][0]
     con.execute("DROP TABLE _risk_below")
     return sections, int(below)
 

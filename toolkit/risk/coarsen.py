@@ -175,7 +175,8 @@ class KommunToLan(Step):
     def expression(self, column: str) -> str:
         if not self.codes:
             return column
-        return f"CASE WHEN {column} IN ({_in_list(self.codes)}) THEN left({column}, 2) ELSE {column} END"
+        codes = _in_list(self.codes)
+        return f"CASE WHEN {column} IN ({codes}) THEN left({column}, 2) ELSE {column} END"
 
 
 @dataclass(frozen=True)
@@ -388,4 +389,4 @@ def cells_changed(
         )
     else:
         sql = f"SELECT count(*) FROM {before} WHERE ({step.expression(c)}) IS DISTINCT FROM {c}"
-    return int(con.execute(sql).fetchone()[0])
+    return int(con.execute(sql).fetchall()[0][0])

@@ -13,8 +13,8 @@ the extract (a researcher can link them on ``lopnr``):
   persons, for each draw p of their distinct points at random, and count the persons
   whose points include all p; the person is *unique* when they are the only one. The
   share of unique persons among those with at least p points estimates unicity(p); the
-  sample size and a 95% Wilson interval are reported. The p points of p+1 include those
-  of p (nested draws), so unicity never falls as p grows.
+  sample size and a 95% Wilson interval are reported. The p + 1 points drawn for a
+  person include their p points (nested draws), so a person unique at p stays unique.
 
 Everything is a DuckDB query on the person key and the quasi-identifiers; the draws are
 hashes of (point, person, seed), so a run is reproducible.
@@ -113,7 +113,7 @@ def trajectory(
     )
     persons, smallest, below = con.execute(
         f"SELECT count(*), min(_size), count(*) FILTER (WHERE _size < {int(k)}) FROM _risk_traj"
-    ).fetchone()
+    ).fetchall()[0]
     bands: dict[str, dict[str, int]] = {}
     classes = 0
     for size, n in con.execute(
@@ -141,7 +141,9 @@ def _wilson(unique: int, n: int) -> tuple[float | None, float | None]:
     p = unique / n
     centre = (p + z * z / (2 * n)) / (1 + z * z / n)
     half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / (1 + z * z / n)
-    return max(0.0, centre - half), min(1.0, centre + half)
+    low = 0.0 if unique == 0 else max(0.0, centre - half)
+    high = 1.0 if unique == n else min(1.0, centre + half)
+    return low, high
 
 
 def unicity(
@@ -205,7 +207,7 @@ def unicity(
                 SELECT target, count(*) FILTER (WHERE h = {p}) AS m FROM hits GROUP BY target)
             SELECT count(*), count(*) FILTER (WHERE m = 1) FROM matches
             """
-        ).fetchone()
+        ).fetchall()[0]
         low, high = _wilson(int(unique), int(n))
         out[p] = Unicity(p, int(n), int(unique), unique / n if n else None, low, high)
     for name in ("_risk_drawn", "_risk_trace", "_risk_pid"):

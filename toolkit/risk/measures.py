@@ -148,7 +148,7 @@ def _l_diversity(t: RiskTable, by: Sequence[str], variable: str) -> LDiversity:
         SELECT min(d), min(h), count(*) FILTER (WHERE d = 1),
                coalesce(sum(tot) FILTER (WHERE d = 1), 0) FROM c
         """
-    ).fetchone()
+    ).fetchall()[0]
     distinct, h, one, one_records = row
     return LDiversity(
         variable,
@@ -181,7 +181,7 @@ def cross_section(
         f"coalesce(sum(_n) FILTER (WHERE _size < {int(k)}), 0), "
         f"count(DISTINCT _person) FILTER (WHERE _size < {int(k)}), "
         f"sum(_n / _size) / sum(_n) FROM {cells}"
-    ).fetchone()
+    ).fetchall()[0]
     bands: dict[str, dict[str, int]] = {}
     classes = 0
     for size, cell_rows, persons_in, records_in in con.execute(

@@ -9,8 +9,10 @@ identifier's birth date and sex, so they are quasi-identifiers by construction.
 
     >>> r = column_roles("ekonomiskt_bistand", ["lopnr", "statistikar", "manad", "kommun",
     ...                  "hushallstyp", "belopp_forsorjningsstod", "birth_year"])
-    >>> r.quasi_identifiers, r.sensitive, r.person, r.year, r.month
-    (('kommun', 'hushallstyp', 'birth_year'), ('belopp_forsorjningsstod',), 'lopnr', 'statistikar', 'manad')
+    >>> r.quasi_identifiers, r.sensitive
+    (('kommun', 'hushallstyp', 'birth_year'), ('belopp_forsorjningsstod',))
+    >>> r.person, r.year, r.month
+    ('lopnr', 'statistikar', 'manad')
 """
 
 from __future__ import annotations

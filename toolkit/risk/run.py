@@ -11,6 +11,7 @@ The targets of the search come from the request's ``output_rules.risk`` (``min_k
 
 from __future__ import annotations
 
+import dataclasses
 import tempfile
 from pathlib import Path
 from typing import Any
@@ -52,6 +53,7 @@ def extract_risk(
     coarsen: bool = False,
     min_k: int | None = None,
     max_unicity: float | None = None,
+    suda: bool = False,
 ) -> dict[str, Any]:
     """Measure, optionally coarsen, and write the report into ``out``; returns
     ``risk.json``'s content. Give ``extract`` (a built extract directory) or ``request``
@@ -84,6 +86,11 @@ def extract_risk(
             source["sample"] = sample
             source["seed"] = seed
             assessment = assess(con, tables, k, points=points, sample=sample, seed=seed)
+            if suda:  # optional: needs the suda package
+                from .special_uniques import suda_summary
+
+                scores = {t.register: suda_summary(t) for t in tables}
+                assessment = dataclasses.replace(assessment, special_uniques=scores)
             result = after = None
             if coarsen:
                 targets = Targets(

@@ -5,8 +5,8 @@ Greedy, one step at a time, re-measuring after each:
 1. measure the extract (k, persons below k, unicity at the bound's number of points);
 2. try the next rung of every ladder (:func:`~mikrodata.toolkit.risk.ladders.next_steps`):
    for each, the risk it removes (the share of persons below k, plus the mean record
-   risk, plus the unicity above the bound) per unit of information it costs (the share of the column's original
-   entropy it removes); take the best, apply it, measure again;
+   risk, plus the unicity above the bound) per unit of information it costs (the share
+   of the column's original entropy it removes); take the best, apply, measure again;
 3. stop global recoding when the bound holds, when nothing helps, or when the persons
    still below k are few (``suppress_below``, default 1% of persons): then suppress
    their values locally (:class:`~mikrodata.toolkit.risk.coarsen.Suppress`, the column
@@ -161,7 +161,7 @@ def _measure(
             f"SELECT CAST({t.person_sql()} AS VARCHAR) AS p FROM {t.relation}" for t in tables
         )
         + ")"
-    ).fetchone()[0]
+    ).fetchall()[0][0]
     u = None
     if targets.max_unicity is not None or full:
         u = unicity(con, tables, (targets.points,), sample=sample, seed=seed)[targets.points]
@@ -207,7 +207,7 @@ def _entropy(tables: Sequence[RiskTable], column: str) -> float:
             f"SELECT -sum(n / tot * log2(n / tot)) FROM (SELECT count(*) AS n, "
             f"sum(count(*)) OVER () AS tot FROM ({' UNION ALL '.join(parts)}) GROUP BY v)"
         )
-        .fetchone()[0]
+        .fetchall()[0][0]
     )
     return max(float(h or 0.0), 0.0)
 
@@ -243,7 +243,7 @@ def _suppression(tables: Sequence[RiskTable], min_k: int) -> list[Suppress]:
             "SELECT "
             + ", ".join(f"count(DISTINCT {quote(c)})" for c in qis)
             + f" FROM {t.relation}"
-        ).fetchone()
+        ).fetchall()[0]
         order = tuple(c for _, c in sorted(zip(counts, qis, strict=True), key=lambda x: -x[0]))
         by = (t.roles.year,) if t.roles.year else ()
         steps.append(Suppress(order, min_k, qis, by, register=t.register))

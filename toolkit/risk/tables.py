@@ -51,7 +51,7 @@ class RiskTable:
         ]
 
     def rows(self) -> int:
-        return self.con.execute(f"SELECT count(*) FROM {self.relation}").fetchone()[0]
+        return self.con.execute(f"SELECT count(*) FROM {self.relation}").fetchall()[0][0]
 
     def with_relation(self, relation: str) -> RiskTable:
         return replace(self, relation=relation)
