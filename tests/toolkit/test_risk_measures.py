@@ -118,9 +118,7 @@ def test_unicity_worked_example(con):
     assert u[1].share == 1.0 and u[1].unique == 4
     assert u[5].share is None
     # a point shared by everyone makes nobody unique at p = 1
-    same = pd.DataFrame(
-        {"lopnr": ["a", "b", "c"], "ar": [2020] * 3, "kommun": ["0180"] * 3}
-    )
+    same = pd.DataFrame({"lopnr": ["a", "b", "c"], "ar": [2020] * 3, "kommun": ["0180"] * 3})
     u = unicity(con, [risk_table(con, same, "lss")], points=(1,))
     assert (u[1].unique, u[1].share) == (0, 0.0)
     assert 0.0 <= u[1].low <= u[1].share <= u[1].high <= 1.0
@@ -164,7 +162,13 @@ def test_unicity_never_falls_with_more_points(con):
 def test_roles_come_from_the_catalogue_and_can_be_overridden():
     cols = ["lopnr", "ar", "fodelsedatum", "kon", "fodelselandgrupp", "kommun", "birth_year"]
     r = column_roles("befolkning", cols)
-    assert r.quasi_identifiers == ("fodelsedatum", "kon", "fodelselandgrupp", "kommun", "birth_year")
+    assert r.quasi_identifiers == (
+        "fodelsedatum",
+        "kon",
+        "fodelselandgrupp",
+        "kommun",
+        "birth_year",
+    )
     assert (r.person, r.year, r.month) == ("lopnr", "ar", None)
     r = column_roles("befolkning", cols, quasi_identifiers=["kommun"], sensitive=["kon"])
     assert (r.quasi_identifiers, r.sensitive) == (("kommun",), ("kon",))
