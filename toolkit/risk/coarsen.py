@@ -20,7 +20,10 @@ The steps (``step`` name in the dict):
 - ``suppress``: in every record whose equivalence class over ``quasi_identifiers``
   (within ``by``) has fewer than ``min_k`` persons, the value of ``columns[0]`` is set
   to NULL; classes are then recomputed and ``columns[1]`` is suppressed where still
-  needed, and so on.
+  needed, and so on. Where the records suppressed in every quasi-identifier are then
+  still fewer than ``min_k`` persons in a cross-section, whole further classes,
+  smallest first, are suppressed with them until they are not (NULL is a value, so
+  the all-suppressed records are a class too).
 
 A step with ``register`` applies to that register's table only, and its column must be
 there; without one it applies to every table that has the column.
@@ -308,7 +311,38 @@ def _suppress_sql(step: Suppress, relation: str, person: str | None) -> str:
             f"(SELECT * REPLACE (CASE WHEN count(DISTINCT {who}) OVER ({part}) < "
             f"{int(step.min_k)} THEN NULL ELSE {c} END AS {c}) FROM {sql})"
         )
-    return sql
+    return _pad_sql(step, sql, who, part) if step.quasi_identifiers else sql
+
+
+def _pad_sql(step: Suppress, sql: str, who: str, part: str) -> str:
+    """Where the records suppressed in every quasi-identifier are fewer than ``min_k``
+    persons in a cross-section, suppress whole further classes, smallest first, until
+    they are not: the all-suppressed class is a class like any other."""
+    k = int(step.min_k)
+    qis = [quote(c) for c in step.quasi_identifiers]
+    by = [quote(c) for c in step.by]
+    keys = [*by, *qis]
+    all_null = " AND ".join(f"{c} IS NULL" for c in qis)
+    by_sel = "".join(f"{c}, " for c in by)
+    group = f"GROUP BY {', '.join(by)}" if by else ""
+    on_by = " AND ".join(f"r.{c} IS NOT DISTINCT FROM n.{c}" for c in by) or "true"
+    same = " AND ".join(f"p.{c} IS NOT DISTINCT FROM cur.{c}" for c in keys)
+    return f"""(
+        WITH cur AS (SELECT *, count(DISTINCT {who}) OVER ({part}) AS _sz FROM {sql}),
+        need AS (SELECT {by_sel}{k} - count(DISTINCT {who}) AS _need FROM cur
+                 WHERE {all_null} {group} HAVING count(DISTINCT {who}) < {k}),
+        cls AS (SELECT {", ".join(keys)}, any_value(_sz) AS _sz FROM cur
+                WHERE NOT ({all_null}) GROUP BY {", ".join(keys)}),
+        ranked AS (SELECT r.*, n._need, sum(r._sz) OVER (
+                       {f"PARTITION BY {', '.join(f'r.{c}' for c in by)}" if by else ""}
+                       ORDER BY r._sz, {", ".join(f"r.{c}" for c in qis)}
+                       ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING) AS _before
+                   FROM cls r JOIN need n ON {on_by}),
+        pick AS (SELECT * FROM ranked WHERE coalesce(_before, 0) < _need),
+        marked AS (SELECT cur.*, EXISTS (SELECT 1 FROM pick p WHERE {same}) AS _hit FROM cur)
+        SELECT * EXCLUDE (_sz, _hit) REPLACE ({
+        ", ".join(f"CASE WHEN _hit THEN NULL ELSE {c} END AS {c}" for c in qis)
+    }) FROM marked)"""
 
 
 def coarsen_sql(

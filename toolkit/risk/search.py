@@ -13,7 +13,9 @@ Greedy, one step at a time, re-measuring after each:
    with the most distinct values first), which touches only the records at risk.
 
 Each applied step is reported with the risk after it and the information it lost: per
-column the cells changed (and their share) and the entropy before and after, in bits.
+column the cells changed (and their share) and the entropy before and after, in bits
+(NULL counts as a value, so a suppression can raise the entropy: its cost is the cells
+it suppressed).
 The result's :attr:`SearchResult.steps` is the serialisable list to give
 :func:`~mikrodata.toolkit.risk.coarsen.coarsen` (or the extract builder).
 
@@ -232,6 +234,31 @@ def _information_lost(
     return lost
 
 
+def _project(tables: Sequence[RiskTable]) -> list[RiskTable]:
+    """Only the columns the measures read (person, period, quasi-identifiers, sensitive)."""
+    out = []
+    for t in tables:
+        r = t.roles
+        keep = [c for c in (r.person, *r.period, *r.quasi_identifiers, *r.sensitive) if c]
+        cols = ", ".join(quote(c) for c in dict.fromkeys([*keep, "_row_id"]))
+        name = f"_risk_stage_{next(_stage)}"
+        t.con.execute(f"CREATE OR REPLACE TEMP TABLE {name} AS SELECT {cols} FROM {t.relation}")
+        out.append(t.with_relation(name))
+    return out
+
+
+def _changes_nothing(tables: Sequence[RiskTable], step: Step) -> bool:
+    if isinstance(step, Suppress):
+        return False
+    for t in tables:
+        types = _types(t)
+        if applies(step, t.register, list(types)) and cells_changed(
+            t.con, t.relation, t.relation, step, step.column
+        ):
+            return False
+    return True
+
+
 def _suppression(tables: Sequence[RiskTable], min_k: int) -> list[Suppress]:
     """One local suppression per register: its quasi-identifiers, most distinct first."""
     steps = []
@@ -262,10 +289,11 @@ def search(
     suppress_below: float = 0.01,
 ) -> SearchResult:
     """The least coarsening of ``tables`` that reaches ``targets`` (module docstring)."""
-    current = list(tables)
+    current = _project(tables)
     originals: dict[str, float] = {}
     before = m = _measure(con, current, targets, sample, seed, full=True)
     applied: list[Applied] = []
+    skipped: list[Step] = []  # rungs that change nothing here: the ladder moves past them
 
     def take(step: Step) -> None:
         nonlocal current, m
@@ -280,17 +308,28 @@ def search(
             unicity_ok = targets.max_unicity is None or (m.unicity or 0.0) <= targets.max_unicity
             if unicity_ok and m.persons_below_k <= suppress_below * m.persons:
                 break
-            candidates = next_steps(current, [a.step for a in applied], targets.min_k)
+            candidates = next_steps(current, [a.step for a in applied] + skipped, targets.min_k)
             if targets.max_unicity is None:
                 candidates = [c for c in candidates if not isinstance(c, MonthToQuarter)]
+            # Trials are measured on a smaller unicity sample; compare like with like.
+            base = _measure(con, current, targets, trial_sample, seed, full=False)
             best: tuple[float, Step] | None = None
-            for cand in candidates:
+            while candidates:
+                cand = candidates.pop(0)
                 col = cand.columns_changed[0]
+                if _changes_nothing(current, cand):
+                    skipped.append(cand)
+                    candidates += [
+                        c
+                        for c in next_steps(current, [a.step for a in applied] + skipped, 1)
+                        if c.columns_changed[0] == col and c.kind == cand.kind
+                    ][:1]
+                    continue
                 if col not in originals:
                     originals[col] = _entropy(tables, col) or 1.0
                 trial = apply_steps(current, [cand], materialise=False)
                 tm = _measure(con, trial, targets, trial_sample, seed, full=False)
-                gain = _risk(m, targets) - _risk(tm, targets)
+                gain = _risk(base, targets) - _risk(tm, targets)
                 loss = max(_entropy(current, col) - _entropy(trial, col), 0.0) / originals[col]
                 score = gain / (loss + 1e-3)
                 if gain > 0 and (best is None or score > best[0]):

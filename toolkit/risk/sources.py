@@ -6,7 +6,8 @@
 - :func:`planned_tables`: an access request and the raw delivery, selected exactly as
   the extract builder would select them (its own ``register_spec``, population and
   ``approved_rows_sql``: approved registers, years, variables, derived variables and
-  population, without the rows it would reject). The person key is the normalised
+  population, without the rows it or its pseudonymiser would reject). The person key
+  is the normalised
   identifier, used only inside DuckDB: every output of this package is counts.
 
 ``quasi_identifiers`` / ``sensitive`` override the catalogue: a list applies to every
@@ -22,13 +23,15 @@ register (each takes the names it has), a dict maps register -> list.
 
 from __future__ import annotations
 
+import secrets
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 import duckdb
 from mikrodata.access_requests import load_request
+from mikrodata.pseudonymisation import ProjectKey, pseudonymise_table
 from mikrodata.toolkit.errors import BadInputError, IntegrityError
-from mikrodata.toolkit.extract.columns import register_spec
+from mikrodata.toolkit.extract.columns import RegisterSpec, register_spec
 from mikrodata.toolkit.extract.manifest import read_manifest
 from mikrodata.toolkit.extract.pipeline import approved_rows_sql
 from mikrodata.toolkit.extract.population import build_population
@@ -126,6 +129,32 @@ def extract_tables(
     return _tables(con, relations, quasi_identifiers, sensitive)
 
 
+def _drop_rejected(con: duckdb.DuckDBPyConnection, name: str, spec: RegisterSpec) -> None:
+    """Leave out the rows the builder's pseudonymiser would reject for another identifier
+    (a household id that is missing, too long, ...): its own rules, run on the values
+    under a throwaway key whose pseudonyms are discarded."""
+    others = {
+        c.name: c.domain
+        for c in spec.columns
+        if c.role == "pseudonym" and c.domain != "person" and c.name != spec.person
+    }
+    if not others:
+        return
+    cols = ", ".join(quote(c) for c in others)
+    values = con.sql(f"SELECT {cols} FROM {name} ORDER BY _plan_row").to_arrow_table()
+    throwaway = ProjectKey("risk-validation", 0, secrets.token_bytes(32))
+    result = pseudonymise_table(
+        values, throwaway, others, allow_null=spec.nullable_pseudonyms, check_residual=False
+    )
+    rejected = result.rejected.select(["row_number"])
+    if rejected.num_rows:
+        con.register("_risk_rejected", rejected)
+        con.execute(
+            f"DELETE FROM {name} WHERE _plan_row IN (SELECT row_number FROM _risk_rejected)"
+        )
+        con.unregister("_risk_rejected")
+
+
 def planned_tables(
     con: duckdb.DuckDBPyConnection,
     request: str | Path,
@@ -142,11 +171,18 @@ def planned_tables(
     build_population(con, req, Path(registers_dir))
     relations = {}
     for spec in specs:
-        drop = ", ".join(quote(c.name) for c in spec.columns if c.role == "pseudonym")
         sql = approved_rows_sql(con, spec, Path(registers_dir))
         name = f"_risk_planned_{spec.register}"
         con.execute(
-            f"CREATE OR REPLACE TEMP TABLE {name} AS SELECT * EXCLUDE ({drop}) FROM ({sql})"
+            f"CREATE OR REPLACE TEMP TABLE {name} AS SELECT *, row_number() OVER () AS _plan_row "
+            f"FROM ({sql})"
         )
+        _drop_rejected(con, name, spec)
+        drop = ", ".join(
+            [quote(c.name) for c in spec.columns if c.role == "pseudonym"] + ["_plan_row"]
+        )
+        con.execute(f"ALTER TABLE {name} RENAME TO {name}_full")
+        con.execute(f"CREATE TEMP TABLE {name} AS SELECT * EXCLUDE ({drop}) FROM {name}_full")
+        con.execute(f"DROP TABLE {name}_full")
         relations[spec.register] = (name, PLANNED_PERSON)
     return _tables(con, relations, quasi_identifiers, sensitive)
