@@ -42,9 +42,9 @@ import duckdb
 from mikrodata.toolkit.extract.source import quote
 
 from .measures import size_bucket
-from .tables import RiskTable, combo_sql
+from .tables import RiskTable
 
-__all__ = ["Trajectory", "Unicity", "points_sql", "trajectory", "unicity"]
+__all__ = ["Trajectory", "Unicity", "coded_points", "trajectory", "unicity"]
 
 
 @dataclass(frozen=True)
@@ -77,40 +77,63 @@ class Unicity:
         return asdict(self)
 
 
-def _literal(text: str) -> str:
-    return "'" + text.replace("'", "''") + "'"
+_REGISTER_SHIFT = 1 << 40  # ids of different registers never meet
 
 
-def points_sql(tables: Sequence[RiskTable]) -> str:
-    """Every person's distinct points over ``tables``: ``_person, _register, _year,
-    _month, _combo`` (year -1 and month 0 where a register has none)."""
-    parts = []
-    for t in tables:
+def _same(a: str, b: str, columns: Sequence[str]) -> str:
+    return " AND ".join(f"{a}.{c} IS NOT DISTINCT FROM {b}.{c}" for c in columns)
+
+
+def coded_points(con: duckdb.DuckDBPyConnection, tables: Sequence[RiskTable], name: str) -> None:
+    """The table ``name``: every person's distinct points over ``tables``, coded:
+    ``_person``, ``pid`` (one id per distinct point: register, year, month and
+    quasi-identifiers), ``yid`` (one id per register, year and quasi-identifiers) and
+    ``ph`` (a hash of the point's content, to order random draws reproducibly).
+
+    The ids are the smallest row id among the point's rows (exact: equal points, NULLs
+    included, get equal ids, and no hash can collide); ``ph`` only orders draws."""
+    con.execute(
+        f"CREATE OR REPLACE TEMP TABLE {name} (_person VARCHAR, pid BIGINT, yid BIGINT, ph UBIGINT)"
+    )
+    for i, t in enumerate(tables):
         r = t.roles
         year = f"CAST({quote(r.year)} AS BIGINT)" if r.year else "-1::BIGINT"
-        month = f"coalesce(CAST({quote(r.month)} AS BIGINT), 0)" if r.month else "0::BIGINT"
-        parts.append(
-            f"SELECT CAST({t.person_sql()} AS VARCHAR) AS _person, "
-            f"{_literal(t.register)} AS _register, coalesce({year}, -1) AS _year, "
-            f"{month} AS _month, {combo_sql(r.quasi_identifiers)} AS _combo FROM {t.relation}"
+        month = f"CAST({quote(r.month)} AS BIGINT)" if r.month else "0::BIGINT"
+        qis = [quote(c) for c in r.quasi_identifiers]
+        cells = f"{name}_cells"
+        con.execute(
+            f"CREATE OR REPLACE TEMP TABLE {cells} AS SELECT DISTINCT "
+            f"CAST({t.person_sql()} AS VARCHAR) AS _person, {year} AS _year, "
+            f"{month} AS _month{''.join(', ' + q for q in qis)} FROM {t.relation}"
         )
-    return "SELECT DISTINCT * FROM (" + " UNION ALL ".join(parts) + ")"
+        point, yearly = ["_year", "_month", *qis], ["_year", *qis]
+        offset = i * _REGISTER_SHIFT
+        # group, then join back NULL-safely: faster than a window partitioned the same way
+        con.execute(
+            f"INSERT INTO {name} SELECT c._person, {offset} + p.pid, {offset} + y.yid, p.ph "
+            f"FROM {cells} c "
+            f"JOIN (SELECT {', '.join(point)}, min(rowid) AS pid, hash({i}, {', '.join(point)}) "
+            f"AS ph FROM {cells} GROUP BY ALL) p ON {_same('c', 'p', point)} "
+            f"JOIN (SELECT {', '.join(yearly)}, min(rowid) AS yid FROM {cells} GROUP BY ALL) y "
+            f"ON {_same('c', 'y', yearly)}"
+        )
+        con.execute(f"DROP TABLE {cells}")
 
 
 def trajectory(
     con: duckdb.DuckDBPyConnection, tables: Sequence[RiskTable], k: int = 5
 ) -> Trajectory:
     """k over the persons' whole trajectories in ``tables`` (see the module docstring)."""
+    coded_points(con, tables, "_risk_points")
     con.execute(
-        f"""
+        """
         CREATE OR REPLACE TEMP TABLE _risk_traj AS
-        WITH yearly AS (SELECT DISTINCT _person, _register, _year, _combo
-                        FROM ({points_sql(tables)})),
-        traj AS (SELECT _person, list({{'r': _register, 'y': _year, 'c': _combo}}
-                        ORDER BY _register, _year, _combo) AS _t FROM yearly GROUP BY _person)
+        WITH traj AS (SELECT _person, list(yid ORDER BY yid) AS _t
+                      FROM (SELECT DISTINCT _person, yid FROM _risk_points) GROUP BY _person)
         SELECT count(*) OVER (PARTITION BY _t) AS _size FROM traj
         """
     )
+    con.execute("DROP TABLE _risk_points")
     persons, smallest, below = con.execute(
         f"SELECT count(*), min(_size), count(*) FILTER (WHERE _size < {int(k)}) FROM _risk_traj"
     ).fetchall()[0]
@@ -155,26 +178,13 @@ def unicity(
     seed: int = 0,
 ) -> dict[int, Unicity]:
     """Unicity by number of points, estimated on ``sample`` persons (all if fewer)."""
-    con.execute(f"CREATE OR REPLACE TEMP TABLE _risk_pts AS {points_sql(tables)}")
-    # One id per distinct point, its frequency (persons having it) and a content hash
-    # that orders the draws reproducibly.
-    con.execute(
-        """
-        CREATE OR REPLACE TEMP TABLE _risk_pid AS
-        SELECT _register, _year, _month, _combo, count(*) AS f,
-               hash(_register, _year, _month, _combo) AS ph,
-               row_number() OVER () AS pid
-        FROM _risk_pts GROUP BY _register, _year, _month, _combo
-        """
+    coded_points(con, tables, "_risk_trace")
+    con.execute(  # how many persons have each point (the rarest is matched first)
+        "CREATE OR REPLACE TEMP TABLE _risk_trace_f AS SELECT _person, pid, ph, "
+        "count(*) OVER (PARTITION BY pid) AS f FROM _risk_trace"
     )
-    con.execute(
-        """
-        CREATE OR REPLACE TEMP TABLE _risk_trace AS
-        SELECT p._person, i.pid, i.f, i.ph FROM _risk_pts p
-        JOIN _risk_pid i USING (_register, _year, _month, _combo)
-        """
-    )
-    con.execute("DROP TABLE _risk_pts")
+    con.execute("DROP TABLE _risk_trace")
+    con.execute("ALTER TABLE _risk_trace_f RENAME TO _risk_trace")
     con.execute(
         f"""
         CREATE OR REPLACE TEMP TABLE _risk_drawn AS
@@ -210,6 +220,6 @@ def unicity(
         ).fetchall()[0]
         low, high = _wilson(int(unique), int(n))
         out[p] = Unicity(p, int(n), int(unique), unique / n if n else None, low, high)
-    for name in ("_risk_drawn", "_risk_trace", "_risk_pid"):
+    for name in ("_risk_drawn", "_risk_trace"):
         con.execute(f"DROP TABLE {name}")
     return out

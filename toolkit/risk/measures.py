@@ -127,10 +127,23 @@ def _sized_cells(t: RiskTable, by: Sequence[str], name: str) -> None:
     keys = _cols([*by, *t.roles.quasi_identifiers])
     group = ", ".join([*keys, "_person"])
     t.con.execute(
-        f"CREATE OR REPLACE TEMP TABLE {name} AS SELECT *, count(*) OVER ({_partition(keys)}) "
-        f"AS _size FROM (SELECT {', '.join([*keys, f'{t.person_sql()} AS _person'])}, "
-        f"count(*) AS _n FROM {t.relation} GROUP BY {group})"
+        f"CREATE OR REPLACE TEMP TABLE {name}_p AS SELECT "
+        f"{', '.join([*keys, f'{t.person_sql()} AS _person'])}, count(*) AS _n "
+        f"FROM {t.relation} GROUP BY {group}"
     )
+    if not keys:
+        t.con.execute(
+            f"CREATE OR REPLACE TEMP TABLE {name} AS SELECT *, count(*) OVER () AS _size "
+            f"FROM {name}_p"
+        )
+    else:  # group, then join back NULL-safely: faster than a window over the same keys
+        same = " AND ".join(f"c.{k} IS NOT DISTINCT FROM s.{k}" for k in keys)
+        t.con.execute(
+            f"CREATE OR REPLACE TEMP TABLE {name} AS SELECT c.*, s._size FROM {name}_p c "
+            f"JOIN (SELECT {', '.join(keys)}, count(*) AS _size FROM {name}_p "
+            f"GROUP BY {', '.join(keys)}) s ON {same}"
+        )
+    t.con.execute(f"DROP TABLE {name}_p")
 
 
 def _l_diversity(t: RiskTable, by: Sequence[str], variable: str) -> LDiversity:
