@@ -56,9 +56,11 @@ CREATE TABLE p AS SELECT i,
   1 + (hash(i, 'n') % 19)::INT AS months,
   (hash(i, 'y') % 5)::INT AS first
 FROM range({persons}) r(i)''')
-con.execute('''CREATE TABLE pk AS SELECT p.*, (SELECT min(code) FROM kc WHERE kc.upto >= p.u) AS kommun FROM p''')
+con.execute('''CREATE TABLE pk AS SELECT p.*,
+  (SELECT min(code) FROM kc WHERE kc.upto >= p.u) AS kommun FROM p''')
 con.execute(f'''
-COPY (SELECT lopnr, 2015 + ((first * 12 + m) // 12) % 5 AS statistikar, 1 + (first * 12 + m) % 12 AS manad,
+COPY (SELECT lopnr, 2015 + ((first * 12 + m) // 12) % 5 AS statistikar,
+        1 + (first * 12 + m) % 12 AS manad,
         kommun, birth_year, sex, hushallstyp, antal_barn,
         ['1','2','3','4','5','6'][1 + (hash(i, m, 'f') % 6)::INT] AS forsorjningshinder,
         ((hash(i, m, 'a') % 20) * 1000)::BIGINT AS belopp_band
@@ -77,7 +79,8 @@ con = duckdb.connect()
 
 def sample_frames():
     rows = con.execute(f'''SELECT * FROM (SELECT *, row_number() OVER (PARTITION BY lopnr
-        ORDER BY manad) AS rn FROM '{data}' WHERE statistikar = (SELECT max(statistikar) FROM '{data}'))
+        ORDER BY manad) AS rn FROM '{data}'
+        WHERE statistikar = (SELECT max(statistikar) FROM '{data}'))
         WHERE rn = 1 ORDER BY hash(lopnr) LIMIT {sample_n}''').df().drop(columns="rn")
     traj = con.execute(f'''SELECT lopnr, string_agg(DISTINCT statistikar || ':' || kommun || ':' ||
         birth_year || ':' || sex || ':' || hushallstyp || ':' || antal_barn, '|'

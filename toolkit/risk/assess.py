@@ -29,7 +29,15 @@ from .longitudinal import Trajectory, Unicity, trajectory, unicity
 from .measures import CrossSection, cross_section
 from .tables import RiskTable
 
-__all__ = ["Assessment", "DEFAULT_POINTS", "Driver", "assess", "drivers"]
+__all__ = [
+    "DEFAULT_POINTS",
+    "Assessment",
+    "Driver",
+    "assess",
+    "count_persons",
+    "cross_sections",
+    "drivers",
+]
 
 DEFAULT_POINTS = (1, 2, 3, 4)
 
@@ -87,7 +95,8 @@ def _share(part: int, whole: int) -> float | None:
     return part / whole if whole else None
 
 
-def _persons(con: duckdb.DuckDBPyConnection, tables: Sequence[RiskTable]) -> int:
+def count_persons(con: duckdb.DuckDBPyConnection, tables: Sequence[RiskTable]) -> int:
+    """Distinct persons over every table."""
     parts = " UNION ".join(
         f"SELECT CAST({t.person_sql()} AS VARCHAR) AS p FROM {t.relation}" for t in tables
     )
@@ -153,7 +162,7 @@ def assess(
     ks = [c.k for c in sections.values() if c.k is not None]
     return Assessment(
         threshold=int(k),
-        persons=_persons(con, tables),
+        persons=count_persons(con, tables),
         records=sum(c.records for c in sections.values()),
         k=min(ks) if ks else None,
         records_below_k=sum(c.records_below_k for c in sections.values()),

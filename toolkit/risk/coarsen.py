@@ -50,7 +50,7 @@ from mikrodata.toolkit.errors import BadInputError
 from mikrodata.toolkit.extract.source import quote
 
 from .roles import PERSON_PSEUDONYM
-from .tables import register_frame
+from .tables import register_frame, relation_types, sql_literal
 
 __all__ = [
     "STEP_KINDS",
@@ -72,16 +72,8 @@ __all__ = [
 ]
 
 
-def _literal(value: Any) -> str:
-    if isinstance(value, str):
-        return "'" + value.replace("'", "''") + "'"
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        raise BadInputError(f"coarsening value {type(value).__name__} is not a number or text")
-    return repr(value)
-
-
 def _in_list(values: Iterable[Any]) -> str:
-    return ", ".join(_literal(v) for v in values)
+    return ", ".join(sql_literal(v) for v in values)
 
 
 @dataclass(frozen=True)
@@ -158,9 +150,8 @@ class TopCode(Step):
         return f"{self.column} top-coded at {self.at:g}"
 
     def expression(self, column: str) -> str:
-        return (
-            f"CASE WHEN {column} > {_literal(self.at)} THEN {_literal(self.at)} ELSE {column} END"
-        )
+        at = sql_literal(self.at)
+        return f"CASE WHEN {column} > {at} THEN {at} ELSE {column} END"
 
 
 @dataclass(frozen=True)
@@ -198,7 +189,7 @@ class MergeCodes(Step):
             return column
         return (
             f"CASE WHEN CAST({column} AS VARCHAR) IN ({_in_list(self.codes)}) "
-            f"THEN {_literal(self.into)} ELSE {column} END"
+            f"THEN {sql_literal(self.into)} ELSE {column} END"
         )
 
 
@@ -375,10 +366,6 @@ def coarsen_sql(
     return f"SELECT * FROM {sql}"
 
 
-def _types(con: duckdb.DuckDBPyConnection, relation: str) -> dict[str, str]:
-    return {r[0]: r[1] for r in con.execute(f"DESCRIBE SELECT * FROM {relation}").fetchall()}
-
-
 def coarsen(
     table: Any,
     steps: Sequence[Step],
@@ -390,7 +377,7 @@ def coarsen(
     same kind of table: same rows in the same order, same columns and types."""
     con = duckdb.connect()
     relation = register_frame(con, table)
-    columns = {n: t for n, t in _types(con, relation).items() if n != "_row_id"}
+    columns = {n: t for n, t in relation_types(con, relation).items() if n != "_row_id"}
     if person is None and PERSON_PSEUDONYM in columns:
         person = PERSON_PSEUDONYM
     sql = coarsen_sql(relation, columns, steps, register=register, person=person)

@@ -41,7 +41,7 @@ from mikrodata.toolkit.errors import BadInputError
 from mikrodata.toolkit.extract.source import quote
 from mikrodata.toolkit.progress import progress
 
-from .assess import cross_sections
+from .assess import count_persons, cross_sections
 from .coarsen import MonthToQuarter, Step, Suppress, applies, cells_changed, coarsen_sql
 from .ladders import next_steps
 from .longitudinal import trajectory, unicity
@@ -128,17 +128,15 @@ class SearchResult:
         }
 
 
-def _types(t: RiskTable) -> dict[str, str]:
-    return {r[0]: r[1] for r in t.con.execute(f"DESCRIBE SELECT * FROM {t.relation}").fetchall()}
-
-
 def apply_steps(
     tables: Sequence[RiskTable], steps: Sequence[Step], *, materialise: bool = True
 ) -> list[RiskTable]:
     """``tables`` with ``steps`` applied (each a new DuckDB table, or a view)."""
     out = []
     for t in tables:
-        sql = coarsen_sql(t.relation, _types(t), steps, register=t.register, person=t.roles.person)
+        sql = coarsen_sql(
+            t.relation, t.column_types(), steps, register=t.register, person=t.roles.person
+        )
         name = f"_risk_stage_{next(_stage)}"
         kind = "TABLE" if materialise else "VIEW"
         t.con.execute(f"CREATE OR REPLACE TEMP {kind} {name} AS {sql}")
@@ -157,13 +155,7 @@ def _measure(
 ) -> Measured:
     sections, below = cross_sections(con, tables, targets.min_k, l_diversity=False)
     ks = [c.k for c in sections.values() if c.k is not None]
-    persons = con.execute(
-        "SELECT count(DISTINCT p) FROM ("
-        + " UNION ".join(
-            f"SELECT CAST({t.person_sql()} AS VARCHAR) AS p FROM {t.relation}" for t in tables
-        )
-        + ")"
-    ).fetchall()[0][0]
+    persons = count_persons(con, tables)
     u = None
     if targets.max_unicity is not None or full:
         u = unicity(con, tables, (targets.points,), sample=sample, seed=seed)[targets.points]
@@ -199,7 +191,7 @@ def _entropy(tables: Sequence[RiskTable], column: str) -> float:
     parts = [
         f"SELECT CAST({quote(column)} AS VARCHAR) AS v FROM {t.relation}"
         for t in tables
-        if column in _types(t)
+        if column in t.column_types()
     ]
     if not parts:
         return 0.0
@@ -221,7 +213,7 @@ def _information_lost(
     for col in step.columns_changed:
         changed = cells = 0
         for b, a in zip(before, after, strict=True):
-            types = _types(b)
+            types = b.column_types()
             if col in types and applies(step, b.register, list(types)):
                 changed += cells_changed(b.con, b.relation, a.relation, step, col)
                 cells += b.rows()
@@ -251,7 +243,7 @@ def _changes_nothing(tables: Sequence[RiskTable], step: Step) -> bool:
     if isinstance(step, Suppress):
         return False
     for t in tables:
-        types = _types(t)
+        types = t.column_types()
         if applies(step, t.register, list(types)) and cells_changed(
             t.con, t.relation, t.relation, step, step.column
         ):

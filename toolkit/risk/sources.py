@@ -37,7 +37,7 @@ from mikrodata.toolkit.extract.pipeline import approved_rows_sql
 from mikrodata.toolkit.extract.population import build_population
 from mikrodata.toolkit.extract.source import quote
 
-from .tables import RiskTable, risk_table
+from .tables import RiskTable, risk_table, sql_literal
 
 __all__ = ["PLANNED_PERSON", "Override", "extract_tables", "planned_tables"]
 
@@ -45,10 +45,6 @@ __all__ = ["PLANNED_PERSON", "Override", "extract_tables", "planned_tables"]
 PLANNED_PERSON = "_person"
 
 Override = Sequence[str] | Mapping[str, Sequence[str]] | None
-
-
-def _literal(text: str) -> str:
-    return "'" + text.replace("'", "''") + "'"
 
 
 def _for_register(override: Override, register: str, columns: Sequence[str]):
@@ -123,7 +119,7 @@ def extract_tables(
                 "This is not a complete mikrodata extract; ask the data steward for a new one",
             )
         name = f"_risk_extract_{register}"
-        paths = ", ".join(_literal(str(f)) for f in files)
+        paths = ", ".join(sql_literal(str(f)) for f in files)
         con.execute(f"CREATE OR REPLACE TEMP VIEW {name} AS SELECT * FROM read_parquet([{paths}])")
         relations[register] = (name, person)
     return _tables(con, relations, quasi_identifiers, sensitive)

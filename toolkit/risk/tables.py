@@ -28,9 +28,23 @@ from mikrodata.toolkit.extract.source import quote
 
 from .roles import ColumnRoles, column_roles
 
-__all__ = ["RiskTable", "combo_sql", "risk_table"]
+__all__ = ["RiskTable", "combo_sql", "relation_types", "risk_table", "sql_literal"]
 
 _names = itertools.count()
+
+
+def sql_literal(value: Any) -> str:
+    """A DuckDB literal for a text or a number (the one quoter of this package)."""
+    if isinstance(value, str):
+        return "'" + value.replace("'", "''") + "'"
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise BadInputError(f"a value of type {type(value).__name__} is not a number or text")
+    return repr(value)
+
+
+def relation_types(con: duckdb.DuckDBPyConnection, relation: str) -> dict[str, str]:
+    """Column name -> DuckDB type of ``relation``."""
+    return {r[0]: r[1] for r in con.execute(f"DESCRIBE SELECT * FROM {relation}").fetchall()}
 
 
 @dataclass(frozen=True)
@@ -46,9 +60,10 @@ class RiskTable:
         return self.roles.register
 
     def columns(self) -> list[str]:
-        return [
-            r[0] for r in self.con.execute(f"DESCRIBE SELECT * FROM {self.relation}").fetchall()
-        ]
+        return list(self.column_types())
+
+    def column_types(self) -> dict[str, str]:
+        return relation_types(self.con, self.relation)
 
     def rows(self) -> int:
         return self.con.execute(f"SELECT count(*) FROM {self.relation}").fetchall()[0][0]
