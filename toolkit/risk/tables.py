@@ -28,7 +28,7 @@ from mikrodata.toolkit.extract.source import quote
 
 from .roles import ColumnRoles, column_roles
 
-__all__ = ["RiskTable", "combo_sql", "relation_types", "risk_table", "sql_literal"]
+__all__ = ["RiskTable", "relation_types", "risk_table", "sql_literal"]
 
 _names = itertools.count()
 
@@ -128,11 +128,3 @@ def risk_table(
         sensitive=sensitive,
     )
     return RiskTable(con, relation, roles)
-
-
-def combo_sql(columns: Sequence[str]) -> str:
-    """One value holding a row's quasi-identifiers, NULLs included: a list of text.
-    DuckDB compares NULLs inside a list as equal, so it groups and joins exactly."""
-    if not columns:
-        return "[]::VARCHAR[]"
-    return "[" + ", ".join(f"CAST({quote(c)} AS VARCHAR)" for c in columns) + "]"
