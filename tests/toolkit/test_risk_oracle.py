@@ -79,3 +79,28 @@ def test_suda_wrapper_gives_the_packages_scores():
     df = pd.DataFrame({"a": [1, 1, 2, 2, 2], "b": ["x", "x", "y", "y", "z"]})
     assert suda_scores(df, ["a", "b"]).tolist() == [0, 0, 0, 0, 2]
     assert list(df.columns) == ["a", "b"]  # the caller's frame is not changed
+
+
+def test_suda_summary_is_counts_of_the_last_year():
+    import duckdb
+    from mikrodata.toolkit.risk import risk_table
+    from mikrodata.toolkit.risk.special_uniques import suda_summary
+
+    # 2021 (the last year): a, b share (0180, 1); c is unique on kommun alone (score 1)
+    # and on the pair (score 1): 2; d is unique on the pair only ((2-2)! = 1)
+    rows = pd.DataFrame(
+        {
+            "lopnr": ["a", "b", "c", "d", "a"],
+            "ar": [2021, 2021, 2021, 2021, 2020],
+            "kommun": ["0180", "0180", "1280", "0180", "2584"],
+            "kon": ["1", "1", "2", "2", "1"],
+        }
+    )
+    con = duckdb.connect()
+    summary = suda_summary(risk_table(con, rows, "befolkning"))
+    assert summary == {
+        "persons": 4,
+        "persons_with_score": 2,
+        "max_msu": 2,
+        "scores": {"1": 1, "2": 1},
+    }
