@@ -73,8 +73,8 @@ STAGE = r"""
 import json, resource, sys, time
 import duckdb, pandas as pd
 stage, data, sample_n = sys.argv[1], sys.argv[2], int(sys.argv[3])
-QIS = %(qis)r
-SENS = %(sens)r
+QIS = __QIS__
+SENS = __SENS__
 con = duckdb.connect()
 
 def sample_frames():
@@ -122,7 +122,7 @@ else:
     elapsed = time.perf_counter() - start
 print(json.dumps({"seconds": elapsed, "rows": rows, "result": result,
                   "peak_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))
-""" % {"qis": QIS, "sens": SENSITIVE}
+""".replace("__QIS__", repr(QIS)).replace("__SENS__", repr(SENSITIVE))
 
 
 def _run(code: str, *args: str) -> str:
