@@ -42,7 +42,7 @@ SENSITIVE = ["forsorjningshinder", "flykting"]
 
 @pytest.mark.parametrize("qis", QIS, ids=["-".join(q) for q in QIS])
 def test_k_and_l_agree_with_pycanon(qis):
-    df = _frame(np.random.default_rng(len(qis)), 800)
+    df = _frame(np.random.default_rng(len(qis)), 500)
     assert k_anonymity(df, qis) == anonymity.k_anonymity(df, qis)
     ours = l_diversity(df, qis, SENSITIVE)
     # pycanon takes the smallest over sensitive variables of each class; ours is per
