@@ -193,6 +193,16 @@ REQUEST_SCHEMA: dict[str, Any] = {
                     },
                 },
                 "reviewers": {"enum": [1, 2]},
+                # Re-identification risk the extract must meet (mikrodata extract risk).
+                "risk": {
+                    "type": "object",
+                    "additionalProperties": False,
+                    "required": ["min_k"],
+                    "properties": {
+                        "min_k": {"type": "integer", "minimum": 1},
+                        "max_unicity": {"type": "number", "minimum": 0, "maximum": 1},
+                    },
+                },
             },
         },
     },

@@ -14,7 +14,7 @@ ROOT = Path(__file__).resolve().parents[1]
 CONDA_NAMES = {"duckdb": "python-duckdb"}
 # Installed by pip inside environment.yml because conda-forge does not carry them.
 # (configurable-http-proxy: conda-forge's package of that name is the Node one.)
-PIP_ONLY = {"personnummer", "configurable-http-proxy", "pytauargus"}
+PIP_ONLY = {"personnummer", "configurable-http-proxy", "pytauargus", "pycanon", "suda"}
 
 
 def _name_and_spec(requirement: str) -> tuple[str, str]:

@@ -152,3 +152,9 @@ def dummy(
         f"({persons:,} synthetic persons, seed {seed}); it has the approved shape and holds "
         "no register data"
     )
+
+
+# The risk sub-command lives in its own module (mikrodata extract risk).
+from mikrodata.toolkit.cli.risk import risk  # noqa: E402
+
+extract.add_command(risk)

@@ -35,6 +35,7 @@ __all__ = [
     "BATCH_ROWS",
     "PERSONS_SEEN",
     "RegisterResult",
+    "approved_rows_sql",
     "check_collisions_across_registers",
     "run_register",
 ]
@@ -298,3 +299,27 @@ def check_collisions_across_registers(con: duckdb.DuckDBPyConnection, key: Proje
         engine.process(batch)
     engine.finish()
     return persons.num_rows
+
+
+def approved_rows_sql(
+    con: duckdb.DuckDBPyConnection,
+    spec: RegisterSpec,
+    registers_dir: Path,
+    *,
+    population: bool = True,
+) -> str:
+    """The rows an extract of ``spec`` would hold, before pseudonymisation: the builder's
+    own selection (approved years and columns, the population table, the derived
+    variables) without the rows it would reject, with the normalised person identifier
+    as ``_person``. Steward side only (the re-identification risk of a planned extract):
+    the rows hold raw identifiers."""
+    src = source_relation(registers_dir, spec.register)
+    _check_columns(con, src, spec)
+    years = ", ".join(str(y) for y in spec.years)
+    _identifiers(con, src, spec, years)
+    person = quote(spec.person)
+    return (
+        f"SELECT s.* EXCLUDE (_file, _row, _reject), i.normalised AS _person "
+        f"FROM ({_select_sql(src, spec, years, population)}) s JOIN ids i "
+        f"ON s.{person} IS NOT DISTINCT FROM i.raw WHERE s._reject IS NULL"
+    )
