@@ -25,6 +25,15 @@ def _quiet_progress(monkeypatch):
     monkeypatch.setenv("MIKRODATA_PROGRESS", "0")
 
 
+@pytest.fixture(autouse=True, scope="session")
+def _session_home(tmp_path_factory):
+    # Module- and session-scoped fixtures run before the per-test home below: they get a
+    # home of the session's own, never the working tree's .mikrodata.
+    os.environ["MIKRODATA_HOME"] = str(tmp_path_factory.mktemp("mikrodata-session-home"))
+    os.environ["MIKRODATA_DECLARED_IDENTITY"] = "1"
+    yield
+
+
 @pytest.fixture(autouse=True)
 def _private_home(tmp_path_factory, monkeypatch):
     # Nothing a test does may land in the working tree's .mikrodata (key store, audit

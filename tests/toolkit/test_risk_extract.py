@@ -22,6 +22,7 @@ from tests.access_requests.support import (
     make_delivery,
     make_keystore,
     new_approved_request,
+    steward_store,
     write_request,
 )
 
@@ -37,10 +38,13 @@ def delivery(tmp_path_factory):
 def built(tmp_path_factory, delivery):
     tmp = tmp_path_factory.mktemp("built")
     log = AuditLog(tmp / "audit.jsonl")
-    request = new_approved_request(
-        tmp, log, output_rules={"min_cell_count": 10, "risk": {"min_k": 2, "max_unicity": 0.9}}
-    )
     keystore = make_keystore(tmp / "keystore")
+    request = new_approved_request(
+        tmp,
+        log,
+        store=steward_store(keystore),
+        output_rules={"min_cell_count": 10, "risk": {"min_k": 2, "max_unicity": 0.9}},
+    )
     result = build_extract(
         request,
         delivery["root"],

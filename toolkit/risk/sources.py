@@ -18,7 +18,7 @@ register (each takes the names it has), a dict maps register -> list.
     >>> extract_tables(con, "no-such-dir")  # doctest: +ELLIPSIS
     Traceback (most recent call last):
     ...
-    mikrodata.IntegrityError: no-such-dir: no manifest.json. This is not a complete ...
+    mikrodata.IntegrityError: no-such-dir: no manifest.json. This is not a genuine ...
 """
 
 from __future__ import annotations
@@ -103,16 +103,12 @@ def extract_tables(
     directory = Path(directory)
     manifest = read_manifest(directory)
     relations = {}
-    for register, entry in sorted(manifest.get("registers", {}).items()):
+    for register, entry in sorted(manifest.registers.items()):
         person = next(
-            (
-                c["name"]
-                for c in entry.get("columns", [])
-                if c.get("role") == "pseudonym" and c.get("domain") == "person"
-            ),
+            (c.name for c in entry.columns if c.role == "pseudonym" and c.domain == "person"),
             None,
         )
-        files = [directory / f for f in entry.get("files", [])]
+        files = [directory / f for f in entry.files]
         missing = [f.name for f in files if not f.exists()]
         if person is None or not files or missing:
             raise IntegrityError(
