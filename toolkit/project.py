@@ -55,6 +55,7 @@ class Project:
     manifest: Manifest
     approval: SignedApproval | None  # None for a dummy extract
     identity: Identity
+    manifest_sha256: str = ""
     _connection: Any = field(default=None, repr=False)
 
     # -- what it holds ----------------------------------------------------------------
@@ -144,7 +145,19 @@ class Project:
             for c in entry.columns:
                 if c.name in frame.columns and c.type == "code" and c.name in reg.names:
                     frame[c.name] = _labelled(frame[c.name], reg.variable(c.name), labels)
+        frame.attrs["mikrodata"] = self.provenance(register)
         return frame
+
+    def provenance(self, register: str | None = None) -> dict[str, Any]:
+        """Where data came from, for the records of checks and releases: the project, the
+        extract's manifest hash and signer, and whether it is a dummy (no release can come
+        from a dummy). ``frame.attrs["mikrodata"]`` carries it on every frame."""
+        return {
+            "project": self.project,
+            "dummy": self.dummy,
+            "manifest_sha256": self.manifest_sha256,
+            "register": register,
+        }
 
     def relation(self, register: str) -> Any:
         """``register`` as a DuckDB relation (lazy, out of core), on this project's own
@@ -195,7 +208,7 @@ def open_extract(
         audit.append(
             "dummy_extract_loaded", project=manifest.project, user=identity, details=details
         )
-        return Project(directory, manifest, None, identity)
+        return Project(directory, manifest, None, identity, checked.manifest_sha256)
     assert checked.approval is not None
     gate: Approval = check_signed_approval(
         checked.approval,
@@ -205,4 +218,4 @@ def open_extract(
         registers=list(manifest.registers),
     )
     audit.append("extract_loaded", project=manifest.project, user=gate.identity, details=details)
-    return Project(directory, manifest, checked.approval, gate.identity)
+    return Project(directory, manifest, checked.approval, gate.identity, checked.manifest_sha256)

@@ -90,6 +90,9 @@ def test_frames_are_arrow_backed_with_catalogue_labels(extract):
     codes = project.frame("ekonomiskt_bistand", labels=None, years=[2015])
     assert set(codes["statistikar"].unique()) <= {2015}
     assert len(codes) < len(frame)
+    assert frame.attrs["mikrodata"]["dummy"] is False
+    assert frame.attrs["mikrodata"]["project"] == "P2026-001"
+    assert len(frame.attrs["mikrodata"]["manifest_sha256"]) == 64
     relation = project.relation("ekonomiskt_bistand")
     assert relation.count("*").fetchall()[0][0] == len(frame)
 
@@ -129,4 +132,5 @@ def test_a_dummy_opens_the_same_way_and_says_it_is_a_dummy(tmp_path):
     project = mikrodata.open_extract(tmp_path / "dummy", user=PI)
     assert project.dummy and project.approval is None
     assert "dummy extract" in repr(project)
-    assert len(project.frame("ekonomiskt_bistand")) > 0
+    frame = project.frame("ekonomiskt_bistand")
+    assert len(frame) > 0 and frame.attrs["mikrodata"]["dummy"] is True
