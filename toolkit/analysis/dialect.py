@@ -1,0 +1,36 @@
+"""The few places where the toolkit's SQL depends on the engine.
+
+Everything else in the definitions is SQL that DuckDB and Spark SQL both run:
+``GROUP BY``, joins, ``CASE``, ``LAG``/``LEAD``/``ROW_NUMBER``/``SUM ... OVER`` with
+``ROWS`` frames, ``max_by``, ``TRY_CAST``, ``year()``/``month()``, ``make_date``,
+``IS NOT DISTINCT FROM``, ``NULLS LAST``. No ``QUALIFY``, no ``ASOF JOIN``, no
+``GROUP BY ALL``, no list or struct functions. A later engine replaces the functions of
+this module and nothing else.
+"""
+
+from __future__ import annotations
+
+__all__ = ["DIALECT", "integer", "month_of_date", "row_position", "text"]
+
+DIALECT = "duckdb"
+
+
+def row_position() -> str:
+    """1-based position of a row in a table's insertion order (Spark:
+    ``monotonically_increasing_id()`` over an ordered read)."""
+    return "rowid + 1"
+
+
+def integer(value: int) -> str:
+    """An integer literal; parameters are validated ints, so no quoting is needed."""
+    return str(int(value))
+
+
+def text(value: str) -> str:
+    """A string literal, quoted once here (the toolkit only quotes its own constants)."""
+    return "'" + str(value).replace("'", "''") + "'"
+
+
+def month_of_date(expr: str) -> str:
+    """Months since year 0 (year * 12 + month - 1) of a date expression."""
+    return f"(year({expr}) * 12 + month({expr}) - 1)"
