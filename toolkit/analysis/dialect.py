@@ -2,7 +2,7 @@
 
 Everything else in the definitions is SQL that DuckDB and Spark SQL both run:
 ``GROUP BY``, joins, ``CASE``, ``LAG``/``LEAD``/``ROW_NUMBER``/``SUM ... OVER`` with
-``ROWS`` frames, ``max_by``, ``TRY_CAST``, ``year()``/``month()``, ``make_date``,
+``ROWS`` frames, ``TRY_CAST``, ``year()``/``month()``, ``make_date``,
 ``IS NOT DISTINCT FROM``, ``NULLS LAST``. No ``QUALIFY``, no ``ASOF JOIN``, no
 ``GROUP BY ALL``, no list or struct functions. A later engine replaces the functions of
 this module and nothing else.
@@ -10,7 +10,7 @@ this module and nothing else.
 
 from __future__ import annotations
 
-__all__ = ["DIALECT", "integer", "month_of_date", "row_position", "text"]
+__all__ = ["DIALECT", "integer", "month_of_date", "row_position", "text", "value_at_max"]
 
 DIALECT = "duckdb"
 
@@ -34,3 +34,12 @@ def text(value: str) -> str:
 def month_of_date(expr: str) -> str:
     """Months since year 0 (year * 12 + month - 1) of a date expression."""
     return f"(year({expr}) * 12 + month({expr}) - 1)"
+
+
+def value_at_max(value: str, order: str) -> str:
+    """``value`` on the row where ``order`` is largest, null if that row's value is null.
+
+    DuckDB's ``max_by``/``arg_max`` skip rows whose value is null (so they would return
+    an earlier month's value); ``arg_max_null`` does not. Spark's ``max_by`` keeps nulls.
+    """
+    return f"arg_max_null({value}, {order})"

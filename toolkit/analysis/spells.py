@@ -75,7 +75,7 @@ import pyarrow.compute as pc
 from mikrodata.toolkit.errors import BadInputError
 
 from .columns import AMOUNT_COLUMNS, HOUSEHOLD, PERSON, require
-from .dialect import integer, month_of_date, text
+from .dialect import integer, month_of_date, text, value_at_max
 from .engine import ROW, Engine, as_arrow, column_names
 
 __all__ = [
@@ -294,9 +294,10 @@ def _persons(engine: Engine, befolkning, dodsorsak, resolution: str) -> None:
         engine.empty("emigrations", [("person", "VARCHAR"), ("p", "BIGINT")])
 
 
-_RUN_COLUMNS = """unit, min(p) AS first_p, max(p) AS last_p, count(*) AS n_rows,
-    sum(paid) AS paid, sum(amount) AS amount, max_by(avsl, p) AS avsl_last,
-    max_by(who, p) AS who_last"""
+# A run's summary, from rows (n_rows 1 each) or from unit-periods.
+_RUN_COLUMNS = f"""unit, min(p) AS first_p, max(p) AS last_p, sum(n_rows) AS n_rows,
+    sum(paid) AS paid, sum(amount) AS amount, {value_at_max("avsl", "p")} AS avsl_last,
+    {value_at_max("who", "p")} AS who_last"""
 
 
 def _looks_sorted(arrow: pa.Table, resolution: str) -> bool:
@@ -398,7 +399,7 @@ def _build(engine, frame, gap, unit, window, resolution, befolkning, dodsorsak, 
             "runs0",
             f"""SELECT {_RUN_COLUMNS},
                        sum(CASE WHEN pre_issue IS NULL THEN 0 ELSE 1 END) AS n_bad
-                FROM (SELECT *, person AS who, p - {seq} AS k FROM src) x
+                FROM (SELECT *, 1 AS n_rows, person AS who, p - {seq} AS k FROM src) x
                 GROUP BY unit, k""",
         )
         # 2. Units whose runs are not clean need the row rules: a run with a gap inside
@@ -460,9 +461,7 @@ def _build(engine, frame, gap, unit, window, resolution, befolkning, dodsorsak, 
                               min(CASE WHEN roll = {text(APPLICANT_ROLE)} THEN person END)
                                   AS who
                            FROM ranked WHERE final_issue IS NULL GROUP BY unit, p"""
-    fixed = f"""SELECT unit, min(p) AS first_p, max(p) AS last_p, sum(n_rows) AS n_rows,
-                    sum(paid) AS paid, sum(amount) AS amount, max_by(avsl, p) AS avsl_last,
-                    max_by(who, p) AS who_last
+    fixed = f"""SELECT {_RUN_COLUMNS}
                 FROM (SELECT *, p - row_number() OVER (PARTITION BY unit ORDER BY p) AS k
                       FROM ({unit_periods}) up) x
                 GROUP BY unit, k"""
@@ -482,7 +481,8 @@ def _build(engine, frame, gap, unit, window, resolution, befolkning, dodsorsak, 
         "spells_raw",
         f"""SELECT unit, spell, min(first_p) AS start_p, max(last_p) AS end_p,
                    sum(n_rows) AS n_rows, sum(paid) AS paid, sum(amount) AS amount,
-                   max_by(avsl_last, last_p) AS avsl, max_by(who_last, last_p) AS who
+                   {value_at_max("avsl_last", "last_p")} AS avsl,
+                   {value_at_max("who_last", "last_p")} AS who
             FROM (SELECT *, sum(new_spell) OVER (PARTITION BY unit ORDER BY first_p
                                 ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW) AS spell
                   FROM (SELECT *, CASE WHEN first_p - lag(last_p) OVER (
