@@ -12,6 +12,7 @@ One module per concept: :mod:`.spells`, :mod:`.measures`, :mod:`.linkage`,
 run the SQL definitions. ``docs/analysis.md`` defines every column exactly.
 """
 
+from .measures import LONG_TERM_MONTHS, VERY_LONG_TERM_YEARS, long_term, official_counts
 from .spells import (
     ISSUE_REASONS,
     IssuesWarning,
@@ -25,8 +26,12 @@ from .spells import (
 __all__ = [
     "ISSUE_REASONS",
     "IssuesWarning",
+    "LONG_TERM_MONTHS",
+    "VERY_LONG_TERM_YEARS",
     "SpellResult",
     "build_spells",
+    "long_term",
+    "official_counts",
     "spell_issues",
     "spells",
     "to_annual",

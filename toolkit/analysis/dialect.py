@@ -10,7 +10,15 @@ this module and nothing else.
 
 from __future__ import annotations
 
-__all__ = ["DIALECT", "integer", "month_of_date", "row_position", "text", "value_at_max"]
+__all__ = [
+    "DIALECT",
+    "count_if",
+    "integer",
+    "month_of_date",
+    "row_position",
+    "text",
+    "value_at_max",
+]
 
 DIALECT = "duckdb"
 
@@ -43,3 +51,8 @@ def value_at_max(value: str, order: str) -> str:
     an earlier month's value); ``arg_max_null`` does not. Spark's ``max_by`` keeps nulls.
     """
     return f"arg_max_null({value}, {order})"
+
+
+def count_if(condition: str) -> str:
+    """The number of rows where ``condition`` holds, as a BIGINT."""
+    return f"CAST(sum(CASE WHEN {condition} THEN 1 ELSE 0 END) AS BIGINT)"
