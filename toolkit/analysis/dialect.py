@@ -15,6 +15,7 @@ __all__ = [
     "count_if",
     "integer",
     "month_of_date",
+    "period_series",
     "row_position",
     "text",
     "value_at_max",
@@ -56,3 +57,8 @@ def value_at_max(value: str, order: str) -> str:
 def count_if(condition: str) -> str:
     """The number of rows where ``condition`` holds, as a BIGINT."""
     return f"CAST(sum(CASE WHEN {condition} THEN 1 ELSE 0 END) AS BIGINT)"
+
+
+def period_series(first: int, last: int) -> str:
+    """A one-column table ``p`` of the integers first..last (Spark: ``range``'s ``id``)."""
+    return f"SELECT range AS p FROM range({integer(first)}, {integer(last)} + 1)"

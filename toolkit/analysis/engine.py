@@ -118,7 +118,7 @@ class Engine:
         self.con.execute(f"CREATE TEMP TABLE {name} ({cols})")
 
     def columns(self, name: str) -> list[str]:
-        return [row[0] for row in self.con.execute(f"DESCRIBE {name}").fetchall()]
+        return [row[0] for row in self.con.sql(f"DESCRIBE {name}").fetchall()]
 
     def execute(self, sql: str) -> None:
         self.con.execute(sql)
@@ -133,6 +133,12 @@ class Engine:
     def frame(self, sql: str) -> pd.DataFrame:
         return to_pandas(self.arrow(sql))
 
+    def row(self, sql: str) -> tuple:
+        """The first row of a query (the result is read to its end, so the connection
+        is free for the next statement)."""
+        rows = self.con.sql(sql).fetchall()
+        return rows[0] if rows else ()
+
     def scalar(self, sql: str) -> object:
-        row = self.con.execute(sql).fetchone()
-        return None if row is None else row[0]
+        row = self.row(sql)
+        return row[0] if row else None

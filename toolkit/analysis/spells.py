@@ -179,11 +179,11 @@ def _resolution(engine: Engine, cols: list[str], asked: str | None) -> str:
         return "month"
     if not has_month:
         return "year"
-    monthly, annual = engine.con.execute(
+    monthly, annual = engine.row(
         "SELECT sum(CASE WHEN manad IS NOT NULL THEN 1 ELSE 0 END),"
         " sum(CASE WHEN manad IS NULL AND bistandsmanader IS NOT NULL THEN 1 ELSE 0 END)"
         " FROM eb"
-    ).fetchone()
+    )
     if monthly and annual:
         raise BadInputError(
             f"the frame mixes {annual} yearly rows (before 2002, bistandsmanader) with "
@@ -379,7 +379,7 @@ def _build(engine, frame, gap, unit, window, resolution, befolkning, dodsorsak, 
     sorted_input = bool(presorted and person_mode)
 
     # Window from the data unless given.
-    lo, hi = engine.con.execute("SELECT min(p), max(p) FROM src").fetchone()
+    lo, hi = engine.row("SELECT min(p), max(p) FROM src")
     w0 = period_index(window[0], resolution) if window and window[0] is not None else lo
     w1 = period_index(window[1], resolution, end=True) if window and window[1] is not None else hi
     if w0 is not None and w1 is not None and w0 > w1:
