@@ -123,6 +123,10 @@ class Engine:
     def execute(self, sql: str) -> None:
         self.con.execute(sql)
 
+    def view(self, name: str, sql: str) -> None:
+        """A named query, computed where it is used (nothing is stored)."""
+        self.con.execute(f"CREATE OR REPLACE TEMP VIEW {name} AS {sql}")
+
     def table(self, name: str, sql: str) -> None:
         """Materialise a stage: later stages read it instead of recomputing it."""
         self.con.execute(f"CREATE OR REPLACE TEMP TABLE {name} AS {sql}")

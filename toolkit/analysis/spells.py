@@ -246,8 +246,9 @@ def _source_view(cols: list[str], unit: str, resolution: str) -> str:
               FROM eb) x"""
 
 
-def _persons(engine: Engine, befolkning, dodsorsak, resolution: str) -> None:
-    """``persons`` (person, birth_p, death_p) and ``emigrations`` (person, p)."""
+def _persons(engine: Engine, befolkning, dodsorsak, resolution: str) -> bool:
+    """``persons`` (person, birth_p, death_p) and ``emigrations`` (person, p); whether
+    any frame gave them."""
 
     def period(expr: str) -> str:
         d = f"TRY_CAST({expr} AS DATE)"
@@ -292,12 +293,74 @@ def _persons(engine: Engine, befolkning, dodsorsak, resolution: str) -> None:
         engine.table("emigrations", f"SELECT person, p FROM ({emig[0]}) e WHERE p IS NOT NULL")
     else:
         engine.empty("emigrations", [("person", "VARCHAR"), ("p", "BIGINT")])
+    return bool(parts)
 
 
-# A run's summary, from rows (n_rows 1 each) or from unit-periods.
+# The unit's previous run's end and next run's start, beside each run (one window).
+_NEIGHBOURS = """lag(last_p) OVER (PARTITION BY unit ORDER BY first_p) AS prev_last,
+                 lead(first_p) OVER (PARTITION BY unit ORDER BY first_p) AS next_first"""
+# The same, over runs ordered by input position (sorted input): neighbours of another
+# unit do not count.
+_NEIGHBOURS_SORTED = """
+    CASE WHEN lag(unit) OVER (ORDER BY ord) = unit THEN lag(last_p) OVER (ORDER BY ord) END
+        AS prev_last,
+    CASE WHEN lead(unit) OVER (ORDER BY ord) = unit THEN lead(first_p) OVER (ORDER BY ord) END
+        AS next_first,
+    coalesce(lag(unit) OVER (ORDER BY ord) <> unit, TRUE) AS new_unit"""
+_EMPTY_ISSUES = pa.schema(
+    [
+        ("row", pa.int64()),
+        ("person", pa.string()),
+        ("hh", pa.string()),
+        ("statistikar", pa.int64()),
+        ("manad", pa.int64()),
+        ("issue", pa.string()),
+    ]
+).empty_table()
+# A run's summary, from unit-periods.
 _RUN_COLUMNS = f"""unit, min(p) AS first_p, max(p) AS last_p, sum(n_rows) AS n_rows,
     sum(paid) AS paid, sum(amount) AS amount, {value_at_max("avsl", "p")} AS avsl_last,
     {value_at_max("who", "p")} AS who_last"""
+
+
+def _first_runs(cols: list[str], resolution: str) -> str:
+    """A run's summary straight from person rows (the first pass over the input): the
+    same columns as ``_RUN_COLUMNS``, with only the aggregates the frame needs (this
+    pass touches every row, so each aggregate costs)."""
+    paid = "count(*)" if resolution == "month" else "sum(paid)"
+    avsl = value_at_max("avsl", "p") if "avslutsorsak" in cols else "CAST(NULL AS VARCHAR)"
+    amount = "sum(amount)" if any(c in cols for c in AMOUNT_COLUMNS) else "CAST(NULL AS DOUBLE)"
+    return f"""unit, min(p) AS first_p, max(p) AS last_p, count(*) AS n_rows,
+        {paid} AS paid, {amount} AS amount, {avsl} AS avsl_last, unit AS who_last,
+        count(pre_issue) AS n_bad"""
+
+
+def _first_pass(engine: Engine, cols: list[str], resolution: str, sorted_input: bool):
+    """Runs of consecutive periods of every person (``runs_w``, with each run's
+    neighbours): period - sequence number is constant along a run. The input position
+    is the sequence number when the input is sorted by (lopnr, period), so no sort is
+    needed; otherwise ROW_NUMBER gives it. Returns the first and last period and
+    whether the sorted path held (each person's rows in one block of positions)."""
+    seq = "row_id" if sorted_input else "row_number() OVER (PARTITION BY unit ORDER BY p, row_id)"
+    engine.table(
+        "runs0",
+        f"""SELECT {_first_runs(cols, resolution)}, min(row_id) AS ord
+            FROM (SELECT *, p - {seq} AS k FROM src) x
+            GROUP BY unit, k""",
+    )
+    lo, hi = engine.row("SELECT min(first_p), max(last_p) FROM runs0")
+    if sorted_input:
+        engine.table("runs_w", f"SELECT *, {_NEIGHBOURS_SORTED} FROM runs0")
+        blocks, units = engine.row(
+            "SELECT count(CASE WHEN new_unit THEN 1 END), count(DISTINCT unit) FROM runs_w"
+            " WHERE unit IS NOT NULL"
+        )
+        if blocks == units:
+            return lo, hi, True
+        engine.execute("DROP TABLE runs_w")  # a person's rows are not in one block
+        return _first_pass(engine, cols, resolution, False)
+    engine.table("runs_w", f"SELECT *, {_NEIGHBOURS} FROM runs0")
+    return lo, hi, False
 
 
 def _looks_sorted(arrow: pa.Table, resolution: str) -> bool:
@@ -369,17 +432,23 @@ def _build(engine, frame, gap, unit, window, resolution, befolkning, dodsorsak, 
     require(cols, needed, "ekonomiskt_bistand frame")
     arrow = as_arrow(frame, "ekonomiskt_bistand frame")
     engine.register("eb", arrow, row_position=True)
-    rows_in = int(engine.scalar("SELECT count(*) FROM eb"))
+    if isinstance(arrow, pa.Table):
+        rows_in = arrow.num_rows
+    else:
+        rows_in = int(engine.scalar("SELECT count(*) FROM eb"))
     resolution = _resolution(engine, cols, resolution)
-    engine.table("src", _source_view(cols, unit, resolution))
-    _persons(engine, befolkning, dodsorsak, resolution)
+    engine.view("src", _source_view(cols, unit, resolution))
+    have_persons = _persons(engine, befolkning, dodsorsak, resolution)
     person_mode = unit == "person"
     if presorted is None:
         presorted = isinstance(arrow, pa.Table) and _looks_sorted(arrow, resolution)
     sorted_input = bool(presorted and person_mode)
 
-    # Window from the data unless given.
-    lo, hi = engine.row("SELECT min(p), max(p) FROM src")
+    if person_mode:
+        lo, hi, sorted_input = _first_pass(engine, cols, resolution, sorted_input)
+    else:
+        lo, hi = engine.row("SELECT min(p), max(p) FROM src")
+    # The window comes from the data unless given.
     w0 = period_index(window[0], resolution) if window and window[0] is not None else lo
     w1 = period_index(window[1], resolution, end=True) if window and window[1] is not None else hi
     if w0 is not None and w1 is not None and w0 > w1:
@@ -387,113 +456,160 @@ def _build(engine, frame, gap, unit, window, resolution, befolkning, dodsorsak, 
     if w0 is None:  # no placeable row at all
         w0 = w1 = 0
     W0, W1 = integer(w0), integer(w1)
+    # The order of a unit's runs: the input position when the input is sorted (one
+    # integer sort, no partitions), else the period within each unit.
+    order = "ORDER BY ord" if sorted_input else "PARTITION BY unit ORDER BY first_p"
 
     if person_mode:
-        # 1. Runs of consecutive periods of every unit: period - sequence number is
-        # constant along a run. The input position is the sequence number when the input
-        # is sorted; otherwise ROW_NUMBER gives it.
-        seq = (
-            "row_id" if sorted_input else "row_number() OVER (PARTITION BY unit ORDER BY p, row_id)"
-        )
-        engine.table(
-            "runs0",
-            f"""SELECT {_RUN_COLUMNS},
-                       sum(CASE WHEN pre_issue IS NULL THEN 0 ELSE 1 END) AS n_bad
-                FROM (SELECT *, 1 AS n_rows, person AS who, p - {seq} AS k FROM src) x
-                GROUP BY unit, k""",
-        )
         # 2. Units whose runs are not clean need the row rules: a run with a gap inside
         # (unsorted rows), overlapping runs (duplicates, two households), invalid rows,
         # periods outside the window or the person's life.
+        life = (
+            (
+                "LEFT JOIN persons ps ON ps.person = r.unit",
+                "OR r.first_p < ps.birth_p OR r.last_p > ps.death_p",
+            )
+            if have_persons
+            else ("", "")
+        )
         engine.table(
             "bad",
-            f"""SELECT DISTINCT r.unit FROM (
-                  SELECT *, lag(last_p) OVER (PARTITION BY unit ORDER BY first_p, last_p)
-                         AS prev_last
-                  FROM runs0) r
-                LEFT JOIN persons ps ON ps.person = r.unit
+            f"""SELECT DISTINCT r.unit FROM runs_w r {life[0]}
                 WHERE r.unit IS NULL OR r.n_bad > 0 OR r.first_p IS NULL
                    OR r.last_p - r.first_p + 1 <> r.n_rows OR r.first_p <= r.prev_last
-                   OR r.first_p < {W0} OR r.last_p > {W1}
-                   OR r.first_p < ps.birth_p OR r.last_p > ps.death_p""",
+                   OR r.first_p < {W0} OR r.last_p > {W1} {life[1]}""",
         )
+        rework = bool(engine.scalar("SELECT count(*) FROM bad"))
         selection = (
             "WHERE s.unit IS NULL OR s.unit IN (SELECT unit FROM bad WHERE unit IS NOT NULL)"
         )
         partition = "unit, p, issue"
     else:
+        rework = True
         selection = ""
         partition = "unit, person, p, issue"
 
-    # 3. Row rules, for the units that need them (every row for household spells).
-    engine.table(
-        "classified",
-        f"""SELECT s.*,
-                   CASE WHEN s.pre_issue IS NOT NULL THEN s.pre_issue
-                        WHEN s.p < {W0} OR s.p > {W1} THEN 'outside_window'
-                        WHEN s.p < ps.birth_p THEN 'before_birth'
-                        WHEN s.p > ps.death_p THEN 'after_death' END AS issue
-            FROM src s LEFT JOIN persons ps ON ps.person = s.person
-            {selection}""",
+    issues = _EMPTY_ISSUES
+    fixed = ""
+    if rework:
+        # 3. Row rules, for the units that need them (every row for household spells).
+        engine.table(
+            "classified",
+            f"""SELECT s.*,
+                       CASE WHEN s.pre_issue IS NOT NULL THEN s.pre_issue
+                            WHEN s.p < {W0} OR s.p > {W1} THEN 'outside_window'
+                            WHEN s.p < ps.birth_p THEN 'before_birth'
+                            WHEN s.p > ps.death_p THEN 'after_death' END AS issue
+                FROM src s LEFT JOIN persons ps ON ps.person = s.person
+                {selection}""",
+        )
+        rank = (
+            "roll ASC NULLS LAST, hh ASC NULLS LAST, amount DESC NULLS LAST,"
+            " paid DESC NULLS LAST, avsl ASC NULLS LAST, row_id"
+        )
+        two = "two_households" if person_mode else "duplicate"
+        window_ = f"PARTITION BY {partition} ORDER BY {rank}"
+        engine.table(
+            "ranked",
+            f"""SELECT *, CASE WHEN issue IS NOT NULL THEN issue
+                              WHEN rk > 1 AND hh IS NOT DISTINCT FROM first_hh THEN 'duplicate'
+                              WHEN rk > 1 THEN {text(two)} END AS final_issue
+                FROM (SELECT *, row_number() OVER ({window_}) AS rk,
+                             first_value(hh) OVER ({window_}) AS first_hh
+                      FROM classified) c""",
+        )
+        # Unit-periods of the placed rows, then their runs.
+        if person_mode:
+            unit_periods = """SELECT unit, p, 1 AS n_rows, paid, amount, avsl, person AS who
+                              FROM ranked WHERE final_issue IS NULL"""
+        else:
+            unit_periods = f"""SELECT unit, p, count(*) AS n_rows, max(paid) AS paid,
+                                  max(amount) AS amount, max(avsl) AS avsl,
+                                  min(CASE WHEN roll = {text(APPLICANT_ROLE)} THEN person END)
+                                      AS who
+                               FROM ranked WHERE final_issue IS NULL GROUP BY unit, p"""
+        # A reworked unit's runs are numbered from its first input row: inside the
+        # unit's own block of positions when the input is sorted.
+        fixed = f"""SELECT *, {_NEIGHBOURS},
+                           first_row + row_number() OVER (
+                               PARTITION BY unit ORDER BY first_p) - 1 AS ord
+                    FROM (SELECT f.*, u.first_row
+                          FROM (SELECT {_RUN_COLUMNS}
+                                FROM (SELECT *, p - row_number() OVER (
+                                                    PARTITION BY unit ORDER BY p) AS k
+                                      FROM ({unit_periods}) up) x
+                                GROUP BY unit, k) f
+                          JOIN (SELECT unit, min(row_id) AS first_row FROM classified
+                                GROUP BY unit) u
+                            ON u.unit = f.unit) fu"""
+        issues = engine.arrow(
+            """SELECT row_id AS "row", person, hh, statistikar_in, manad_in, final_issue
+               FROM ranked WHERE final_issue IS NOT NULL ORDER BY row_id"""
+        )
+    run_cols = (
+        "unit, first_p, last_p, n_rows, paid, amount, avsl_last, who_last, prev_last,"
+        " next_first, ord"
     )
-    order = (
-        "roll ASC NULLS LAST, hh ASC NULLS LAST, amount DESC NULLS LAST,"
-        " paid DESC NULLS LAST, avsl ASC NULLS LAST, row_id"
-    )
-    two = "two_households" if person_mode else "duplicate"
-    engine.table(
-        "ranked",
-        f"""SELECT *, CASE WHEN issue IS NOT NULL THEN issue
-                          WHEN rk > 1 AND hh IS NOT DISTINCT FROM first_hh THEN 'duplicate'
-                          WHEN rk > 1 THEN {text(two)} END AS final_issue
-            FROM (SELECT *,
-                     row_number() OVER (PARTITION BY {partition} ORDER BY {order}) AS rk,
-                     first_value(hh) OVER (PARTITION BY {partition} ORDER BY {order}) AS first_hh
-                  FROM classified) c""",
-    )
-    # Unit-periods of the placed rows, then their runs.
-    if person_mode:
-        unit_periods = """SELECT unit, p, 1 AS n_rows, paid, amount, avsl, person AS who
-                          FROM ranked WHERE final_issue IS NULL"""
-    else:
-        unit_periods = f"""SELECT unit, p, count(*) AS n_rows, max(paid) AS paid,
-                              max(amount) AS amount, max(avsl) AS avsl,
-                              min(CASE WHEN roll = {text(APPLICANT_ROLE)} THEN person END)
-                                  AS who
-                           FROM ranked WHERE final_issue IS NULL GROUP BY unit, p"""
-    fixed = f"""SELECT {_RUN_COLUMNS}
-                FROM (SELECT *, p - row_number() OVER (PARTITION BY unit ORDER BY p) AS k
-                      FROM ({unit_periods}) up) x
-                GROUP BY unit, k"""
-    if person_mode:
-        runs = f"""SELECT r.unit, r.first_p, r.last_p, r.n_rows, r.paid, r.amount,
-                          r.avsl_last, r.who_last
-                   FROM runs0 r LEFT JOIN bad b ON b.unit = r.unit
+    if person_mode and rework:
+        runs = f"""SELECT {", ".join("r." + c for c in run_cols.split(", "))}
+                   FROM runs_w r LEFT JOIN bad b ON b.unit = r.unit
                    WHERE b.unit IS NULL AND r.unit IS NOT NULL
-                   UNION ALL {fixed}"""
+                   UNION ALL SELECT {run_cols} FROM ({fixed}) fx"""
+    elif person_mode:
+        runs = f"SELECT {run_cols} FROM runs_w"
     else:
-        runs = fixed
-    engine.table("runs", runs)
+        runs = f"SELECT {run_cols} FROM ({fixed}) fx"
 
-    # 4. Runs -> spells: a run starts a new spell unless at most `gap` empty periods
-    # separate it from the unit's previous run.
+    # 4. Runs -> spells: a run starts a new spell when it is its unit's first (no
+    # previous run) or more than `gap` empty periods follow the previous run; the
+    # running count of starts, g, identifies the spell. In input order g runs across
+    # units, so the spell number is g minus g at the unit's first run, plus one. The
+    # next spell starts at the run after the spell's last run.
+    start = (
+        f"CASE WHEN prev_last IS NOT NULL AND first_p - prev_last - 1 <= {integer(gap)}"
+        " THEN 0 ELSE 1 END"
+    )
+    frame_ = "ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW"
+    if sorted_input:
+        numbered = f"""SELECT *, g - max(CASE WHEN prev_last IS NULL THEN g END)
+                                   OVER ({order} {frame_}) + 1 AS spell
+                       FROM (SELECT *, sum({start}) OVER ({order} {frame_}) AS g
+                             FROM ({runs}) r) x"""
+    else:
+        numbered = f"""SELECT *, g AS spell
+                       FROM (SELECT *, sum({start}) OVER ({order} {frame_}) AS g
+                             FROM ({runs}) r) x"""
+    who = "unit" if person_mode else value_at_max("who_last", "last_p")
     engine.table(
         "spells_raw",
-        f"""SELECT unit, spell, min(first_p) AS start_p, max(last_p) AS end_p,
-                   sum(n_rows) AS n_rows, sum(paid) AS paid, sum(amount) AS amount,
-                   {value_at_max("avsl_last", "last_p")} AS avsl,
-                   {value_at_max("who_last", "last_p")} AS who
-            FROM (SELECT *, sum(new_spell) OVER (PARTITION BY unit ORDER BY first_p
-                                ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW) AS spell
-                  FROM (SELECT *, CASE WHEN first_p - lag(last_p) OVER (
-                                             PARTITION BY unit ORDER BY first_p) - 1
-                                            <= {integer(gap)} THEN 0 ELSE 1 END AS new_spell
-                        FROM runs) g) n
-            GROUP BY unit, spell""",
+        f"""SELECT unit, g, min(spell) AS spell, min(first_p) AS start_p,
+                   max(last_p) AS end_p, sum(n_rows) AS n_rows, sum(paid) AS paid,
+                   sum(amount) AS amount, {value_at_max("avsl_last", "last_p")} AS avsl,
+                   {who} AS who,
+                   CASE WHEN max(next_first) > max(last_p) THEN max(next_first) END
+                       AS next_start
+            FROM ({numbered}) n
+            GROUP BY unit, g""",
     )
+    final_order = "g" if sorted_input else "unit, spell"
     # 5. Censoring, end reasons, re-entry.
     months = "end_p - start_p + 1" if resolution == "month" else "12 * (end_p - start_p + 1)"
     G = integer(gap)
+    if have_persons:
+        people = """ps.death_p,
+                     coalesce(ps.death_p BETWEEN end_p AND end_p + 1, FALSE) AS died,
+                     coalesce(e1.person IS NOT NULL OR e2.person IS NOT NULL, FALSE)
+                         AS emigrated,
+                     (SELECT min(e.p) FROM emigrations e
+                      WHERE e.person = s.who AND e.p > s.end_p) AS next_emigration
+                  FROM spells_raw s
+                  LEFT JOIN persons ps ON ps.person = s.who
+                  LEFT JOIN emigrations e1 ON e1.person = s.who AND e1.p = s.end_p
+                  LEFT JOIN emigrations e2 ON e2.person = s.who AND e2.p = s.end_p + 1"""
+    else:
+        people = """CAST(NULL AS BIGINT) AS death_p, FALSE AS died, FALSE AS emigrated,
+                    CAST(NULL AS BIGINT) AS next_emigration
+                  FROM spells_raw s"""
     result = engine.arrow(
         f"""SELECT unit, CAST(spell AS BIGINT) AS spell, start_p, end_p,
                    CAST({months} AS BIGINT) AS months, CAST(paid AS BIGINT) AS paid_months,
@@ -511,25 +627,8 @@ def _build(engine, frame, gap, unit, window, resolution, befolkning, dodsorsak, 
                         ELSE least({W1}, death_p, next_emigration) - end_p END
                        AS months_to_reentry,
                    next_start IS NOT NULL AS reentered
-            FROM (SELECT s.*,
-                         lead(start_p) OVER (PARTITION BY s.unit ORDER BY start_p)
-                             AS next_start,
-                         {W1} - end_p <= {G} AS open_end,
-                         coalesce(ps.death_p BETWEEN end_p AND end_p + 1, FALSE) AS died,
-                         coalesce(e1.person IS NOT NULL OR e2.person IS NOT NULL, FALSE)
-                             AS emigrated,
-                         ps.death_p,
-                         (SELECT min(e.p) FROM emigrations e
-                          WHERE e.person = s.who AND e.p > s.end_p) AS next_emigration
-                  FROM spells_raw s
-                  LEFT JOIN persons ps ON ps.person = s.who
-                  LEFT JOIN emigrations e1 ON e1.person = s.who AND e1.p = s.end_p
-                  LEFT JOIN emigrations e2 ON e2.person = s.who AND e2.p = s.end_p + 1) f
-            ORDER BY unit, spell"""
-    )
-    issues = engine.arrow(
-        """SELECT row_id AS "row", person, hh, statistikar_in, manad_in, final_issue
-           FROM ranked WHERE final_issue IS NOT NULL ORDER BY row_id"""
+            FROM (SELECT s.*, {W1} - end_p <= {G} AS open_end, {people}) f
+            ORDER BY {final_order}"""
     )
     out = _spell_frame(result, UNITS[unit], resolution)
     iss = _issue_frame(issues, cols)
