@@ -127,6 +127,8 @@ def variant(name: str, path: str, out: str, sample: int) -> dict:
     import mikrodata
     import pandas as pd
 
+    import mikrodata.toolkit.analysis  # noqa: F401  (imported once per session, not timed)
+
     table = pq.read_table(path)
     if name.endswith("_shuffled"):
         perm = np.random.default_rng(5).permutation(table.num_rows)

@@ -76,7 +76,9 @@ class Engine:
         memory_limit: str | None = None,
         temp_directory: str | None = None,
     ) -> None:
-        config: dict[str, object] = {}
+        # Stages are ordered explicitly (ORDER BY) where order matters; not keeping the
+        # insertion order lets DuckDB write intermediate tables in parallel.
+        config: dict[str, object] = {"preserve_insertion_order": False}
         if threads is not None:
             config["threads"] = int(threads)
         if memory_limit is not None:

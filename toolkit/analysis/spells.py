@@ -194,8 +194,9 @@ def _resolution(engine: Engine, cols: list[str], asked: str | None) -> str:
     return "year" if annual else "month"
 
 
-def _source_view(cols: list[str], unit: str, resolution: str) -> str:
-    """One row per input row with the columns every later stage uses."""
+def _source_view(cols: list[str], unit: str, resolution: str, ids: bool = False) -> str:
+    """One row per input row with the columns every later stage uses. With ``ids`` the
+    person is the integer ``__pid`` (see :func:`_person_ids`), else the pseudonym."""
 
     def col(name: str, sql_type: str = "VARCHAR") -> str:
         return name if name in cols else f"CAST(NULL AS {sql_type})"
@@ -232,8 +233,9 @@ def _source_view(cols: list[str], unit: str, resolution: str) -> str:
     )
     return f"""
         SELECT {ROW} AS row_id,
-               CAST({unit_col} AS VARCHAR) AS unit,
-               CAST({PERSON} AS VARCHAR) AS person,
+               {"__pid" if ids else f"CAST({unit_col} AS VARCHAR)"} AS unit,
+               {"__pid" if ids else f"CAST({PERSON} AS VARCHAR)"} AS person,
+               CAST({PERSON} AS VARCHAR) AS lopnr_in,
                CAST({col(HOUSEHOLD)} AS VARCHAR) AS hh,
                CAST({col("roll")} AS VARCHAR) AS roll,
                CASE WHEN pre_issue IS NULL THEN p END AS p,
@@ -246,35 +248,36 @@ def _source_view(cols: list[str], unit: str, resolution: str) -> str:
               FROM eb) x"""
 
 
-def _persons(engine: Engine, befolkning, dodsorsak, resolution: str) -> bool:
+def _persons(engine: Engine, befolkning, dodsorsak, resolution: str, names=None) -> bool:
     """``persons`` (person, birth_p, death_p) and ``emigrations`` (person, p); whether
-    any frame gave them."""
+    any frame gave them. With ``names`` persons are keyed by their integer id."""
 
     def period(expr: str) -> str:
         d = f"TRY_CAST({expr} AS DATE)"
         return f"year({d})" if resolution == "year" else month_of_date(d)
 
     parts, emig = [], []
+    pkey = "__pid" if names is not None else f"CAST({PERSON} AS VARCHAR)"
+    ptype = "BIGINT" if names is not None else "VARCHAR"
     if befolkning is not None:
-        cols = engine.register("bef", befolkning, what="befolkning frame")
-        require(cols, [PERSON], "befolkning frame")
+        require(column_names(befolkning, "befolkning frame"), [PERSON], "befolkning frame")
+        cols = engine.register("bef", _with_ids(befolkning, names, "befolkning frame"))
         birth = period("fodelsedatum") if "fodelsedatum" in cols else "CAST(NULL AS BIGINT)"
         death = period("dodsdatum") if "dodsdatum" in cols else "CAST(NULL AS BIGINT)"
-        parts.append(
-            f"SELECT CAST({PERSON} AS VARCHAR) AS person, {birth} AS birth_p,"
-            f" {death} AS death_p FROM bef"
-        )
+        parts.append(f"SELECT {pkey} AS person, {birth} AS birth_p, {death} AS death_p FROM bef")
         if "utvandringsdatum" in cols:
             emig.append(
-                f"SELECT DISTINCT CAST({PERSON} AS VARCHAR) AS person,"
+                f"SELECT DISTINCT {pkey} AS person,"
                 f" {period('utvandringsdatum')} AS p FROM bef"
                 " WHERE utvandringsdatum IS NOT NULL"
             )
     if dodsorsak is not None:
-        cols = engine.register("dod", dodsorsak, what="dodsorsak frame")
-        require(cols, [PERSON, "dodsdatum"], "dodsorsak frame")
+        require(
+            column_names(dodsorsak, "dodsorsak frame"), [PERSON, "dodsdatum"], "dodsorsak frame"
+        )
+        cols = engine.register("dod", _with_ids(dodsorsak, names, "dodsorsak frame"))
         parts.append(
-            f"SELECT CAST({PERSON} AS VARCHAR) AS person, CAST(NULL AS BIGINT) AS birth_p,"
+            f"SELECT {pkey} AS person, CAST(NULL AS BIGINT) AS birth_p,"
             f" {period('dodsdatum')} AS death_p FROM dod"
         )
     if parts:
@@ -286,13 +289,11 @@ def _persons(engine: Engine, befolkning, dodsorsak, resolution: str) -> bool:
             f" FROM ({union}) u WHERE person IS NOT NULL GROUP BY person",
         )
     else:
-        engine.empty(
-            "persons", [("person", "VARCHAR"), ("birth_p", "BIGINT"), ("death_p", "BIGINT")]
-        )
+        engine.empty("persons", [("person", ptype), ("birth_p", "BIGINT"), ("death_p", "BIGINT")])
     if emig:
         engine.table("emigrations", f"SELECT person, p FROM ({emig[0]}) e WHERE p IS NOT NULL")
     else:
-        engine.empty("emigrations", [("person", "VARCHAR"), ("p", "BIGINT")])
+        engine.empty("emigrations", [("person", ptype), ("p", "BIGINT")])
     return bool(parts)
 
 
@@ -363,6 +364,34 @@ def _first_pass(engine: Engine, cols: list[str], resolution: str, sorted_input: 
     return lo, hi, False
 
 
+def _person_ids(arrow: pa.Table, in_order: bool) -> tuple[pa.Array, pa.Array]:
+    """Integer ids for the person pseudonyms (so that every later stage groups, sorts and
+    joins integers, not strings) and the pseudonyms by id. Ids follow the pseudonyms'
+    sort order. For input sorted by person the id is the number of the row's block of
+    equal pseudonyms (one pass over neighbours); otherwise its rank among the sorted
+    distinct pseudonyms (a hash lookup)."""
+    lop = arrow.column(PERSON).cast(pa.string()).combine_chunks()
+    if in_order and len(lop) and lop.null_count == 0:
+        new = pc.not_equal(lop.slice(1), lop.slice(0, len(lop) - 1))
+        starts = np.concatenate([[True], np.asarray(new)])
+        ids = np.cumsum(starts) - 1
+        return pa.array(ids, pa.int64()), lop.filter(pa.array(starts))
+    names = pc.unique(lop.drop_null())
+    names = names.take(pc.sort_indices(names))
+    return pc.index_in(lop, value_set=names).cast(pa.int64()), names
+
+
+def _with_ids(data, names, what: str):
+    """``data`` with ``__pid``, its persons' ids in ``names`` (null when absent)."""
+    if names is None:
+        return data
+    table = as_arrow(data, what)
+    if isinstance(table, pa.RecordBatchReader):
+        table = table.read_all()
+    lop = table.column(PERSON).cast(pa.string())
+    return table.append_column("__pid", pc.index_in(lop, value_set=names).cast(pa.int64()))
+
+
 def _looks_sorted(arrow: pa.Table, resolution: str) -> bool:
     """Is the input sorted by (lopnr, period)? A vectorised check of neighbours."""
     if arrow.num_rows < 2 or PERSON not in arrow.column_names:
@@ -431,18 +460,23 @@ def _build(engine, frame, gap, unit, window, resolution, befolkning, dodsorsak, 
     needed = [PERSON, "statistikar"] + ([HOUSEHOLD] if unit == "household" else [])
     require(cols, needed, "ekonomiskt_bistand frame")
     arrow = as_arrow(frame, "ekonomiskt_bistand frame")
-    engine.register("eb", arrow, row_position=True)
-    if isinstance(arrow, pa.Table):
-        rows_in = arrow.num_rows
-    else:
-        rows_in = int(engine.scalar("SELECT count(*) FROM eb"))
-    resolution = _resolution(engine, cols, resolution)
-    engine.view("src", _source_view(cols, unit, resolution))
-    have_persons = _persons(engine, befolkning, dodsorsak, resolution)
+    if isinstance(arrow, pa.RecordBatchReader):  # a relation: read once, in its order
+        arrow = arrow.read_all()
+    rows_in = arrow.num_rows
     person_mode = unit == "person"
+    engine.register("eb", arrow)  # for the resolution check
+    resolution = _resolution(engine, cols, resolution)
     if presorted is None:
-        presorted = isinstance(arrow, pa.Table) and _looks_sorted(arrow, resolution)
+        presorted = _looks_sorted(arrow, resolution)
     sorted_input = bool(presorted and person_mode)
+    names = None
+    if person_mode:
+        ids, names = _person_ids(arrow, sorted_input)
+        arrow = arrow.append_column("__pid", ids)
+    engine.con.unregister("eb")
+    engine.register("eb", arrow, row_position=True)
+    engine.view("src", _source_view(cols, unit, resolution, ids=person_mode))
+    have_persons = _persons(engine, befolkning, dodsorsak, resolution, names)
 
     if person_mode:
         lo, hi, sorted_input = _first_pass(engine, cols, resolution, sorted_input)
@@ -543,7 +577,7 @@ def _build(engine, frame, gap, unit, window, resolution, befolkning, dodsorsak, 
                                 GROUP BY unit) u
                             ON u.unit = f.unit) fu"""
         issues = engine.arrow(
-            """SELECT row_id AS "row", person, hh, statistikar_in, manad_in, final_issue
+            """SELECT row_id AS "row", lopnr_in, hh, statistikar_in, manad_in, final_issue
                FROM ranked WHERE final_issue IS NOT NULL ORDER BY row_id"""
         )
     run_cols = (
@@ -570,19 +604,11 @@ def _build(engine, frame, gap, unit, window, resolution, befolkning, dodsorsak, 
         " THEN 0 ELSE 1 END"
     )
     frame_ = "ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW"
-    if sorted_input:
-        numbered = f"""SELECT *, g - max(CASE WHEN prev_last IS NULL THEN g END)
-                                   OVER ({order} {frame_}) + 1 AS spell
-                       FROM (SELECT *, sum({start}) OVER ({order} {frame_}) AS g
-                             FROM ({runs}) r) x"""
-    else:
-        numbered = f"""SELECT *, g AS spell
-                       FROM (SELECT *, sum({start}) OVER ({order} {frame_}) AS g
-                             FROM ({runs}) r) x"""
+    numbered = f"SELECT *, sum({start}) OVER ({order} {frame_}) AS g FROM ({runs}) r"
     who = "unit" if person_mode else value_at_max("who_last", "last_p")
     engine.table(
-        "spells_raw",
-        f"""SELECT unit, g, min(spell) AS spell, min(first_p) AS start_p,
+        "spells_g",
+        f"""SELECT unit, g, min(first_p) AS start_p,
                    max(last_p) AS end_p, sum(n_rows) AS n_rows, sum(paid) AS paid,
                    sum(amount) AS amount, {value_at_max("avsl_last", "last_p")} AS avsl,
                    {who} AS who,
@@ -591,6 +617,16 @@ def _build(engine, frame, gap, unit, window, resolution, befolkning, dodsorsak, 
             FROM ({numbered}) n
             GROUP BY unit, g""",
     )
+    if sorted_input:
+        engine.table(
+            "spells_raw",
+            """SELECT s.*, s.g - u.g0 + 1 AS spell
+               FROM spells_g s
+               JOIN (SELECT unit, min(g) AS g0 FROM spells_g GROUP BY unit) u
+                 ON u.unit = s.unit""",
+        )
+    else:
+        engine.view("spells_raw", "SELECT *, g AS spell FROM spells_g")
     final_order = "g" if sorted_input else "unit, spell"
     # 5. Censoring, end reasons, re-entry.
     months = "end_p - start_p + 1" if resolution == "month" else "12 * (end_p - start_p + 1)"
@@ -630,6 +666,8 @@ def _build(engine, frame, gap, unit, window, resolution, befolkning, dodsorsak, 
             FROM (SELECT s.*, {W1} - end_p <= {G} AS open_end, {people}) f
             ORDER BY {final_order}"""
     )
+    if names is not None:  # person ids back to pseudonyms
+        result = result.set_column(0, "unit", names.take(result.column("unit")))
     out = _spell_frame(result, UNITS[unit], resolution)
     iss = _issue_frame(issues, cols)
     placed = int(out["rows"].sum()) if len(out) else 0
@@ -677,7 +715,10 @@ def _spell_frame(result: pa.Table, unit_col: str, resolution: str) -> pd.DataFra
     )
     frame["reentered"] = result.column("reentered").to_pandas(types_mapper=pd.ArrowDtype)
     frame["rows"] = result.column("rows_placed").to_pandas(types_mapper=pd.ArrowDtype)
-    frame["resolution"] = pd.array([resolution] * len(frame), dtype=pd.ArrowDtype(pa.string()))
+    frame["resolution"] = pd.Series(
+        pa.array(np.full(len(frame), resolution, dtype=object), pa.string()),
+        dtype=pd.ArrowDtype(pa.string()),
+    )
     return frame
 
 
