@@ -34,6 +34,7 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 from mikrodata.toolkit.errors import BadInputError
 
 from .columns import HOUSEHOLD, PERSON, require, sweden_code
@@ -72,9 +73,22 @@ def month_numbers(values) -> np.ndarray:
 
 
 def _periods(months: pd.Series) -> pd.Series:
-    m = pd.array(months, dtype="Int64")
-    ords = np.where(pd.isna(m), np.iinfo(np.int64).min, np.asarray(m.fillna(0)) - 1970 * 12)
+    m = pa.array(months, from_pandas=True).cast(pa.int64())
+    ords = np.asarray(m.fill_null(0)) - 1970 * 12
+    ords = np.where(np.asarray(m.is_null()), np.iinfo(np.int64).min, ords)  # NaT
     return pd.Series(pd.PeriodIndex.from_ordinals(ords, freq="M"), index=months.index)
+
+
+def _months_array(values) -> pa.Array:
+    """Month periods or dates as a nullable int64 Arrow array of month indexes."""
+    m = month_numbers(values)
+    mask = np.isnan(m)
+    return pa.array(np.where(mask, 0, m).astype(np.int64), mask=mask)
+
+
+def _text(series: pd.Series) -> pa.Array:
+    """A column as an Arrow string array (no copy when it is Arrow-backed already)."""
+    return pa.array(series.astype(pd.ArrowDtype(pa.string())))
 
 
 def _unit(spells: pd.DataFrame) -> str:
@@ -87,17 +101,15 @@ def _unit(spells: pd.DataFrame) -> str:
 def _spell_table(spells: pd.DataFrame, extra=()) -> pd.DataFrame:
     require(spells.columns, ["spell", "start", "end"], "spells frame")
     unit = _unit(spells)
-    out = pd.DataFrame(
-        {
-            "unit": spells[unit].astype("string").to_numpy(),
-            "spell": spells["spell"].astype("int64").to_numpy(),
-            "s0": month_numbers(spells["start"]),
-            "s1": month_numbers(spells["end"]),
-        }
-    )
+    out = {
+        "unit": _text(spells[unit]),
+        "spell": pa.array(spells["spell"].astype("int64")),
+        "s0": _months_array(spells["start"]),
+        "s1": _months_array(spells["end"]),
+    }
     for name in extra:
-        out[name] = spells[name].to_numpy()
-    return out
+        out[name] = pa.array(spells[name])
+    return pa.table(out)
 
 
 def demographics(frame: pd.DataFrame, befolkning, at: str = "start") -> pd.DataFrame:
@@ -226,16 +238,13 @@ def overlaps(spells: pd.DataFrame, intervals: pd.DataFrame, engine: Engine | Non
         )
     require(intervals.columns, [PERSON, "start", "end"], "intervals frame")
     s = _spell_table(spells)
-    i = pd.DataFrame(
+    kinds = intervals["kind"] if "kind" in intervals else pd.Series([None] * len(intervals))
+    i = pa.table(
         {
-            "person": intervals[PERSON].astype("string").to_numpy(),
-            "kind": (
-                intervals["kind"] if "kind" in intervals else pd.Series([None] * len(intervals))
-            )
-            .astype("string")
-            .to_numpy(),
-            "i0": month_numbers(intervals["start"]),
-            "i1": month_numbers(intervals["end"]),
+            "person": _text(intervals[PERSON]),
+            "kind": _text(kinds),
+            "i0": _months_array(intervals["start"]),
+            "i1": _months_array(intervals["end"]),
         }
     )
     own = engine is None
@@ -281,7 +290,7 @@ def events_near(
     unit = _unit(spells)
     ecols = column_names(events, "events frame")
     require(ecols, [PERSON, date], "events frame")
-    s = _spell_table(spells)
+    s = _spell_table(spells).to_pandas(types_mapper=pd.ArrowDtype)
     s["a"] = s["s0"] if anchor == "start" else s["s1"]
     with Engine() as engine:
         engine.register("s", s)

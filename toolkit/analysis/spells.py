@@ -374,8 +374,13 @@ def _person_ids(arrow: pa.Table, in_order: bool) -> tuple[pa.Array, pa.Array]:
     if in_order and len(lop) and lop.null_count == 0:
         new = pc.not_equal(lop.slice(1), lop.slice(0, len(lop) - 1))
         starts = np.concatenate([[True], np.asarray(new)])
-        ids = np.cumsum(starts) - 1
-        return pa.array(ids, pa.int64()), lop.filter(pa.array(starts))
+        names = lop.filter(pa.array(starts))
+        # Blocks are persons only if each pseudonym has one block: strictly increasing.
+        if (
+            len(names) < 2
+            or pc.all(pc.less(names.slice(0, len(names) - 1), names.slice(1))).as_py()
+        ):
+            return pa.array(np.cumsum(starts) - 1, pa.int64()), names
     names = pc.unique(lop.drop_null())
     names = names.take(pc.sort_indices(names))
     return pc.index_in(lop, value_set=names).cast(pa.int64()), names

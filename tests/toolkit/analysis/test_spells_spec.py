@@ -487,3 +487,41 @@ def test_bad_input_names_the_column_and_what_to_do():
         build_spells(table(ANNUAL), gap=-1)
     with pytest.raises(BadInputError, match="not a table"):
         build_spells([1, 2, 3])
+
+
+def test_the_facade_arrow_tables_and_duckdb_relations_give_the_same_spells():
+    import duckdb
+    import mikrodata
+    import pyarrow as pa
+
+    frame = table(
+        """
+        lopnr | lopnr_hushall | months
+        ------+---------------+----------------------------------
+        a     | h1            | 2015-01..2015-03, 2015-05..2015-06
+        b     | h2            | 2015-02
+        """
+    )
+    want = comparable(mikrodata.spells(frame, gap=1), ["lopnr", "spell", "start", "end"])
+    assert want == [("a", 1, "2015-01", "2015-06"), ("b", 1, "2015-02", "2015-02")]
+    arrow = pa.Table.from_pandas(frame, preserve_index=False)
+    assert comparable(mikrodata.spells(arrow, gap=1), ["lopnr", "spell", "start", "end"]) == want
+    con = duckdb.connect()
+    relation = con.from_arrow(arrow)
+    assert comparable(mikrodata.spells(relation, gap=1), ["lopnr", "spell", "start", "end"]) == want
+
+
+def test_a_wrong_presorted_claim_does_not_change_the_spells():
+    frame = table(
+        """
+        lopnr | months
+        ------+-----------------
+        b     | 2015-01
+        a     | 2015-01..2015-02
+        b     | 2015-02
+        """
+    )
+    want = [("a", 1, "2015-01", "2015-02"), ("b", 1, "2015-01", "2015-02")]
+    for presorted in (True, False, None):
+        got = build_spells(frame, presorted=presorted).spells
+        assert comparable(got, ["lopnr", "spell", "start", "end"]) == want
