@@ -1,0 +1,159 @@
+"""Linkage: demographics as of a date, overlaps with other registers' intervals,
+events in a window, deaths."""
+
+from __future__ import annotations
+
+import pandas as pd
+
+from mikrodata.toolkit.analysis import (
+    build_spells,
+    deaths,
+    demographics,
+    events_near,
+    overlaps,
+    register_intervals,
+)
+
+from .spec import comparable, table
+
+
+def test_demographics_at_spell_start():
+    s = build_spells(
+        table(
+            """
+            lopnr | months
+            ------+------------------
+            a     | 2015-03..2015-05
+            b     | 2016-01
+            """
+        )
+    ).spells
+    bef = table(
+        """
+        lopnr | ar   | fodelsedatum | kon | fodelselandgrupp | kommun
+        ------+------+--------------+-----+------------------+-------
+        a     | 2015 | 1990-03-02   | 2   | 1                | 0180
+        b     | 2015 | 1980-01-01   | 1   | 5                | 1280
+        b     | 2016 | 1980-01-01   | 1   | 5                | 1480
+        """
+    )
+    d = demographics(s, bef, at="start")
+    # a is 24 on 2015-03-01 (25 on 2 March); b's row of 2016 gives kommun 1480.
+    assert comparable(d, ["lopnr", "age", "sex", "born_abroad", "kommun"]) == [
+        ("a", 24, "2", False, "0180"),
+        ("b", 36, "1", True, "1480"),
+    ]
+
+
+def test_intervals_and_overlaps():
+    bu = table(
+        """
+        lopnr | ar   | insats_start | insats_slut | insatsform
+        ------+------+--------------+-------------+-----------
+        a     | 2015 | 2015-02-10   |             | 1
+        a     | 2016 | 2015-02-10   | 2016-03-01  | 1
+        b     | 2015 | 2015-11-01   |             | 2
+        """
+    )
+    iv = register_intervals(bu, "barn_unga")
+    assert comparable(iv, ["lopnr", "kind", "start", "end"]) == [
+        ("a", "1", "2015-02", "2016-03"),
+        ("b", "2", "2015-11", "2015-12"),
+    ]
+    sol = table(
+        """
+        lopnr | ar   | manad | insats
+        ------+------+-------+-------
+        a     | 2015 | 1     | 3
+        a     | 2015 | 2     | 3
+        a     | 2015 | 4     | 3
+        """
+    )
+    assert comparable(register_intervals(sol, "sol_insatser"), ["start", "end"]) == [
+        ("2015-01", "2015-02"),
+        ("2015-04", "2015-04"),
+    ]
+    lss = table(
+        """
+        lopnr | ar   | insats
+        ------+------+-------
+        a     | 2014 | 2
+        a     | 2015 | 2
+        """
+    )
+    assert comparable(register_intervals(lss, "lss"), ["start", "end"]) == [("2014-10", "2015-10")]
+    s = build_spells(
+        table(
+            """
+            lopnr | months
+            ------+----------------------------------
+            a     | 2015-01..2015-03, 2016-06..2016-07
+            b     | 2015-01
+            """
+        )
+    ).spells
+    o = overlaps(s, iv)
+    assert comparable(
+        o, ["lopnr", "spell", "kind", "overlap_start", "overlap_end", "overlap_months"]
+    ) == [("a", 1, "1", "2015-02", "2015-03", 2)]
+
+
+def test_events_near_person_and_household_spells():
+    eb = table(
+        """
+        lopnr | lopnr_hushall | roll | months
+        ------+---------------+------+------------------
+        m     | h1            | 1    | 2015-01..2015-02
+        c     | h1            | 3    | 2015-01..2015-02
+        """
+    )
+    placements = table(
+        """
+        lopnr | insats_start
+        ------+-------------
+        c     | 2015-12-05
+        c     | 2016-02-01
+        """
+    )
+    hh = build_spells(eb, unit="household").spells
+    # The spell starts in 2015-01: 2016-01 is 12 months after, 2016-02 is 13.
+    got = events_near(hh, placements, "insats_start", after=13, members=eb)
+    assert got["n_events"].tolist() == [2]
+    assert str(got["first_event"][0]) == "2015-12"
+    got = events_near(hh, placements, "insats_start", after=12, members=eb)
+    assert got["n_events"].tolist() == [1]
+    person = build_spells(eb).spells
+    got = events_near(person, placements, "insats_start", after=12)
+    assert got["n_events"].tolist() == [1, 0]  # c's own placement, none for m
+
+
+def test_deaths():
+    eb = table(
+        """
+        lopnr | months
+        ------+--------
+        a     | 2015-01
+        b     | 2015-01
+        """
+    )
+    dod = pd.DataFrame(
+        {
+            "lopnr": ["a"],
+            "dodsdatum": [pd.Timestamp("2016-05-01").date()],
+            "underliggande_dodsorsak": ["I219"],
+        }
+    )
+    got = deaths(eb, dodsorsak=dod)
+    assert comparable(got, ["lopnr", "underliggande_dodsorsak"]) == [("a", "I219"), ("b", None)]
+
+
+def test_linkage_on_the_synthetic_registers(registers):
+    eb, bef = registers["ekonomiskt_bistand"], registers["befolkning"]
+    monthly = eb[eb["manad"].notna()]
+    s = build_spells(monthly, befolkning=bef, dodsorsak=registers["dodsorsak"]).spells
+    d = demographics(s, bef)
+    assert d["age"].notna().mean() > 0.9 and (d["age"].dropna() >= 0).all()
+    iv = register_intervals(registers["barn_unga"], "barn_unga")
+    o = overlaps(s, iv)
+    assert (o["overlap_months"] >= 1).all()
+    assert set(s["end_reason"]) >= {"censored", "unknown", "avslutsorsak"}

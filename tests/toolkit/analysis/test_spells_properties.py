@@ -1,0 +1,170 @@
+"""Properties of spells on random person-months (Hypothesis, derandomised in CI):
+the DuckDB definition agrees with the plain-Python oracle, spells never overlap, paid
+months are conserved, and neither the input order nor the sorted fast path changes the
+result."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pandas as pd
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from mikrodata.toolkit.analysis import build_spells
+
+from .oracle import oracle
+
+SETTINGS = settings(
+    max_examples=25,
+    deadline=None,
+    derandomize=True,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+)
+PERSONS = ["p1", "p2", "p3"]
+HOUSEHOLDS = ["h1", "h2"]
+COLUMNS = ["lopnr", "lopnr_hushall", "roll", "statistikar", "manad", "belopp_forsorjningsstod"]
+P0 = 2015 * 12  # the months drawn are 2015-01 .. 2016-06
+
+row = st.fixed_dictionaries(
+    {
+        "lopnr": st.sampled_from(PERSONS),
+        "lopnr_hushall": st.sampled_from(HOUSEHOLDS),
+        "roll": st.sampled_from(["1", "2", "3", None]),
+        "m": st.integers(0, 17),
+        "belopp_forsorjningsstod": st.one_of(st.none(), st.integers(0, 3).map(float)),
+        "avslutsorsak": st.one_of(st.none(), st.sampled_from(["1", "5"])),
+    }
+)
+life = st.one_of(st.none(), st.integers(-2, 19))
+
+
+def _frame(rows: list[dict]) -> pd.DataFrame:
+    out = [
+        {
+            **{k: v for k, v in r.items() if k != "m"},
+            "statistikar": 2015 + r["m"] // 12,
+            "manad": r["m"] % 12 + 1,
+        }
+        for r in rows
+    ]
+    frame = pd.DataFrame(out, columns=COLUMNS + ["avslutsorsak"])
+    frame["statistikar"] = frame["statistikar"].astype("Int64")
+    frame["manad"] = frame["manad"].astype("Int64")
+    return frame
+
+
+def _date(m: int | None) -> dt.date | None:
+    return None if m is None else dt.date((P0 + m) // 12, (P0 + m) % 12 + 1, 15)
+
+
+COMPARED = [
+    "spell",
+    "start",
+    "end",
+    "months",
+    "paid_months",
+    "amount",
+    "rows",
+    "left_censored",
+    "right_censored",
+    "end_reason",
+    "avslutsorsak",
+    "next_start",
+    "months_to_reentry",
+    "reentered",
+]
+
+
+def _as_oracle(frame: pd.DataFrame, key: str) -> list[dict]:
+    out = []
+    for rec in frame.to_dict("records"):
+        d = {key: rec[key]}
+        for c in COMPARED:
+            v = rec[c]
+            if isinstance(v, pd.Period):
+                v = v.year * 12 + v.month - 1
+            elif v is pd.NaT or (v is not None and not isinstance(v, str) and pd.isna(v)):
+                v = None
+            elif isinstance(v, float):
+                v = float(v)
+            d[c] = v
+        out.append(d)
+    return out
+
+
+@SETTINGS
+@given(
+    rows=st.lists(row, min_size=0, max_size=30),
+    gap=st.integers(0, 3),
+    unit=st.sampled_from(["person", "household"]),
+    births=st.lists(life, min_size=3, max_size=3),
+    deaths=st.lists(life, min_size=3, max_size=3),
+    emig=st.lists(life, min_size=3, max_size=3),
+    window=st.one_of(st.none(), st.tuples(st.integers(0, 8), st.integers(9, 17))),
+    shuffle_seed=st.integers(0, 1000),
+)
+def test_spells_agree_with_the_plain_python_oracle(
+    rows, gap, unit, births, deaths, emig, window, shuffle_seed
+):
+    # Sorted by person and period, as extracts are: the fast path applies.
+    rows = sorted(rows, key=lambda r: (r["lopnr"], r["m"]))
+    frame = _frame(rows)
+    bef = pd.DataFrame(
+        {
+            "lopnr": PERSONS,
+            "fodelsedatum": [_date(b) for b in births],
+            "dodsdatum": [_date(d) for d in deaths],
+            "utvandringsdatum": [_date(e) for e in emig],
+        }
+    )
+    kw = dict(gap=gap, unit=unit, befolkning=bef)
+    if window:
+        kw["window"] = (
+            str(pd.Period(year=2015, month=1, freq="M") + window[0]),
+            str(pd.Period(year=2015, month=1, freq="M") + window[1]),
+        )
+    key = "lopnr" if unit == "person" else "lopnr_hushall"
+    fast = build_spells(frame, **kw)
+    general = build_spells(frame, presorted=False, **kw)
+    shuffled = build_spells(frame.sample(frac=1.0, random_state=shuffle_seed), **kw)
+
+    def idx(m):
+        return None if m is None else P0 + m
+
+    want, want_issues = oracle(
+        frame.astype(object).where(frame.notna(), None).to_dict("records"),
+        gap=gap,
+        unit=unit,
+        window=None if window is None else (P0 + window[0], P0 + window[1]),
+        birth={p: idx(b) for p, b in zip(PERSONS, births, strict=True)},
+        death={p: idx(d) for p, d in zip(PERSONS, deaths, strict=True)},
+        emigration={p: [] if e is None else [P0 + e] for p, e in zip(PERSONS, emig, strict=True)},
+    )
+    got = _as_oracle(fast.spells, key)
+    assert got == want
+    assert list(zip(fast.issues["row"], fast.issues["issue"], strict=True)) == want_issues
+    # The fast path, the general path and any input order give the same spells.
+    assert _as_oracle(general.spells, key) == want
+    assert _as_oracle(shuffled.spells, key) == want
+    assert sorted(shuffled.issues["issue"]) == sorted(r for _, r in want_issues)
+    assert fast.sorted_input == (unit == "person")
+
+
+@SETTINGS
+@given(rows=st.lists(row, min_size=1, max_size=40), gap=st.integers(0, 4))
+def test_spells_never_overlap_and_paid_months_are_conserved(rows, gap):
+    frame = _frame(rows)  # unsorted
+    r = build_spells(frame, gap=gap)
+    s = r.spells
+    for _, g in s.groupby("lopnr"):
+        starts = [p.ordinal for p in g["start"]]
+        ends = [p.ordinal for p in g["end"]]
+        assert all(a <= b for a, b in zip(starts, ends, strict=True))
+        # more than `gap` empty months between consecutive spells of a person
+        assert all(nxt - end - 1 > gap for end, nxt in zip(ends, starts[1:], strict=False))
+    placed = frame.drop(index=r.issues["row"].astype(int).tolist())
+    distinct = placed.drop_duplicates(["lopnr", "statistikar", "manad"])
+    assert int(s["paid_months"].sum()) == len(distinct) == len(placed)
+    assert int(s["rows"].sum()) + len(r.issues) == len(frame)
+    assert (s["months"] >= s["paid_months"]).all()

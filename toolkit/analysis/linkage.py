@@ -1,0 +1,375 @@
+"""Linking spells with the other registers, on the pseudonym ``lopnr``.
+
+::
+
+    d = demographics(s, bef, at="start")          # age, sex, born abroad, kommun at start
+    iv = register_intervals(barn_unga, "barn_unga")   # placements as month intervals
+    o = overlaps(s, iv)                           # spells x intervals that overlap
+    e = events_near(s, barn_unga, "insats_start", after=12, members=eb)  # within a window
+    deaths(eb, befolkning=bef, dodsorsak=dod)     # death date and cause per person
+
+Definitions:
+
+* **Demographics as of a date**: the ``befolkning`` row of the date's calendar year
+  (``ar``; the person's situation on 31 December); ``age`` in completed years on the
+  date (the first day of a month period; 0 in the month of birth); ``sex`` = ``kon``;
+  ``born_abroad`` = ``fodelselandgrupp`` is not Sweden's code (catalogue); ``kommun``
+  of that row.
+* **Intervals** (:func:`register_intervals`), as month periods: ``barn_unga``: a
+  placement from the month of ``insats_start`` to the month of ``insats_slut`` (the
+  December of ``ar`` while it is still ongoing), one per person, start and
+  ``insatsform``; ``sol_insatser``: consecutive months with the same ``insats``;
+  ``lss``: consecutive years with the same ``insats``, from October of the first year
+  to October of the last (LSS describes 1 October). ``kind`` is the measure's code.
+* **Overlap**: a spell [start, end] and an interval [start, end] of the same person
+  overlap when each starts before the other ends; ``overlap_months`` counts the
+  months in both.
+* **Events near a spell**: events with a date in the months from ``anchor - before``
+  to ``anchor + after`` (``anchor`` = the spell's ``start`` or ``end``). For household
+  spells (``lopnr_hushall``) ``members`` (the register frame) gives the persons with a
+  row in the household during the spell, and their events count.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+
+from mikrodata.toolkit.errors import BadInputError
+
+from .columns import HOUSEHOLD, PERSON, require, sweden_code
+from .dialect import integer, month_of_date, text
+from .engine import Engine, column_names, to_pandas
+
+__all__ = [
+    "INTERVAL_REGISTERS",
+    "deaths",
+    "demographics",
+    "events_near",
+    "month_numbers",
+    "overlaps",
+    "register_intervals",
+]
+
+INTERVAL_REGISTERS = ("barn_unga", "lss", "sol_insatser")
+LSS_MONTH = 10  # LSS describes the situation on 1 October
+
+
+def month_numbers(values) -> np.ndarray:
+    """Month periods (or dates) as the toolkit's month index, year * 12 + month - 1."""
+    series = pd.Series(values)
+    if isinstance(series.dtype, pd.PeriodDtype):
+        if series.dtype != pd.PeriodDtype("M"):
+            raise BadInputError(
+                "a period column is not monthly",
+                "Use monthly spells (resolution='month') for linkage",
+            )
+        ords = pd.PeriodIndex(series).asi8
+        out = ords.astype(np.float64) + 1970 * 12
+        out[ords == np.iinfo(np.int64).min] = np.nan  # NaT
+        return out
+    dates = pd.to_datetime(series.astype("string"), errors="coerce")
+    return (dates.dt.year * 12 + dates.dt.month - 1).to_numpy(dtype=np.float64)
+
+
+def _periods(months: pd.Series) -> pd.Series:
+    m = pa.array(months, from_pandas=True).cast(pa.int64())
+    ords = np.asarray(m.fill_null(0)) - 1970 * 12
+    ords = np.where(np.asarray(m.is_null()), np.iinfo(np.int64).min, ords)  # NaT
+    return pd.Series(pd.PeriodIndex.from_ordinals(ords, freq="M"), index=months.index)
+
+
+def _months_array(values) -> pa.Array:
+    """Month periods or dates as a nullable int64 Arrow array of month indexes."""
+    m = month_numbers(values)
+    mask = np.isnan(m)
+    return pa.array(np.where(mask, 0, m).astype(np.int64), mask=mask)
+
+
+def _text(series: pd.Series) -> pa.Array:
+    """A column as an Arrow string array (no copy when it is Arrow-backed already)."""
+    return pa.array(series.astype(pd.ArrowDtype(pa.string())))
+
+
+def _unit(spells: pd.DataFrame) -> str:
+    for c in (PERSON, HOUSEHOLD):
+        if c in spells.columns:
+            return c
+    raise BadInputError("spells frame has no column 'lopnr'", "Pass the frame spells() returns")
+
+
+def _spell_table(spells: pd.DataFrame, extra=()) -> pd.DataFrame:
+    require(spells.columns, ["spell", "start", "end"], "spells frame")
+    unit = _unit(spells)
+    out = {
+        "unit": _text(spells[unit]),
+        "spell": pa.array(spells["spell"].astype("int64")),
+        "s0": _months_array(spells["start"]),
+        "s1": _months_array(spells["end"]),
+    }
+    for name in extra:
+        out[name] = pa.array(spells[name])
+    return pa.table(out)
+
+
+def demographics(frame: pd.DataFrame, befolkning, at: str = "start") -> pd.DataFrame:
+    """``frame`` with ``age``, ``sex``, ``born_abroad`` and ``kommun`` as of its column
+    ``at`` (a month period or a date), from ``befolkning``."""
+    require(frame.columns, [PERSON, at], "frame")
+    bcols = column_names(befolkning, "befolkning frame")
+    require(bcols, [PERSON, "ar", "fodelsedatum"], "befolkning frame")
+    if isinstance(frame[at].dtype, pd.PeriodDtype):
+        dates = frame[at].dt.start_time
+    else:
+        dates = pd.to_datetime(frame[at].astype("string"), errors="coerce")
+    keys = pd.DataFrame(
+        {
+            "i": np.arange(len(frame)),
+            "person": frame[PERSON].astype("string").to_numpy(),
+            "d": dates.dt.date.to_numpy(),
+        }
+    )
+    sex = "CAST(b.kon AS VARCHAR)" if "kon" in bcols else "CAST(NULL AS VARCHAR)"
+    kommun = "CAST(b.kommun AS VARCHAR)" if "kommun" in bcols else "CAST(NULL AS VARCHAR)"
+    abroad = (
+        f"CAST(b.fodelselandgrupp AS VARCHAR) <> {text(sweden_code())}"
+        if "fodelselandgrupp" in bcols
+        else "CAST(NULL AS BOOLEAN)"
+    )
+    with Engine() as engine:
+        engine.register("k", keys)
+        engine.register("bef", befolkning)
+        birth = "TRY_CAST(b.fodelsedatum AS DATE)"
+        got = engine.frame(
+            f"""SELECT k.i,
+                   CAST(CASE WHEN {month_of_date("k.d")} = {month_of_date(birth)} THEN 0
+                        ELSE year(k.d) - year({birth})
+                             - CASE WHEN month(k.d) * 100 + day(k.d)
+                                         < month({birth}) * 100 + day({birth})
+                                    THEN 1 ELSE 0 END END AS BIGINT) AS age,
+                   {sex} AS sex, {abroad} AS born_abroad, {kommun} AS kommun
+                FROM k LEFT JOIN (
+                    SELECT *, row_number() OVER (
+                        PARTITION BY {PERSON}, ar ORDER BY fodelsedatum) AS rk FROM bef) b
+                  ON b.{PERSON} = k.person AND TRY_CAST(b.ar AS BIGINT) = year(k.d)
+                     AND b.rk = 1
+                ORDER BY k.i"""
+        )
+    out = frame.reset_index(drop=True).copy()
+    for col in ("age", "sex", "born_abroad", "kommun"):
+        out[col] = got[col].to_numpy()
+        out[col] = out[col].astype(got[col].dtype)
+    return out
+
+
+def register_intervals(frame, register: str) -> pd.DataFrame:
+    """Another register's rows as month intervals: ``lopnr``, ``kind``, ``start``,
+    ``end`` (month periods), one row per interval (see the module docstring)."""
+    if register not in INTERVAL_REGISTERS:
+        raise BadInputError(
+            f"register {register!r} has no intervals here",
+            f"Use one of {', '.join(INTERVAL_REGISTERS)}",
+        )
+    cols = column_names(frame, f"{register} frame")
+    if register == "barn_unga":
+        require(
+            cols, [PERSON, "ar", "insats_start", "insats_slut", "insatsform"], "barn_unga frame"
+        )
+        start = month_of_date("TRY_CAST(insats_start AS DATE)")
+        end = month_of_date("TRY_CAST(insats_slut AS DATE)")
+        sql = f"""SELECT CAST({PERSON} AS VARCHAR) AS lopnr, CAST(insatsform AS VARCHAR) AS kind,
+                         {start} AS s0,
+                         max(coalesce({end}, TRY_CAST(ar AS BIGINT) * 12 + 11)) AS s1
+                  FROM r WHERE insats_start IS NOT NULL
+                  GROUP BY lopnr, kind, s0"""
+    else:
+        period = (
+            "TRY_CAST(ar AS BIGINT) * 12 + TRY_CAST(manad AS BIGINT) - 1"
+            if register == "sol_insatser"
+            else "TRY_CAST(ar AS BIGINT)"
+        )
+        require(
+            cols,
+            [PERSON, "ar", "insats"] + (["manad"] if register == "sol_insatser" else []),
+            f"{register} frame",
+        )
+        # Gaps and islands: consecutive periods with the same measure.
+        islands = f"""SELECT lopnr, kind, min(p) AS p0, max(p) AS p1 FROM (
+                        SELECT *, p - row_number() OVER (PARTITION BY lopnr, kind ORDER BY p) AS k
+                        FROM (SELECT DISTINCT CAST({PERSON} AS VARCHAR) AS lopnr,
+                                     CAST(insats AS VARCHAR) AS kind, {period} AS p
+                              FROM r WHERE {PERSON} IS NOT NULL AND insats IS NOT NULL) d
+                        WHERE p IS NOT NULL) x
+                      GROUP BY lopnr, kind, k"""
+        if register == "sol_insatser":
+            sql = f"SELECT lopnr, kind, p0 AS s0, p1 AS s1 FROM ({islands}) i"
+        else:
+            m = integer(LSS_MONTH - 1)
+            sql = f"SELECT lopnr, kind, p0 * 12 + {m} AS s0, p1 * 12 + {m} AS s1 FROM ({islands}) i"
+    with Engine() as engine:
+        engine.register("r", frame)
+        got = engine.frame(sql + " ORDER BY lopnr, s0, kind")
+    return pd.DataFrame(
+        {
+            PERSON: got["lopnr"],
+            "kind": got["kind"],
+            "start": _periods(got["s0"]),
+            "end": _periods(got["s1"]),
+        }
+    )
+
+
+OVERLAP_SQL = """
+    SELECT s.unit, s.spell, i.kind, i.i0, i.i1,
+           greatest(s.s0, i.i0) AS o0, least(s.s1, i.i1) AS o1,
+           least(s.s1, i.i1) - greatest(s.s0, i.i0) + 1 AS overlap_months
+    FROM s JOIN i ON i.person = s.unit AND i.i0 <= s.s1 AND i.i1 >= s.s0
+    ORDER BY s.unit, s.spell, i.i0, i.kind"""
+
+
+def overlaps(spells: pd.DataFrame, intervals: pd.DataFrame, engine: Engine | None = None):
+    """Every pair of a spell and an interval of the same person that overlap: the
+    spell's ``lopnr`` and ``spell``, the interval's ``kind``, ``interval_start``,
+    ``interval_end``, and ``overlap_start``, ``overlap_end``, ``overlap_months``."""
+    unit = _unit(spells)
+    if unit != PERSON:
+        raise BadInputError(
+            "overlaps need person spells (lopnr)", "Build spells with unit='person'"
+        )
+    require(intervals.columns, [PERSON, "start", "end"], "intervals frame")
+    s = _spell_table(spells)
+    kinds = intervals["kind"] if "kind" in intervals else pd.Series([None] * len(intervals))
+    i = pa.table(
+        {
+            "person": _text(intervals[PERSON]),
+            "kind": _text(kinds),
+            "i0": _months_array(intervals["start"]),
+            "i1": _months_array(intervals["end"]),
+        }
+    )
+    own = engine is None
+    engine = engine or Engine()
+    try:
+        engine.register("s", s)
+        engine.register("i", i)
+        got = to_pandas(engine.arrow(OVERLAP_SQL))
+    finally:
+        if own:
+            engine.close()
+    return pd.DataFrame(
+        {
+            PERSON: got["unit"],
+            "spell": got["spell"],
+            "kind": got["kind"],
+            "interval_start": _periods(got["i0"]),
+            "interval_end": _periods(got["i1"]),
+            "overlap_start": _periods(got["o0"]),
+            "overlap_end": _periods(got["o1"]),
+            "overlap_months": got["overlap_months"].astype("int64[pyarrow]"),
+        }
+    )
+
+
+def events_near(
+    spells: pd.DataFrame,
+    events,
+    date: str,
+    before: int = 0,
+    after: int = 12,
+    anchor: str = "start",
+    members=None,
+) -> pd.DataFrame:
+    """``spells`` with ``n_events`` and ``first_event`` (a month period): the events of
+    ``events`` (``lopnr`` and the date column ``date``) in the months from
+    ``anchor - before`` to ``anchor + after``."""
+    if anchor not in ("start", "end"):
+        raise BadInputError(f"anchor {anchor!r} is unknown", "Use anchor='start' or 'end'")
+    for name, v in (("before", before), ("after", after)):
+        if int(v) < 0:
+            raise BadInputError(f"{name}={v} is negative", "Give months >= 0")
+    unit = _unit(spells)
+    ecols = column_names(events, "events frame")
+    require(ecols, [PERSON, date], "events frame")
+    s = _spell_table(spells).to_pandas(types_mapper=pd.ArrowDtype)
+    s["a"] = s["s0"] if anchor == "start" else s["s1"]
+    with Engine() as engine:
+        engine.register("s", s)
+        engine.register("ev", events)
+        ev = (
+            f"SELECT CAST({PERSON} AS VARCHAR) AS person,"
+            f" {month_of_date(f'TRY_CAST({date} AS DATE)')} AS m FROM ev WHERE {date} IS NOT NULL"
+        )
+        if unit == HOUSEHOLD:
+            if members is None:
+                raise BadInputError(
+                    "household spells need members= to link persons' events",
+                    "Pass members=<the ekonomiskt_bistand frame>",
+                )
+            mcols = engine.register("mem", members)
+            require(mcols, [PERSON, HOUSEHOLD, "statistikar", "manad"], "members frame")
+            link = """JOIN (SELECT DISTINCT CAST(lopnr_hushall AS VARCHAR) AS hh,
+                               CAST(lopnr AS VARCHAR) AS person,
+                               TRY_CAST(statistikar AS BIGINT) * 12
+                                 + TRY_CAST(manad AS BIGINT) - 1 AS m
+                        FROM mem) mm ON mm.hh = s.unit AND mm.m BETWEEN s.s0 AND s.s1
+                      JOIN e ON e.person = mm.person"""
+            pairs = f"""SELECT DISTINCT s.unit, s.spell, e.person, e.m FROM s {link}
+                        WHERE e.m BETWEEN s.a - {integer(before)} AND s.a + {integer(after)}"""
+        else:
+            pairs = f"""SELECT s.unit, s.spell, e.person, e.m FROM s JOIN e ON e.person = s.unit
+                        WHERE e.m BETWEEN s.a - {integer(before)} AND s.a + {integer(after)}"""
+        got = engine.frame(
+            f"""WITH e AS ({ev}), p AS ({pairs})
+                SELECT s.unit, s.spell, CAST(count(p.m) AS BIGINT) AS n_events,
+                       min(p.m) AS first_m
+                FROM s LEFT JOIN p ON p.unit = s.unit AND p.spell = s.spell
+                GROUP BY s.unit, s.spell"""
+        )
+    key = pd.MultiIndex.from_arrays([s["unit"], s["spell"]])
+    got = got.set_index(["unit", "spell"]).reindex(key)
+    out = spells.reset_index(drop=True).copy()
+    out["n_events"] = got["n_events"].to_numpy()
+    out["first_event"] = _periods(pd.Series(got["first_m"].to_numpy())).to_numpy()
+    return out
+
+
+def deaths(frame, befolkning=None, dodsorsak=None) -> pd.DataFrame:
+    """One row per person of ``frame`` with ``dodsdatum`` (the earliest recorded) and,
+    from ``dodsorsak``, ``underliggande_dodsorsak``; null for persons not known dead."""
+    cols = column_names(frame, "frame")
+    require(cols, [PERSON], "frame")
+    parts = []
+    with Engine() as engine:
+        engine.register("f", frame)
+        if befolkning is not None:
+            bcols = engine.register("bef", befolkning)
+            require(bcols, [PERSON, "dodsdatum"], "befolkning frame")
+            parts.append(
+                f"SELECT CAST({PERSON} AS VARCHAR) AS person, TRY_CAST(dodsdatum AS DATE) AS d,"
+                " CAST(NULL AS VARCHAR) AS cause FROM bef"
+            )
+        if dodsorsak is not None:
+            dcols = engine.register("dod", dodsorsak)
+            require(dcols, [PERSON, "dodsdatum"], "dodsorsak frame")
+            cause = (
+                "CAST(underliggande_dodsorsak AS VARCHAR)"
+                if "underliggande_dodsorsak" in dcols
+                else "CAST(NULL AS VARCHAR)"
+            )
+            parts.append(
+                f"SELECT CAST({PERSON} AS VARCHAR) AS person, TRY_CAST(dodsdatum AS DATE) AS d,"
+                f" {cause} AS cause FROM dod"
+            )
+        if not parts:
+            raise BadInputError(
+                "deaths need befolkning= or dodsorsak=", "Pass the frames that record deaths"
+            )
+        union = " UNION ALL ".join(parts)
+        return engine.frame(
+            f"""SELECT p.person AS {PERSON}, min(d.d) AS dodsdatum,
+                       max(d.cause) AS underliggande_dodsorsak
+                FROM (SELECT DISTINCT CAST({PERSON} AS VARCHAR) AS person FROM f) p
+                LEFT JOIN ({union}) d ON d.person = p.person AND d.d IS NOT NULL
+                GROUP BY p.person ORDER BY p.person"""
+        )

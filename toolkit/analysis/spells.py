@@ -1,0 +1,814 @@
+"""Spells of social assistance: consecutive months (or years) with assistance, per person
+or household, with censoring, end reasons, time to re-entry and an issues table.
+
+::
+
+    import mikrodata
+    s = mikrodata.spells(eb, gap=1)                       # one row per spell
+    r = mikrodata.build_spells(eb, gap=1, befolkning=bef) # spells, issues, window
+
+The definitions (exact; ``docs/analysis.md`` has them with worked tables):
+
+* **Periods.** From 2002 a row is a person-month (``statistikar``, ``manad``); before
+  2002 a person-year (``statistikar``, ``bistandsmanader``). ``resolution="month"``
+  builds spells of months, ``"year"`` spells of years; a frame holding both kinds is an
+  error unless ``resolution`` says which to build (rows of the other kind then go to the
+  issues table; :func:`to_annual` turns monthly rows into annual ones on purpose).
+* **Paid periods.** A unit (person ``lopnr``, or household ``lopnr_hushall``) has a paid
+  period when it has at least one placed row in it.
+* **Gap.** Two paid periods p < q of a unit with no paid period between them belong to
+  the same spell when the empty periods between them, ``q - p - 1``, are at most
+  ``gap``. ``gap=0``: only consecutive months; ``gap=2``: up to two empty months are
+  bridged, three split the spell.
+* **Columns.** ``start``/``end``: first and last paid period; ``months``: calendar months
+  from the first day of ``start`` to the last day of ``end`` (bridged empty months
+  included; at annual resolution 12 per year); ``paid_months``: paid months in the
+  spell (at annual resolution the sum of ``bistandsmanader``); ``amount``: the sum of
+  ``belopp_forsorjningsstod`` and ``belopp_livsforing_ovrigt`` over the spell's periods
+  (household amounts repeat on members' rows: a person's spell carries its household's
+  amount in each of its periods, a household's spell counts each household-period
+  once); ``rows``: the input rows placed in the spell.
+* **Censoring.** The observation window is the first to the last period in the data
+  (or ``window=(start, end)``). ``left_censored``: ``start - window_start <= gap`` (a
+  paid period just before the window would have joined the spell);
+  ``right_censored``: ``window_end - end <= gap`` and the spell did not end in death or
+  emigration.
+* **End reason.** ``death`` if the person (a household's applicant in its last period)
+  died in ``end`` or the period after (``dodsdatum`` of ``befolkning``/``dodsorsak``);
+  else ``emigration`` (``utvandringsdatum``, same rule); else ``censored`` if
+  right-censored; else ``avslutsorsak`` when the register reported a reason in ``end``
+  (from 2017; the code is in column ``avslutsorsak``); else ``unknown``.
+* **Re-entry.** ``next_start``: the start of the unit's next spell. ``reentered``: there
+  is one. ``months_to_reentry``: empty periods from ``end`` to ``next_start``
+  (``next_start - end - 1``); without a next spell the empty periods observed after
+  ``end`` up to the window end, death or emigration (a censored time); null for
+  spells that are right-censored or end in death or emigration.
+* **Issues.** Rows that cannot be placed go to the issues table with a reason, never
+  silently dropped (rows in = rows placed + rows in the issues table), checked in this
+  order: ``missing_pseudonym``, ``annual_row``/``monthly_row`` (the other resolution),
+  ``bad_period`` (no year, a month outside 1-12, ``bistandsmanader`` outside 1-12),
+  ``outside_window``, ``before_birth`` (a period before the birth month),
+  ``after_death`` (after the death month), then among the remaining rows of one unit
+  and period one is placed, the others are ``duplicate`` (same household) or, for
+  person spells, ``two_households``. The placed row is the first by role code,
+  household pseudonym, amount (largest), months, avslutsorsak, input position: so the
+  spells do not depend on the input order. Household spells are built from the
+  household's periods, so a person seen in two households gives each a period.
+
+Engine: DuckDB runs one SQL definition (gaps and islands with window functions). Runs
+of consecutive periods are first found as ``period - sequence number``; when the input
+is already sorted by (``lopnr``, period), as extracts are, the input position is that
+sequence number and no sort is needed. Each unit's runs are then checked (no overlap,
+inside the window and the person's life): the few units that fail are redone row by
+row with the issue rules above, so the result is the same either way.
+"""
+
+from __future__ import annotations
+
+import warnings
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from mikrodata.toolkit.errors import BadInputError
+
+from .columns import AMOUNT_COLUMNS, HOUSEHOLD, PERSON, require
+from .dialect import integer, month_of_date, text, value_at_max
+from .engine import ROW, Engine, as_arrow, column_names
+
+__all__ = [
+    "ISSUE_REASONS",
+    "IssuesWarning",
+    "SpellResult",
+    "build_spells",
+    "period_index",
+    "spell_issues",
+    "spells",
+    "to_annual",
+]
+
+ISSUE_REASONS = (
+    "missing_pseudonym",
+    "annual_row",
+    "monthly_row",
+    "bad_period",
+    "outside_window",
+    "before_birth",
+    "after_death",
+    "duplicate",
+    "two_households",
+)
+UNITS = {"person": PERSON, "household": HOUSEHOLD}
+RESOLUTIONS = ("month", "year")
+# The register's role code of the applicant: a household's deaths are the applicant's.
+APPLICANT_ROLE = "1"
+
+
+class IssuesWarning(UserWarning):
+    """Some input rows could not be placed in a spell (they are in the issues table)."""
+
+
+@dataclass(frozen=True)
+class SpellResult:
+    """What :func:`build_spells` returns: the spells, the issues table and the window.
+
+    ``rows_in == spells["rows"].sum() + len(issues)`` always holds.
+    """
+
+    spells: pd.DataFrame
+    issues: pd.DataFrame
+    unit: str
+    gap: int
+    resolution: str
+    window: tuple[pd.Period, pd.Period] | None
+    rows_in: int
+    sorted_input: bool = field(default=False)
+
+
+def period_index(period: pd.Period | str | int, resolution: str, end: bool = False) -> int:
+    """A period as the toolkit's integer index: months since year 0 (``year*12 +
+    month - 1``) or the year. A bare year stands for its first (``end=False``) or last
+    month."""
+    if isinstance(period, (int, np.integer)) and not isinstance(period, bool):
+        year = int(period)
+        return year if resolution == "year" else year * 12 + (11 if end else 0)
+    try:
+        text_ = str(period)
+        if resolution == "year":
+            return int(text_[:4])
+        if len(text_) == 4:
+            return int(text_) * 12 + (11 if end else 0)
+        p = pd.Period(text_, freq="M")
+    except (ValueError, TypeError):
+        raise BadInputError(
+            f"window bound {period!r} is not a period",
+            "Write it as 'YYYY-MM' (or a year, 'YYYY')",
+        ) from None
+    return p.year * 12 + p.month - 1
+
+
+def _periods(values: pa.Array | np.ndarray, resolution: str) -> pd.PeriodIndex:
+    arr = pa.array(values, type=pa.int64()) if not isinstance(values, pa.Array) else values
+    arr = arr.cast(pa.int64())
+    mask = np.asarray(arr.is_null())
+    ints = np.asarray(arr.fill_null(0)).astype(np.int64)
+    base = 1970 if resolution == "year" else 1970 * 12
+    ordinals = np.where(mask, np.iinfo(np.int64).min, ints - base)  # min is NaT
+    return pd.PeriodIndex.from_ordinals(ordinals, freq="Y" if resolution == "year" else "M")
+
+
+def _period_label(p: int, resolution: str) -> pd.Period:
+    return _periods(np.array([p]), resolution)[0]
+
+
+def _resolution(engine: Engine, cols: list[str], asked: str | None) -> str:
+    if asked is not None:
+        if asked not in RESOLUTIONS:
+            raise BadInputError(f"resolution {asked!r} is unknown", "Use 'month' or 'year'")
+        return asked
+    has_month, has_year = "manad" in cols, "bistandsmanader" in cols
+    if not has_month and not has_year:
+        raise BadInputError(
+            "ekonomiskt_bistand frame has no column 'manad' (monthly rows, from 2002) "
+            "and no column 'bistandsmanader' (yearly rows, before 2002)",
+            "Pass the register's rows with their period columns",
+        )
+    if not has_year:
+        return "month"
+    if not has_month:
+        return "year"
+    monthly, annual = engine.row(
+        "SELECT sum(CASE WHEN manad IS NOT NULL THEN 1 ELSE 0 END),"
+        " sum(CASE WHEN manad IS NULL AND bistandsmanader IS NOT NULL THEN 1 ELSE 0 END)"
+        " FROM eb"
+    )
+    if monthly and annual:
+        raise BadInputError(
+            f"the frame mixes {annual} yearly rows (before 2002, bistandsmanader) with "
+            f"{monthly} monthly rows",
+            "Pass resolution='month' (yearly rows go to the issues table) or "
+            "resolution='year' with mikrodata.to_annual(frame) to build yearly spells",
+        )
+    return "year" if annual else "month"
+
+
+def _source_view(cols: list[str], unit: str, resolution: str, ids: bool = False) -> str:
+    """One row per input row with the columns every later stage uses. With ``ids`` the
+    person is the integer ``__pid`` (see :func:`_person_ids`), else the pseudonym."""
+
+    def col(name: str, sql_type: str = "VARCHAR") -> str:
+        return name if name in cols else f"CAST(NULL AS {sql_type})"
+
+    year = "TRY_CAST(statistikar AS BIGINT)"
+    month = f"TRY_CAST({col('manad', 'BIGINT')} AS BIGINT)"
+    months = f"TRY_CAST({col('bistandsmanader', 'BIGINT')} AS BIGINT)"
+    if resolution == "month":
+        kind_wrong = "manad IS NULL" if "manad" in cols else "TRUE"
+        wrong = "annual_row"
+        period_ok = f"{year} IS NOT NULL AND {month} BETWEEN 1 AND 12"
+        p = f"{year} * 12 + {month} - 1"
+        paid = "CAST(1 AS BIGINT)"
+    else:
+        kind_wrong = "manad IS NOT NULL" if "manad" in cols else "FALSE"
+        wrong = "monthly_row"
+        period_ok = f"{year} IS NOT NULL AND {months} BETWEEN 1 AND 12"
+        p = year
+        paid = months
+    amounts = [c for c in AMOUNT_COLUMNS if c in cols]
+    amount = (
+        " + ".join(f"coalesce(TRY_CAST({c} AS DOUBLE), 0)" for c in amounts)
+        if amounts
+        else "CAST(NULL AS DOUBLE)"
+    )
+    if amounts:  # null when every amount of the row is null
+        any_amount = " OR ".join(f"{c} IS NOT NULL" for c in amounts)
+        amount = f"CASE WHEN {any_amount} THEN {amount} END"
+    unit_col = UNITS[unit]
+    pre_issue = (
+        f"CASE WHEN {PERSON} IS NULL OR {unit_col} IS NULL THEN 'missing_pseudonym'"
+        f" WHEN {kind_wrong} THEN '{wrong}'"
+        f" WHEN NOT ({period_ok}) OR ({period_ok}) IS NULL THEN 'bad_period' END"
+    )
+    return f"""
+        SELECT {ROW} AS row_id,
+               {"__pid" if ids else f"CAST({unit_col} AS VARCHAR)"} AS unit,
+               {"__pid" if ids else f"CAST({PERSON} AS VARCHAR)"} AS person,
+               CAST({PERSON} AS VARCHAR) AS lopnr_in,
+               CAST({col(HOUSEHOLD)} AS VARCHAR) AS hh,
+               CAST({col("roll")} AS VARCHAR) AS roll,
+               CASE WHEN pre_issue IS NULL THEN p END AS p,
+               paid, amount,
+               CAST({col("avslutsorsak")} AS VARCHAR) AS avsl,
+               pre_issue, statistikar_in, manad_in
+        FROM (SELECT *, {p} AS p, {paid} AS paid, {amount} AS amount,
+                     {pre_issue} AS pre_issue,
+                     statistikar AS statistikar_in, {col("manad", "BIGINT")} AS manad_in
+              FROM eb) x"""
+
+
+def _persons(engine: Engine, befolkning, dodsorsak, resolution: str, names=None) -> bool:
+    """``persons`` (person, birth_p, death_p) and ``emigrations`` (person, p); whether
+    any frame gave them. With ``names`` persons are keyed by their integer id."""
+
+    def period(expr: str) -> str:
+        d = f"TRY_CAST({expr} AS DATE)"
+        return f"year({d})" if resolution == "year" else month_of_date(d)
+
+    parts, emig = [], []
+    pkey = "__pid" if names is not None else f"CAST({PERSON} AS VARCHAR)"
+    ptype = "BIGINT" if names is not None else "VARCHAR"
+    if befolkning is not None:
+        require(column_names(befolkning, "befolkning frame"), [PERSON], "befolkning frame")
+        cols = engine.register("bef", _with_ids(befolkning, names, "befolkning frame"))
+        birth = period("fodelsedatum") if "fodelsedatum" in cols else "CAST(NULL AS BIGINT)"
+        death = period("dodsdatum") if "dodsdatum" in cols else "CAST(NULL AS BIGINT)"
+        parts.append(f"SELECT {pkey} AS person, {birth} AS birth_p, {death} AS death_p FROM bef")
+        if "utvandringsdatum" in cols:
+            emig.append(
+                f"SELECT DISTINCT {pkey} AS person,"
+                f" {period('utvandringsdatum')} AS p FROM bef"
+                " WHERE utvandringsdatum IS NOT NULL"
+            )
+    if dodsorsak is not None:
+        require(
+            column_names(dodsorsak, "dodsorsak frame"), [PERSON, "dodsdatum"], "dodsorsak frame"
+        )
+        cols = engine.register("dod", _with_ids(dodsorsak, names, "dodsorsak frame"))
+        parts.append(
+            f"SELECT {pkey} AS person, CAST(NULL AS BIGINT) AS birth_p,"
+            f" {period('dodsdatum')} AS death_p FROM dod"
+        )
+    if parts:
+        union = " UNION ALL ".join(parts)
+        # The earliest birth and death recorded for a person (registers may disagree).
+        engine.table(
+            "persons",
+            f"SELECT person, min(birth_p) AS birth_p, min(death_p) AS death_p"
+            f" FROM ({union}) u WHERE person IS NOT NULL GROUP BY person",
+        )
+    else:
+        engine.empty("persons", [("person", ptype), ("birth_p", "BIGINT"), ("death_p", "BIGINT")])
+    if emig:
+        engine.table("emigrations", f"SELECT person, p FROM ({emig[0]}) e WHERE p IS NOT NULL")
+    else:
+        engine.empty("emigrations", [("person", ptype), ("p", "BIGINT")])
+    return bool(parts)
+
+
+# The unit's previous run's end and next run's start, beside each run (one window).
+_NEIGHBOURS = """lag(last_p) OVER (PARTITION BY unit ORDER BY first_p) AS prev_last,
+                 lead(first_p) OVER (PARTITION BY unit ORDER BY first_p) AS next_first"""
+# The same, over runs ordered by input position (sorted input): neighbours of another
+# unit do not count.
+_NEIGHBOURS_SORTED = """
+    CASE WHEN lag(unit) OVER (ORDER BY ord) = unit THEN lag(last_p) OVER (ORDER BY ord) END
+        AS prev_last,
+    CASE WHEN lead(unit) OVER (ORDER BY ord) = unit THEN lead(first_p) OVER (ORDER BY ord) END
+        AS next_first,
+    coalesce(lag(unit) OVER (ORDER BY ord) <> unit, TRUE) AS new_unit"""
+_EMPTY_ISSUES = pa.schema(
+    [
+        ("row", pa.int64()),
+        ("person", pa.string()),
+        ("hh", pa.string()),
+        ("statistikar", pa.int64()),
+        ("manad", pa.int64()),
+        ("issue", pa.string()),
+    ]
+).empty_table()
+# A run's summary, from unit-periods.
+_RUN_COLUMNS = f"""unit, min(p) AS first_p, max(p) AS last_p, sum(n_rows) AS n_rows,
+    sum(paid) AS paid, sum(amount) AS amount, {value_at_max("avsl", "p")} AS avsl_last,
+    {value_at_max("who", "p")} AS who_last"""
+
+
+def _first_runs(cols: list[str], resolution: str) -> str:
+    """A run's summary straight from person rows (the first pass over the input): the
+    same columns as ``_RUN_COLUMNS``, with only the aggregates the frame needs (this
+    pass touches every row, so each aggregate costs)."""
+    paid = "count(*)" if resolution == "month" else "sum(paid)"
+    avsl = value_at_max("avsl", "p") if "avslutsorsak" in cols else "CAST(NULL AS VARCHAR)"
+    amount = "sum(amount)" if any(c in cols for c in AMOUNT_COLUMNS) else "CAST(NULL AS DOUBLE)"
+    return f"""unit, min(p) AS first_p, max(p) AS last_p, count(*) AS n_rows,
+        {paid} AS paid, {amount} AS amount, {avsl} AS avsl_last, unit AS who_last,
+        count(pre_issue) AS n_bad"""
+
+
+def _first_pass(engine: Engine, cols: list[str], resolution: str, sorted_input: bool):
+    """Runs of consecutive periods of every person (``runs_w``, with each run's
+    neighbours): period - sequence number is constant along a run. The input position
+    is the sequence number when the input is sorted by (lopnr, period), so no sort is
+    needed; otherwise ROW_NUMBER gives it. Returns the first and last period and
+    whether the sorted path held (each person's rows in one block of positions)."""
+    seq = "row_id" if sorted_input else "row_number() OVER (PARTITION BY unit ORDER BY p, row_id)"
+    engine.table(
+        "runs0",
+        f"""SELECT {_first_runs(cols, resolution)}, min(row_id) AS ord
+            FROM (SELECT *, p - {seq} AS k FROM src) x
+            GROUP BY unit, k""",
+    )
+    lo, hi = engine.row("SELECT min(first_p), max(last_p) FROM runs0")
+    if sorted_input:
+        engine.table("runs_w", f"SELECT *, {_NEIGHBOURS_SORTED} FROM runs0")
+        blocks, units = engine.row(
+            "SELECT count(CASE WHEN new_unit THEN 1 END), count(DISTINCT unit) FROM runs_w"
+            " WHERE unit IS NOT NULL"
+        )
+        if blocks == units:
+            return lo, hi, True
+        engine.execute("DROP TABLE runs_w")  # a person's rows are not in one block
+        return _first_pass(engine, cols, resolution, False)
+    engine.table("runs_w", f"SELECT *, {_NEIGHBOURS} FROM runs0")
+    return lo, hi, False
+
+
+def _person_ids(arrow: pa.Table, in_order: bool) -> tuple[pa.Array, pa.Array]:
+    """Integer ids for the person pseudonyms (so that every later stage groups, sorts and
+    joins integers, not strings) and the pseudonyms by id. Ids follow the pseudonyms'
+    sort order. For input sorted by person the id is the number of the row's block of
+    equal pseudonyms (one pass over neighbours); otherwise its rank among the sorted
+    distinct pseudonyms (a hash lookup)."""
+    lop = arrow.column(PERSON).cast(pa.string()).combine_chunks()
+    if in_order and len(lop) and lop.null_count == 0:
+        new = pc.not_equal(lop.slice(1), lop.slice(0, len(lop) - 1))
+        starts = np.concatenate([[True], np.asarray(new)])
+        names = lop.filter(pa.array(starts))
+        # Blocks are persons only if each pseudonym has one block: strictly increasing.
+        if (
+            len(names) < 2
+            or pc.all(pc.less(names.slice(0, len(names) - 1), names.slice(1))).as_py()
+        ):
+            return pa.array(np.cumsum(starts) - 1, pa.int64()), names
+    names = pc.unique(lop.drop_null())
+    names = names.take(pc.sort_indices(names))
+    return pc.index_in(lop, value_set=names).cast(pa.int64()), names
+
+
+def _with_ids(data, names, what: str):
+    """``data`` with ``__pid``, its persons' ids in ``names`` (null when absent)."""
+    if names is None:
+        return data
+    table = as_arrow(data, what)
+    if isinstance(table, pa.RecordBatchReader):
+        table = table.read_all()
+    lop = table.column(PERSON).cast(pa.string())
+    return table.append_column("__pid", pc.index_in(lop, value_set=names).cast(pa.int64()))
+
+
+def _looks_sorted(arrow: pa.Table, resolution: str) -> bool:
+    """Is the input sorted by (lopnr, period)? A vectorised check of neighbours."""
+    if arrow.num_rows < 2 or PERSON not in arrow.column_names:
+        return True
+    try:
+        unit = arrow.column(PERSON).cast(pa.string())
+        year = arrow.column("statistikar").cast(pa.int64())
+        p = year
+        if resolution == "month" and "manad" in arrow.column_names:
+            p = pc.add(pc.multiply(year, 12), arrow.column("manad").cast(pa.int64()))
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError, KeyError):
+        return False
+    a, b = unit.slice(0, len(unit) - 1), unit.slice(1)
+    pa_, pb = p.slice(0, len(p) - 1), p.slice(1)
+    backwards = pc.or_(pc.less(b, a), pc.and_(pc.equal(a, b), pc.less(pb, pa_))).fill_null(False)
+    return not pc.any(backwards).as_py()
+
+
+def build_spells(
+    frame,
+    gap: int = 0,
+    unit: str = "person",
+    *,
+    window: tuple | None = None,
+    resolution: str | None = None,
+    befolkning=None,
+    dodsorsak=None,
+    presorted: bool | None = None,
+    engine: Engine | None = None,
+) -> SpellResult:
+    """Spells, the issues table and the observation window of a social-assistance frame.
+
+    ``frame`` needs ``lopnr``, ``statistikar`` and ``manad`` (or ``bistandsmanader``),
+    and ``lopnr_hushall`` for household spells; ``roll``, the amount columns and
+    ``avslutsorsak`` are used when present. ``befolkning`` (``lopnr``, ``fodelsedatum``,
+    ``dodsdatum``, ``utvandringsdatum``) and ``dodsorsak`` (``lopnr``, ``dodsdatum``) give
+    births, deaths and emigrations. ``presorted`` says whether the frame is sorted by
+    (``lopnr``, period); ``None`` checks (cheaply) and the answer never changes the
+    result, only the speed.
+
+    >>> import pandas as pd
+    >>> eb = pd.DataFrame({"lopnr": ["a"] * 3, "statistikar": [2015] * 3,
+    ...                    "manad": [1, 2, 4]})
+    >>> r = build_spells(eb, gap=1)
+    >>> (len(r.spells), int(r.spells.months[0]), int(r.spells.paid_months[0]))
+    (1, 4, 3)
+    """
+    if unit not in UNITS:
+        raise BadInputError(f"unit {unit!r} is unknown", "Use unit='person' or 'household'")
+    if isinstance(gap, bool) or not isinstance(gap, (int, np.integer)) or gap < 0:
+        raise BadInputError(f"gap {gap!r} is not a whole number >= 0", "Pass gap=0, 1, 2, ...")
+    gap = int(gap)
+    own = engine is None
+    engine = engine or Engine()
+    try:
+        return _build(
+            engine, frame, gap, unit, window, resolution, befolkning, dodsorsak, presorted
+        )
+    finally:
+        if own:
+            engine.close()
+
+
+def _build(engine, frame, gap, unit, window, resolution, befolkning, dodsorsak, presorted):
+    cols = column_names(frame, "ekonomiskt_bistand frame")
+    needed = [PERSON, "statistikar"] + ([HOUSEHOLD] if unit == "household" else [])
+    require(cols, needed, "ekonomiskt_bistand frame")
+    arrow = as_arrow(frame, "ekonomiskt_bistand frame")
+    if isinstance(arrow, pa.RecordBatchReader):  # a relation: read once, in its order
+        arrow = arrow.read_all()
+    rows_in = arrow.num_rows
+    person_mode = unit == "person"
+    engine.register("eb", arrow)  # for the resolution check
+    resolution = _resolution(engine, cols, resolution)
+    if presorted is None:
+        presorted = _looks_sorted(arrow, resolution)
+    sorted_input = bool(presorted and person_mode)
+    names = None
+    if person_mode:
+        ids, names = _person_ids(arrow, sorted_input)
+        arrow = arrow.append_column("__pid", ids)
+    engine.con.unregister("eb")
+    engine.register("eb", arrow, row_position=True)
+    engine.view("src", _source_view(cols, unit, resolution, ids=person_mode))
+    have_persons = _persons(engine, befolkning, dodsorsak, resolution, names)
+
+    if person_mode:
+        lo, hi, sorted_input = _first_pass(engine, cols, resolution, sorted_input)
+    else:
+        lo, hi = engine.row("SELECT min(p), max(p) FROM src")
+    # The window comes from the data unless given.
+    w0 = period_index(window[0], resolution) if window and window[0] is not None else lo
+    w1 = period_index(window[1], resolution, end=True) if window and window[1] is not None else hi
+    if w0 is not None and w1 is not None and w0 > w1:
+        raise BadInputError("the window ends before it starts", "Pass window=(start, end)")
+    if w0 is None:  # no placeable row at all
+        w0 = w1 = 0
+    W0, W1 = integer(w0), integer(w1)
+    # The order of a unit's runs: the input position when the input is sorted (one
+    # integer sort, no partitions), else the period within each unit.
+    order = "ORDER BY ord" if sorted_input else "PARTITION BY unit ORDER BY first_p"
+
+    if person_mode:
+        # 2. Units whose runs are not clean need the row rules: a run with a gap inside
+        # (unsorted rows), overlapping runs (duplicates, two households), invalid rows,
+        # periods outside the window or the person's life.
+        life = (
+            (
+                "LEFT JOIN persons ps ON ps.person = r.unit",
+                "OR r.first_p < ps.birth_p OR r.last_p > ps.death_p",
+            )
+            if have_persons
+            else ("", "")
+        )
+        engine.table(
+            "bad",
+            f"""SELECT DISTINCT r.unit FROM runs_w r {life[0]}
+                WHERE r.unit IS NULL OR r.n_bad > 0 OR r.first_p IS NULL
+                   OR r.last_p - r.first_p + 1 <> r.n_rows OR r.first_p <= r.prev_last
+                   OR r.first_p < {W0} OR r.last_p > {W1} {life[1]}""",
+        )
+        rework = bool(engine.scalar("SELECT count(*) FROM bad"))
+        selection = (
+            "WHERE s.unit IS NULL OR s.unit IN (SELECT unit FROM bad WHERE unit IS NOT NULL)"
+        )
+        partition = "unit, p, issue"
+    else:
+        rework = True
+        selection = ""
+        partition = "unit, person, p, issue"
+
+    issues = _EMPTY_ISSUES
+    fixed = ""
+    if rework:
+        # 3. Row rules, for the units that need them (every row for household spells).
+        engine.table(
+            "classified",
+            f"""SELECT s.*,
+                       CASE WHEN s.pre_issue IS NOT NULL THEN s.pre_issue
+                            WHEN s.p < {W0} OR s.p > {W1} THEN 'outside_window'
+                            WHEN s.p < ps.birth_p THEN 'before_birth'
+                            WHEN s.p > ps.death_p THEN 'after_death' END AS issue
+                FROM src s LEFT JOIN persons ps ON ps.person = s.person
+                {selection}""",
+        )
+        rank = (
+            "roll ASC NULLS LAST, hh ASC NULLS LAST, amount DESC NULLS LAST,"
+            " paid DESC NULLS LAST, avsl ASC NULLS LAST, row_id"
+        )
+        two = "two_households" if person_mode else "duplicate"
+        window_ = f"PARTITION BY {partition} ORDER BY {rank}"
+        engine.table(
+            "ranked",
+            f"""SELECT *, CASE WHEN issue IS NOT NULL THEN issue
+                              WHEN rk > 1 AND hh IS NOT DISTINCT FROM first_hh THEN 'duplicate'
+                              WHEN rk > 1 THEN {text(two)} END AS final_issue
+                FROM (SELECT *, row_number() OVER ({window_}) AS rk,
+                             first_value(hh) OVER ({window_}) AS first_hh
+                      FROM classified) c""",
+        )
+        # Unit-periods of the placed rows, then their runs.
+        if person_mode:
+            unit_periods = """SELECT unit, p, 1 AS n_rows, paid, amount, avsl, person AS who
+                              FROM ranked WHERE final_issue IS NULL"""
+        else:
+            unit_periods = f"""SELECT unit, p, count(*) AS n_rows, max(paid) AS paid,
+                                  max(amount) AS amount, max(avsl) AS avsl,
+                                  min(CASE WHEN roll = {text(APPLICANT_ROLE)} THEN person END)
+                                      AS who
+                               FROM ranked WHERE final_issue IS NULL GROUP BY unit, p"""
+        # A reworked unit's runs are numbered from its first input row: inside the
+        # unit's own block of positions when the input is sorted.
+        fixed = f"""SELECT *, {_NEIGHBOURS},
+                           first_row + row_number() OVER (
+                               PARTITION BY unit ORDER BY first_p) - 1 AS ord
+                    FROM (SELECT f.*, u.first_row
+                          FROM (SELECT {_RUN_COLUMNS}
+                                FROM (SELECT *, p - row_number() OVER (
+                                                    PARTITION BY unit ORDER BY p) AS k
+                                      FROM ({unit_periods}) up) x
+                                GROUP BY unit, k) f
+                          JOIN (SELECT unit, min(row_id) AS first_row FROM classified
+                                GROUP BY unit) u
+                            ON u.unit = f.unit) fu"""
+        issues = engine.arrow(
+            """SELECT row_id AS "row", lopnr_in, hh, statistikar_in, manad_in, final_issue
+               FROM ranked WHERE final_issue IS NOT NULL ORDER BY row_id"""
+        )
+    run_cols = (
+        "unit, first_p, last_p, n_rows, paid, amount, avsl_last, who_last, prev_last,"
+        " next_first, ord"
+    )
+    if person_mode and rework:
+        runs = f"""SELECT {", ".join("r." + c for c in run_cols.split(", "))}
+                   FROM runs_w r LEFT JOIN bad b ON b.unit = r.unit
+                   WHERE b.unit IS NULL AND r.unit IS NOT NULL
+                   UNION ALL SELECT {run_cols} FROM ({fixed}) fx"""
+    elif person_mode:
+        runs = f"SELECT {run_cols} FROM runs_w"
+    else:
+        runs = f"SELECT {run_cols} FROM ({fixed}) fx"
+
+    # 4. Runs -> spells: a run starts a new spell when it is its unit's first (no
+    # previous run) or more than `gap` empty periods follow the previous run; the
+    # running count of starts, g, identifies the spell. In input order g runs across
+    # units, so the spell number is g minus g at the unit's first run, plus one. The
+    # next spell starts at the run after the spell's last run.
+    start = (
+        f"CASE WHEN prev_last IS NOT NULL AND first_p - prev_last - 1 <= {integer(gap)}"
+        " THEN 0 ELSE 1 END"
+    )
+    frame_ = "ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW"
+    numbered = f"SELECT *, sum({start}) OVER ({order} {frame_}) AS g FROM ({runs}) r"
+    who = "unit" if person_mode else value_at_max("who_last", "last_p")
+    engine.table(
+        "spells_g",
+        f"""SELECT unit, g, min(first_p) AS start_p,
+                   max(last_p) AS end_p, sum(n_rows) AS n_rows, sum(paid) AS paid,
+                   sum(amount) AS amount, {value_at_max("avsl_last", "last_p")} AS avsl,
+                   {who} AS who,
+                   CASE WHEN max(next_first) > max(last_p) THEN max(next_first) END
+                       AS next_start
+            FROM ({numbered}) n
+            GROUP BY unit, g""",
+    )
+    if sorted_input:
+        engine.table(
+            "spells_raw",
+            """SELECT s.*, s.g - u.g0 + 1 AS spell
+               FROM spells_g s
+               JOIN (SELECT unit, min(g) AS g0 FROM spells_g GROUP BY unit) u
+                 ON u.unit = s.unit""",
+        )
+    else:
+        engine.view("spells_raw", "SELECT *, g AS spell FROM spells_g")
+    final_order = "g" if sorted_input else "unit, spell"
+    # 5. Censoring, end reasons, re-entry.
+    months = "end_p - start_p + 1" if resolution == "month" else "12 * (end_p - start_p + 1)"
+    G = integer(gap)
+    if have_persons:
+        people = """ps.death_p,
+                     coalesce(ps.death_p BETWEEN end_p AND end_p + 1, FALSE) AS died,
+                     coalesce(e1.person IS NOT NULL OR e2.person IS NOT NULL, FALSE)
+                         AS emigrated,
+                     (SELECT min(e.p) FROM emigrations e
+                      WHERE e.person = s.who AND e.p > s.end_p) AS next_emigration
+                  FROM spells_raw s
+                  LEFT JOIN persons ps ON ps.person = s.who
+                  LEFT JOIN emigrations e1 ON e1.person = s.who AND e1.p = s.end_p
+                  LEFT JOIN emigrations e2 ON e2.person = s.who AND e2.p = s.end_p + 1"""
+    else:
+        people = """CAST(NULL AS BIGINT) AS death_p, FALSE AS died, FALSE AS emigrated,
+                    CAST(NULL AS BIGINT) AS next_emigration
+                  FROM spells_raw s"""
+    result = engine.arrow(
+        f"""SELECT unit, CAST(spell AS BIGINT) AS spell, start_p, end_p,
+                   CAST({months} AS BIGINT) AS months, CAST(paid AS BIGINT) AS paid_months,
+                   amount, CAST(n_rows AS BIGINT) AS rows_placed,
+                   start_p - {W0} <= {G} AS left_censored,
+                   open_end AND NOT (died OR emigrated) AS right_censored,
+                   CASE WHEN died THEN 'death' WHEN emigrated THEN 'emigration'
+                        WHEN open_end THEN 'censored'
+                        WHEN avsl IS NOT NULL THEN 'avslutsorsak' ELSE 'unknown' END
+                       AS end_reason,
+                   CASE WHEN NOT (died OR emigrated OR open_end) THEN avsl END AS avslutsorsak,
+                   next_start,
+                   CASE WHEN next_start IS NOT NULL THEN next_start - end_p - 1
+                        WHEN open_end OR died OR emigrated THEN NULL
+                        ELSE least({W1}, death_p, next_emigration) - end_p END
+                       AS months_to_reentry,
+                   next_start IS NOT NULL AS reentered
+            FROM (SELECT s.*, {W1} - end_p <= {G} AS open_end, {people}) f
+            ORDER BY {final_order}"""
+    )
+    if names is not None:  # person ids back to pseudonyms
+        result = result.set_column(0, "unit", names.take(result.column("unit")))
+    out = _spell_frame(result, UNITS[unit], resolution)
+    iss = _issue_frame(issues, cols)
+    placed = int(out["rows"].sum()) if len(out) else 0
+    if placed + len(iss) != rows_in:  # the invariant the issues table promises
+        raise AssertionError(f"rows in {rows_in} != placed {placed} + issues {len(iss)}")
+    win = (
+        None
+        if lo is None and window is None
+        else (
+            _period_label(w0, resolution),
+            _period_label(w1, resolution),
+        )
+    )
+    out.attrs.update(
+        unit=unit,
+        gap=gap,
+        resolution=resolution,
+        window=None if win is None else (str(win[0]), str(win[1])),
+        rows_in=rows_in,
+        rows_placed=placed,
+        rows_issues=len(iss),
+    )
+    return SpellResult(out, iss, unit, gap, resolution, win, rows_in, sorted_input)
+
+
+def _spell_frame(result: pa.Table, unit_col: str, resolution: str) -> pd.DataFrame:
+    frame = pd.DataFrame({unit_col: result.column("unit").to_pandas(types_mapper=pd.ArrowDtype)})
+    for name in ("spell",):
+        frame[name] = result.column(name).to_pandas(types_mapper=pd.ArrowDtype)
+    frame["start"] = _periods(result.column("start_p").combine_chunks(), resolution)
+    frame["end"] = _periods(result.column("end_p").combine_chunks(), resolution)
+    for src, name in (
+        ("months", "months"),
+        ("paid_months", "paid_months"),
+        ("amount", "amount"),
+        ("left_censored", "left_censored"),
+        ("right_censored", "right_censored"),
+        ("end_reason", "end_reason"),
+        ("avslutsorsak", "avslutsorsak"),
+    ):
+        frame[name] = result.column(src).to_pandas(types_mapper=pd.ArrowDtype)
+    frame["next_start"] = _periods(result.column("next_start").combine_chunks(), resolution)
+    frame["months_to_reentry"] = result.column("months_to_reentry").to_pandas(
+        types_mapper=pd.ArrowDtype
+    )
+    frame["reentered"] = result.column("reentered").to_pandas(types_mapper=pd.ArrowDtype)
+    frame["rows"] = result.column("rows_placed").to_pandas(types_mapper=pd.ArrowDtype)
+    frame["resolution"] = pd.Series(
+        pa.array(np.full(len(frame), resolution, dtype=object), pa.string()),
+        dtype=pd.ArrowDtype(pa.string()),
+    )
+    return frame
+
+
+def _issue_frame(issues: pa.Table, cols: list[str]) -> pd.DataFrame:
+    frame = issues.rename_columns(
+        ["row", PERSON, HOUSEHOLD, "statistikar", "manad", "issue"]
+    ).to_pandas(types_mapper=pd.ArrowDtype)
+    keep = ["row", PERSON] + [c for c in (HOUSEHOLD, "statistikar", "manad") if c in cols]
+    return frame[keep + ["issue"]]
+
+
+def spells(frame, gap: int = 0, unit: str = "person", **options) -> pd.DataFrame:
+    """One row per spell of social assistance (see the module docstring for every
+    definition). Options are those of :func:`build_spells`; rows that cannot be placed
+    raise an :class:`IssuesWarning` saying how many and why, and
+    ``build_spells(...).issues`` lists them.
+
+    >>> import pandas as pd
+    >>> eb = pd.DataFrame({"lopnr": ["a", "a", "b"], "statistikar": [2015] * 3,
+    ...                    "manad": [1, 2, 2]})
+    >>> spells(eb)[["lopnr", "spell", "months", "left_censored"]].to_dict("records")
+    [{'lopnr': 'a', 'spell': 1, 'months': 2, 'left_censored': True}, \
+{'lopnr': 'b', 'spell': 1, 'months': 1, 'left_censored': False}]
+    """
+    result = build_spells(frame, gap, unit, **options)
+    if len(result.issues):
+        counts = result.issues["issue"].value_counts()
+        why = ", ".join(f"{n} {reason}" for reason, n in counts.items())
+        warnings.warn(
+            f"{len(result.issues)} of {result.rows_in} rows could not be placed in a spell "
+            f"({why}); mikrodata.build_spells(...).issues lists them",
+            IssuesWarning,
+            stacklevel=2,
+        )
+    return result.spells
+
+
+def spell_issues(frame, gap: int = 0, unit: str = "person", **options) -> pd.DataFrame:
+    """The issues table of :func:`build_spells`: one row per input row that could not be
+    placed, with its position (``row``), pseudonyms, period and ``issue``."""
+    return build_spells(frame, gap, unit, **options).issues
+
+
+def to_annual(frame, engine: Engine | None = None) -> pd.DataFrame:
+    """Monthly rows as the register's yearly rows (one per person, household and year,
+    ``bistandsmanader`` = distinct months, amounts summed over distinct months); yearly
+    rows are kept as they are. Use it to build yearly spells across 2002 on purpose:
+    ``spells(to_annual(eb), resolution="year")``."""
+    cols = column_names(frame, "ekonomiskt_bistand frame")
+    require(cols, [PERSON, "statistikar"], "ekonomiskt_bistand frame")
+    own = engine is None
+    engine = engine or Engine()
+    try:
+        engine.register("eb", frame, row_position=True)
+        hh = HOUSEHOLD if HOUSEHOLD in cols else "CAST(NULL AS VARCHAR)"
+        roll = "roll" if "roll" in cols else "CAST(NULL AS VARCHAR)"
+        amounts = [c for c in AMOUNT_COLUMNS if c in cols]
+        keep = [PERSON, HOUSEHOLD, "statistikar", "bistandsmanader", "roll", *amounts]
+        if "manad" not in cols:
+            return engine.frame(f"SELECT * EXCLUDE ({ROW}) FROM eb")
+        annual = "bistandsmanader" in cols
+        month_amounts = "".join(f", max({c}) AS {c}" for c in amounts)
+        year_amounts = "".join(f", sum({c}) AS {c}" for c in amounts)
+        monthly = f"""SELECT {PERSON}, {hh} AS {HOUSEHOLD}, statistikar,
+                         CAST(count(*) AS BIGINT) AS bistandsmanader, min(roll) AS roll
+                         {year_amounts}
+                      FROM (SELECT {PERSON}, {hh} AS hhx, statistikar, manad,
+                                   min({roll}) AS roll {month_amounts}
+                            FROM eb WHERE manad IS NOT NULL
+                            GROUP BY {PERSON}, hhx, statistikar, manad) m
+                      GROUP BY {PERSON}, hhx, statistikar"""
+        monthly = monthly.replace(f"{hh} AS {HOUSEHOLD}", f"hhx AS {HOUSEHOLD}")
+        parts = [monthly]
+        if annual:
+            sel = ", ".join(
+                (c if c in cols else f"CAST(NULL AS VARCHAR) AS {c}")
+                if c != "bistandsmanader"
+                else "CAST(bistandsmanader AS BIGINT) AS bistandsmanader"
+                for c in keep
+            )
+            parts.append(f"SELECT {sel} FROM eb WHERE manad IS NULL")
+        return engine.frame(
+            " UNION ALL ".join(parts) + f" ORDER BY {PERSON}, statistikar, {HOUSEHOLD}"
+        )
+    finally:
+        if own:
+            engine.close()
