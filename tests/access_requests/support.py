@@ -53,13 +53,18 @@ def trust_key(store) -> None:
 
 
 def move(path: Path, to: str, log: AuditLog, user: str | None = None, store=None) -> None:
-    """One move by the right person: the PI for a researcher's move, the steward (with
-    the key store ``store``, default :func:`steward_store`, signed) for a steward's."""
+    """One move by the right person: the request's PI for a researcher's move, the
+    steward (with the key store ``store``, default :func:`steward_store`, signed) for a
+    steward's."""
     if to in STEWARD_STATES:
         signer = store or steward_store()
         transition(path, to, user=user or STEWARD, audit=log, signer=signer)
     else:
-        transition(path, to, user=user or PI, audit=log)
+        transition(path, to, user=user or _principal_investigator(path), audit=log)
+
+
+def _principal_investigator(path: Path) -> str:
+    return yaml.safe_load(path.read_text(encoding="utf-8")).get("principal_investigator") or PI
 
 
 def approve(
@@ -77,7 +82,7 @@ def new_approved_request(directory: Path, log: AuditLog, store=None, **overrides
     default :func:`steward_store`), in ``directory``."""
     project = overrides.get("project", "P2026-001")
     path = directory / f"{project}.yaml"
-    create_request(path, project, user=PI, audit=log)
+    create_request(path, project, user=overrides.get("principal_investigator", PI), audit=log)
     write_request(path, **overrides)
     approve(path, log, store=store)
     return path
