@@ -163,6 +163,16 @@ REQUEST_SCHEMA: dict[str, Any] = {
             "uniqueItems": True,
         },
         "end_date": _DATE,
+        # Coarsening the extract builder applies before delivery (mikrodata extract risk
+        # --coarsen finds them; mikrodata.toolkit.extract.coarsen reads each step).
+        "coarsening": {
+            "type": "array",
+            "items": {
+                "type": "object",
+                "required": ["step"],
+                "properties": {"step": {"type": "string"}, "register": {"type": "string"}},
+            },
+        },
         "output_rules": {
             "type": "object",
             "additionalProperties": False,
@@ -272,6 +282,8 @@ class AccessRequest:
     derived_variables: tuple[str, ...]
     end_date: dt.date
     output_rules: OutputRules
+    # The coarsening steps as the request writes them (dicts; the builder reads them).
+    coarsening: tuple[dict[str, Any], ...] = ()
 
     @property
     def researchers_and_pi(self) -> tuple[str, ...]:
@@ -528,6 +540,16 @@ def parse_request(raw: bytes, path: str | Path) -> AccessRequest:
             column=pop.get("column", "personnummer"),
         )
 
+    coarsening = tuple(dict(step) for step in doc.get("coarsening", []))
+    for n, step in enumerate(coarsening):
+        if "register" in step and step["register"] not in doc["registers"]:
+            raise _fail(
+                path,
+                f"coarsening[{n}].register",
+                f"register {step['register']!r} is not approved in this request",
+                "Name an approved register, or leave register out to coarsen every one",
+            )
+
     rules = doc["output_rules"]
     dominance = rules.get("dominance") or {}
     return AccessRequest(
@@ -557,4 +579,5 @@ def parse_request(raw: bytes, path: str | Path) -> AccessRequest:
             upper_protection=rules.get("protection", {}).get("upper"),
             reviewers=rules.get("reviewers", 1),
         ),
+        coarsening=coarsening,
     )

@@ -94,6 +94,8 @@ def build(
         missing = sorted(set(r["years"]) - set(r["years_found"]))
         if missing:
             click.echo(f"  warning: {name} has no rows in approved year(s) {missing}")
+    for c in m.get("coarsening", []):
+        click.echo(f"  coarsened {c['register']}: {c['description']} ({c['cells_changed']} cells)")
     click.echo(f"  population: {m['population']['persons']} persons; rejects: {result.rejects}")
     click.echo(f"  manifest sha256 {result.manifest_sha256}")
 

@@ -43,6 +43,7 @@ from mikrodata.toolkit.errors import BadInputError, MikrodataError
 from mikrodata.toolkit.identity import Identity, resolve_identity
 from mikrodata.toolkit.paths import home, keystore_path
 
+from .coarsen import Step, applies, steps_from_list
 from .columns import RegisterSpec, register_spec
 from .manifest import MANIFEST_FORMAT, describe_file, write_manifest
 from .pipeline import RegisterResult, check_collisions_across_registers, run_register
@@ -180,7 +181,26 @@ def assemble_manifest(
             s.register: _registers_entry(s, r, root) for s, r in zip(specs, results, strict=True)
         },
         "files": [describe_file(root, p) for p in files],
+        # What the request's coarsening changed, register by register (signed with the rest).
+        "coarsening": [entry for r in results for entry in r.coarsening],
     }
+
+
+def coarsening_steps(request: AccessRequest, specs: list[RegisterSpec]) -> list[Step]:
+    """The request's coarsening steps, each checked against the extract's columns before
+    anything is built: a step that names a register must find its columns there, and a
+    step for every register must apply to at least one."""
+    steps = steps_from_list(request.coarsening)
+    for step in steps:
+        hits = [s.register for s in specs if applies(step, s.register, s.names)]
+        if not hits:
+            columns = ", ".join(step.columns_changed)
+            raise BadInputError(
+                f"coarsening step {step.kind} of {columns}: no approved register of the "
+                "extract has that column",
+                "Name a column of the extract (mikrodata extract risk shows them)",
+            )
+    return steps
 
 
 def build_extract(
@@ -212,6 +232,7 @@ def build_extract(
     )
     request, project = approval.request, approval.project
     specs = [register_spec(request, r) for r in request.register_names]
+    coarsening = coarsening_steps(request, specs)
     reject_dir = Path(rejects) if rejects is not None else default_reject_dir(project)
     if _inside(reject_dir, out) or _inside(out, reject_dir):
         raise BadInputError(
@@ -246,7 +267,17 @@ def build_extract(
         ) from None
     try:
         return _build_locked(
-            approval, specs, registers_dir, out, reject_dir, key, checks, store, audit, request_path
+            approval,
+            specs,
+            coarsening,
+            registers_dir,
+            out,
+            reject_dir,
+            key,
+            checks,
+            store,
+            audit,
+            request_path,
         )
     finally:
         lock.release()
@@ -255,6 +286,7 @@ def build_extract(
 def _build_locked(
     approval: Approval,
     specs: list[RegisterSpec],
+    coarsening: list[Step],
     registers_dir: Path,
     out: Path,
     reject_dir: Path,
@@ -274,7 +306,10 @@ def _build_locked(
                 pop: PopulationResult = build_population(con, request, registers_dir)
                 if pop.rejected is not None and pop.rejected.num_rows:
                     pq.write_table(pop.rejected, reject_tmp / "cohort.parquet")
-                results = [run_register(con, s, registers_dir, tmp, reject_tmp, key) for s in specs]
+                results = [
+                    run_register(con, s, registers_dir, tmp, reject_tmp, key, coarsening=coarsening)
+                    for s in specs
+                ]
                 if len(specs) > 1:
                     check_collisions_across_registers(con, key)
                 (tmp / ".work").rmdir()
@@ -318,6 +353,7 @@ def _build_locked(
             "catalogue_version": manifest["catalogue_version"],
             "rows_out": {r.register: r.rows_out for r in results},
             "rows_rejected": {r.register: r.rows_rejected for r in results},
+            "coarsening": manifest.get("coarsening", []),
         },
         signer=store,
     )

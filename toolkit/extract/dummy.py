@@ -33,7 +33,7 @@ from mikrodata.toolkit.atomic import atomic_directory
 from mikrodata.toolkit.identity import Identity, resolve_identity
 from mikrodata.toolkit.synthetic.identifiers import random_personnummer
 
-from .build import assemble_manifest
+from .build import assemble_manifest, coarsening_steps
 from .columns import register_spec
 from .manifest import write_manifest
 from .pipeline import run_register
@@ -138,6 +138,7 @@ def build_dummy_extract(
     identity = resolve_identity(user)
     audit = audit or AuditLog()
     specs = [register_spec(request, r) for r in request.register_names]
+    coarsening = coarsening_steps(request, specs)  # a dummy is coarsened like the extract
     # A throw-away key: the dummy's pseudonyms have the real form but link to nothing.
     key = ProjectKey(request.project, 0, os.urandom(32))
     with tempfile.TemporaryDirectory(prefix="mikrodata-dummy-") as scratch:
@@ -149,7 +150,14 @@ def build_dummy_extract(
             with atomic_directory(out) as tmp:
                 results = [
                     run_register(
-                        con, s, scratch / "src", tmp, scratch / "rejects", key, population=False
+                        con,
+                        s,
+                        scratch / "src",
+                        tmp,
+                        scratch / "rejects",
+                        key,
+                        population=False,
+                        coarsening=coarsening,
                     )
                     for s in specs
                 ]

@@ -13,6 +13,7 @@ row number and reason; ``rows_in = rows_out + rows_rejected`` is checked.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -27,9 +28,10 @@ from mikrodata.pseudonymisation.tables import Pseudonymiser
 from mikrodata.toolkit.errors import BadInputError, IntegrityError
 from mikrodata.toolkit.progress import progress
 
+from .coarsen import Step, applies, cells_changed, coarsen_sql
 from .columns import RegisterSpec
 from .population import TABLE as POPULATION
-from .source import quote, source_relation
+from .source import quote, source_relation, sql_literal
 
 __all__ = [
     "BATCH_ROWS",
@@ -56,6 +58,8 @@ class RegisterResult:
     rows_rejected: int
     years_found: tuple[int, ...]
     file: Path
+    # The coarsening steps applied to this register, with the cells each changed.
+    coarsening: tuple[dict[str, Any], ...] = ()
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -187,8 +191,10 @@ def run_register(
     key: ProjectKey,
     *,
     population: bool = True,
+    coarsening: Sequence[Step] = (),
 ) -> RegisterResult:
-    """Build ``out_dir/<register>/part-0.parquet``; rejects to ``reject_dir``."""
+    """Build ``out_dir/<register>/part-0.parquet``; rejects to ``reject_dir``; the
+    ``coarsening`` steps that apply to the register are applied after pseudonymisation."""
     src = source_relation(registers_dir, spec.register)
     _check_columns(con, src, spec)
     years = ", ".join(str(y) for y in spec.years)
@@ -253,7 +259,8 @@ def run_register(
             work, engine.output_schema(schema).remove_metadata(), compression="zstd"
         )
     writer.close()
-    target = write_sorted(con, work, out_dir / spec.register / "part-0.parquet", spec)
+    target = out_dir / spec.register / "part-0.parquet"
+    applied = write_sorted(con, work, target, spec, coarsening)
     work.unlink()
     rows_out = pq.ParquetFile(target).metadata.num_rows
     if rows_in != rows_out + rows_rejected:
@@ -271,21 +278,50 @@ def run_register(
         rows_rejected=rows_rejected,
         years_found=tuple(sorted(years_found or ())),
         file=target,
+        coarsening=applied,
     )
 
 
-def write_sorted(con: duckdb.DuckDBPyConnection, work: Path, target: Path, spec: RegisterSpec):
-    """Sort ``work`` by the register's sort order into ``target`` (DuckDB, out of core)."""
+def write_sorted(
+    con: duckdb.DuckDBPyConnection,
+    work: Path,
+    target: Path,
+    spec: RegisterSpec,
+    coarsening: Sequence[Step] = (),
+) -> tuple[dict[str, Any], ...]:
+    """Sort ``work`` by the register's sort order into ``target`` (DuckDB, out of core),
+    applying on the way the ``coarsening`` steps that apply to this register. Returns
+    what each applied step did (its manifest entry, with the cells it changed)."""
     target.parent.mkdir(parents=True, exist_ok=True)
+    relation = f"read_parquet({sql_literal(str(work))})"
+    applied = []
+    if coarsening:
+        types = {r[0]: r[1] for r in con.execute(f"DESCRIBE SELECT * FROM {relation}").fetchall()}
+        # Suppression counts persons, not rows: the person pseudonym leads the sort order.
+        person = spec.sort_order[0]
+        for step in coarsening:
+            if not applies(step, spec.register, list(types)):
+                continue
+            before = relation
+            relation = f"({coarsen_sql(before, types, [step], person=person)})"
+            changed = sum(
+                cells_changed(con, before, relation, step, c) for c in step.columns_changed
+            )
+            applied.append(
+                {
+                    "register": spec.register,
+                    "step": step.to_dict(),
+                    "description": step.describe(),
+                    "cells_changed": changed,
+                }
+            )
     order = ", ".join(quote(c) for c in spec.sort_order)
     cols = ", ".join(quote(c) for c in spec.names)
-    source = "'" + str(work).replace("'", "''") + "'"
-    dest = "'" + str(target).replace("'", "''") + "'"
     con.execute(
-        f"COPY (SELECT {cols} FROM read_parquet({source}) ORDER BY {order}) TO {dest} "
+        f"COPY (SELECT {cols} FROM {relation} ORDER BY {order}) TO {sql_literal(str(target))} "
         "(FORMAT parquet, COMPRESSION zstd, ROW_GROUP_SIZE 500000)"
     )
-    return target
+    return tuple(applied)
 
 
 def check_collisions_across_registers(con: duckdb.DuckDBPyConnection, key: ProjectKey) -> int:

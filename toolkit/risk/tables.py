@@ -25,22 +25,13 @@ import pandas as pd
 import pyarrow as pa
 
 from mikrodata.toolkit.errors import BadInputError
-from mikrodata.toolkit.extract.source import quote
+from mikrodata.toolkit.extract.source import quote, sql_literal
 
 from .roles import ColumnRoles, column_roles
 
 __all__ = ["RiskTable", "relation_types", "risk_table", "sql_literal"]
 
 _names = itertools.count()
-
-
-def sql_literal(value: Any) -> str:
-    """A DuckDB literal for a text or a number (the one quoter of this package)."""
-    if isinstance(value, str):
-        return "'" + value.replace("'", "''") + "'"
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        raise BadInputError(f"a value of type {type(value).__name__} is not a number or text")
-    return repr(value)
 
 
 def relation_types(con: duckdb.DuckDBPyConnection, relation: str) -> dict[str, str]:
