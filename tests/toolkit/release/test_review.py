@@ -1,0 +1,165 @@
+"""The steward's review: list, show, approve (two-person rule, re-check under the approved
+rules, reviewers: 2), reject; the signed release folder and its audit events."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from mikrodata import disclosure
+from mikrodata.toolkit.errors import AccessRefused, DisclosureError
+from mikrodata.toolkit.release import verify_release
+from tests.access_requests.support import PI, RESEARCHER, STEWARD
+from tests.toolkit.disclosure.support import microdata
+from tests.toolkit.release.conftest import STEWARD2
+
+# kommun x manad; 2584 in month 1 holds 3 persons: primary, with 3 secondary cells
+COUNTS = {
+    ("0114", "1"): 40,
+    ("0114", "2"): 45,
+    ("0180", "1"): 30,
+    ("0180", "2"): 35,
+    ("2584", "1"): 3,
+    ("2584", "2"): 14,
+}
+
+
+def _request(world, name="by_kommun", counts=COUNTS, user=RESEARCHER, monkeypatch=None, **kw):
+    if monkeypatch is not None:
+        monkeypatch.setenv("MIKRODATA_USER", user)
+    t = disclosure.crosstab(microdata(counts, ["kommun", "manad"]), "kommun", "manad", **kw)
+    disclosure.request_release(t, name, "Persons by kommun and month", source=world.source)
+    return t
+
+
+def test_the_requester_can_never_approve_their_own_output(world, monkeypatch, run_cli):
+    # a steward who is also asking for an output (declared here as the requester)
+    monkeypatch.setenv("MIKRODATA_USER", STEWARD)
+    t = disclosure.crosstab(microdata(COUNTS, ["kommun", "manad"]), "kommun", "manad")
+    disclosure.request_release(t, "own", "Own table", source=world.source)
+    with pytest.raises(AccessRefused, match="cannot review it"):
+        world.approve(STEWARD)
+    refused = [e for e in world.log.events() if e["action"] == "access_refused"]
+    assert refused[-1]["details"]["output"] == "own"
+    assert not world.releases.exists()
+    # the command line: exit 13, like the gate's other refusals
+    result = run_cli("release", "approve", "--project", str(world.request), "--user", STEWARD)
+    assert result.exit_code == 13, result.output
+    assert "two-person rule" in result.output
+    # another steward may
+    assert world.approve(STEWARD2)["state"] == "released"
+
+
+def test_a_researcher_cannot_approve(world, monkeypatch):
+    _request(world, monkeypatch=monkeypatch)
+    with pytest.raises(AccessRefused, match="not a steward"):
+        world.approve(PI)
+
+
+def test_approve_writes_a_signed_release_and_audit_events(world, monkeypatch, run_cli):
+    _request(world, monkeypatch=monkeypatch)
+    result = run_cli("release", "list", "--project", str(world.request), "--json")
+    assert result.exit_code == 0, result.output
+    listed = json.loads(result.output)["outputs"]
+    assert [(o["name"], o["state"], o["requested_by"]) for o in listed] == [
+        ("by_kommun", "pending", RESEARCHER)
+    ]
+    shown = run_cli("release", "show", "--project", str(world.request), "by_kommun", "--json")
+    assert json.loads(shown.output)["status"] == "pass"
+    monkeypatch.delenv("MIKRODATA_USER")
+    out = run_cli(
+        "release", "approve", "--project", str(world.request), "--user", STEWARD, "--json"
+    )
+    assert out.exit_code == 0, out.output
+    doc = json.loads(out.output)
+    assert doc["state"] == "released" and doc["release_id"] == "P2026-001-R001"
+    folder = world.releases / "P2026-001" / "P2026-001-R001"
+    assert sorted(p.name for p in folder.iterdir()) == [
+        "by_kommun.csv",
+        "release.json",
+        "release.sig",
+    ]
+    checked = verify_release(folder)
+    m = checked.manifest
+    assert m["approved_by"] == [STEWARD] and m["requested_by"] == [RESEARCHER]
+    assert m["project"] == "P2026-001" and m["profile"] == "acro"
+    assert m["rules"]["min_count"] == 10
+    assert m["source"][0]["manifest_sha256"] == world.source["manifest_sha256"]
+    assert m["files"][0]["path"] == "by_kommun.csv"
+    # the released CSV hides the small cell
+    assert "3" not in (folder / "by_kommun.csv").read_text().split("2584")[1].split("\n")[0]
+    actions = [e["action"] for e in world.log.events("P2026-001")]
+    assert "release_requested" in actions and actions[-1] == "release_approved"
+    approved = world.log.events("P2026-001")[-1]
+    assert "signature" in approved
+    assert approved["details"]["manifest_sha256"] == checked.manifest_sha256
+    world.log.verify()  # the chain and its signed release event hold
+    listed = json.loads(
+        run_cli("release", "list", "--project", str(world.request), "--json").output
+    )["outputs"]
+    assert listed[0]["state"] == "released" and listed[0]["release_id"] == "P2026-001-R001"
+    # approving again: nothing pending
+    again = run_cli("release", "approve", "--project", str(world.request), "--user", STEWARD)
+    assert again.exit_code == 11 and "nothing to review" in again.output
+
+
+def test_reject_is_signed_and_final(world, monkeypatch, run_cli):
+    _request(world, monkeypatch=monkeypatch)
+    monkeypatch.delenv("MIKRODATA_USER")
+    out = run_cli(
+        "release",
+        "reject",
+        "--project",
+        str(world.request),
+        "--user",
+        STEWARD,
+        "--reason",
+        "Too detailed",
+        "--json",
+    )
+    assert out.exit_code == 0, out.output
+    event = world.log.events("P2026-001")[-1]
+    assert event["action"] == "release_rejected" and "signature" in event
+    assert event["details"]["reason"] == "Too detailed"
+    listed = json.loads(
+        run_cli("release", "list", "--project", str(world.request), "--json").output
+    )["outputs"]
+    assert listed[0]["state"] == "rejected"
+    again = run_cli("release", "approve", "--project", str(world.request), "--user", STEWARD)
+    assert again.exit_code == 11 and "nothing to review" in again.output
+
+
+def test_two_reviewers_two_different_stewards(world2, monkeypatch):
+    world = world2
+    _request(world, monkeypatch=monkeypatch)
+    first = world.approve(STEWARD)
+    assert first["state"] == "approved" and first["approved_by"] == [STEWARD]
+    assert not world.releases.exists()
+    with pytest.raises(AccessRefused, match="already approved"):
+        world.approve(STEWARD)
+    second = world.approve(STEWARD2)
+    assert second["state"] == "released"
+    m = verify_release(second["directory"]).manifest
+    assert m["approved_by"] == [STEWARD, STEWARD2] and m["reviewers"] == 2
+
+
+def test_approval_rechecks_under_the_approved_rules(world, monkeypatch):
+    # checked by the researcher with a threshold of 3: the 3-person cell is published
+    _request(
+        world, monkeypatch=monkeypatch, rules=disclosure.Rules.profile("acro").replace(min_count=3)
+    )
+    with pytest.raises(DisclosureError, match="breaks min_count but is published"):
+        world.approve(STEWARD)
+    assert world.log.events("P2026-001")[-1]["action"] == "release_refused"
+    assert not world.releases.exists()
+
+
+def test_an_output_changed_after_its_check_is_refused(world, monkeypatch):
+    _request(world, monkeypatch=monkeypatch)
+    csv = world.requests / "by_kommun.csv"
+    text = csv.read_text()
+    assert "\n2584,," in text  # the hidden cell of 3 persons
+    csv.write_text(text.replace("\n2584,,", "\n2584,3,"))
+    with pytest.raises(DisclosureError, match="changed after its check"):
+        world.approve(STEWARD)
