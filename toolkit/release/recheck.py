@@ -165,7 +165,9 @@ def recheck(entry: dict[str, Any], folder: Path, rules: Rules) -> list[str]:
 
 
 def _figure_problems(entry: dict[str, Any], folder: Path) -> list[str]:
-    import plotly.io as pio
+    import json
+
+    import plotly.graph_objects as go
 
     from mikrodata.toolkit.disclosure.figures import is_checked
 
@@ -173,9 +175,26 @@ def _figure_problems(entry: dict[str, Any], folder: Path) -> list[str]:
     if spec is None or not (folder / spec).is_file():
         return [f"{entry['name']}: the figure's plotly JSON is missing"]
     try:
-        fig = pio.from_json((folder / spec).read_text(encoding="utf-8"))
+        fig = go.Figure(_decoded(json.loads((folder / spec).read_text(encoding="utf-8"))))
     except ValueError:
         return [f"{entry['name']}: the figure cannot be read"]
     if not is_checked(fig):
         return [f"{entry['name']}: the figure no longer plots what its check vouches for"]
     return []
+
+
+def _decoded(obj: Any) -> Any:
+    """Plotly's JSON with its typed arrays (``{"dtype", "bdata"}``) back as lists."""
+    import base64
+
+    if isinstance(obj, dict):
+        if set(obj) >= {"dtype", "bdata"}:
+            arr = np.frombuffer(base64.b64decode(obj["bdata"]), dtype=np.dtype(obj["dtype"]))
+            if "shape" in obj:
+                shape = [int(x) for x in str(obj["shape"]).split(",")]
+                arr = arr.reshape(shape)
+            return arr.tolist()
+        return {k: _decoded(v) for k, v in obj.items()}
+    if isinstance(obj, list):
+        return [_decoded(v) for v in obj]
+    return obj
