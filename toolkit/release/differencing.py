@@ -101,7 +101,10 @@ def joint_problems(
     if not (exact | rounded).any():
         return []
     alone, _ = recheck_snapshot(target, rules, used_base)
-    combined, _ = recheck_snapshot(target, rules, used_base, extra=(lo, hi))
+    try:
+        combined, _ = recheck_snapshot(target, rules, used_base, extra=(lo, hi))
+    except RuntimeError:  # inconsistent together: not the same units after all
+        return []
     return [f"combined with {label}, {p}" for p in combined if p not in alone]
 
 

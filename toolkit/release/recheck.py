@@ -104,6 +104,10 @@ def recheck_snapshot(
     lo, hi = known_bounds(snap, used_base, floor)
     if extra is not None:
         lo, hi = np.maximum(lo, extra[0]), np.minimum(hi, extra[1])
+        known = hidden & (hi - lo <= 1e-6)  # published outright elsewhere
+        for i in np.flatnonzero(known)[:5]:
+            problems.append(f"{snap.name}: {grid.key(int(i))} can be worked back (recoverable)")
+        hidden = hidden & ~known
     result = audit(
         grid,
         lo,
