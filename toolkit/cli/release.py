@@ -21,12 +21,31 @@ from mikrodata.toolkit.cli.keys import keystore_option, open_keystore
 
 __all__ = ["release"]
 
+
+def _resolve_project(_ctx: click.Context, _param: click.Parameter, value: str) -> Path:
+    """``--project``: the project id (its request ``./<P>.yaml``) or the request's path."""
+    from mikrodata.access_requests import request_project
+    from mikrodata.toolkit.errors import BadInputError
+
+    path = Path(value)
+    if path.is_file():
+        return path
+    candidate = Path(f"{value}.yaml")
+    if candidate.is_file() and request_project(candidate) == value:
+        return candidate
+    raise BadInputError(
+        f"no access request for project {value!r} (looked for {value} and {candidate})",
+        "Give the project's request file: --project path/to/P.yaml",
+    )
+
+
 _project_opt = click.option(
     "--project",
     "request",
     required=True,
-    type=click.Path(exists=True, dir_okay=False, path_type=Path),
-    help="The project's access request (PROJECT.yaml): its approval names the stewards and rules.",
+    callback=_resolve_project,
+    help="The project: its id (the request ./P.yaml) or its access request file; the "
+    "approval names its stewards and rules.",
 )
 _folder_opt = click.option(
     "--requests",

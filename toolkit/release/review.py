@@ -37,6 +37,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from filelock import FileLock
+
 from mikrodata.access_requests import AuditLog, check_access
 from mikrodata.pseudonymisation import KeyStore, TrustStore
 from mikrodata.toolkit import clock
@@ -91,6 +93,7 @@ class OutputState:
     approvals: tuple[str, ...]
     release_id: str | None = None
     reason: str | None = None
+    requesters: tuple[str, ...] = ()  # the entry's and the audit log's
 
     def as_dict(self, reviewers: int) -> dict[str, Any]:
         e = self.entry
@@ -121,7 +124,16 @@ def _entry_sha(request: OutputRequest, name: str) -> str:
 def outputs(request: OutputRequest, project: str, audit: AuditLog) -> list[OutputState]:
     """The outputs of ``project`` in the output request (and those whose source is
     unknown, which cannot be released), with their review state from the audit log."""
-    events = audit.events(project)
+    everything = audit.events()
+    events = [e for e in everything if e.get("project") == project]
+    # who asked for an output of this name, as the audit log saw them (the entry's own
+    # field can be edited): none of them reviews it
+    asked: dict[str, set[str]] = {}
+    where = str(request.folder.resolve())
+    for ev in everything:
+        d = ev.get("details") or {}
+        if ev.get("action") == "release_requested" and d.get("folder") == where:
+            asked.setdefault(str(d.get("output")), set()).add(str(ev.get("user")))
     out = []
     for name in request.names():
         entry = request.entry(name)
@@ -141,7 +153,10 @@ def outputs(request: OutputRequest, project: str, audit: AuditLog) -> list[Outpu
                     state, release_id = "released", d.get("release_id")
                 else:
                     state = "approved"
-        out.append(OutputState(name, entry, sha, state, tuple(approvals), release_id, reason))
+        requesters = tuple(sorted(asked.get(name, set()) | {str(entry["requested_by"])}))
+        out.append(
+            OutputState(name, entry, sha, state, tuple(approvals), release_id, reason, requesters)
+        )
     return out
 
 
@@ -179,7 +194,7 @@ def _two_person(
 ) -> None:
     for s in chosen:
         why = None
-        if s.entry["requested_by"] == identity.user:
+        if identity.user in s.requesters or s.entry["requested_by"] == identity.user:
             why = f"{identity.user} asked for output {s.name!r} and cannot review it"
         elif identity.user in s.approvals:
             why = f"{identity.user} has already approved output {s.name!r}"
@@ -288,7 +303,22 @@ def approve_release(
         "of": rules.reviewers,
         "complete": complete,
     }
-    if complete:
+    if not complete:
+        audit.append(
+            "release_approved", project=project, user=identity, details=details, signer=store
+        )
+        return result
+    root = releases_root(releases)
+    (root / project).mkdir(parents=True, exist_ok=True)
+    # one release of a project written at a time: its number, folder and event
+    with FileLock(str(root / project / ".release.lock")):
+        # another steward may have decided while this one re-checked
+        now = {s.name: s for s in outputs(request, project, audit)}
+        if any(now[s.name].state in ("released", "rejected") for s in chosen):
+            raise BadInputError(
+                "another steward decided on these outputs meanwhile",
+                "See `mikrodata release list`",
+            )
         n = 1 + len(
             {
                 e["details"].get("release_id")
@@ -307,7 +337,7 @@ def approve_release(
             store,
             audit,
             snapshots,
-            releases_root(releases),
+            root,
             trail_dir,
         )
         details |= {
@@ -321,7 +351,9 @@ def approve_release(
             "directory": str(directory),
             "manifest_sha256": manifest_sha,
         }
-    audit.append("release_approved", project=project, user=identity, details=details, signer=store)
+        audit.append(
+            "release_approved", project=project, user=identity, details=details, signer=store
+        )
     return result
 
 

@@ -163,3 +163,25 @@ def test_an_output_changed_after_its_check_is_refused(world, monkeypatch):
     csv.write_text(text.replace("\n2584,,", "\n2584,3,"))
     with pytest.raises(DisclosureError, match="changed after its check"):
         world.approve(STEWARD)
+
+
+def test_editing_who_asked_does_not_get_round_the_two_person_rule(world, monkeypatch):
+    monkeypatch.setenv("MIKRODATA_USER", STEWARD)
+    t = disclosure.crosstab(microdata(COUNTS, ["kommun", "manad"]), "kommun", "manad")
+    path = disclosure.request_release(t, "own", "Own table", source=world.source)
+    entry = json.loads(path.read_text())
+    entry["requested_by"] = RESEARCHER  # the entry file can be edited; the log cannot
+    path.write_text(json.dumps(entry, indent=2))
+    with pytest.raises(AccessRefused, match="steward asked for output 'own'"):
+        world.approve(STEWARD)
+
+
+def test_project_by_its_id_in_the_working_directory(world, monkeypatch, run_cli):
+    _request(world, monkeypatch=monkeypatch)
+    monkeypatch.delenv("MIKRODATA_USER")
+    monkeypatch.chdir(world.base)
+    out = run_cli("release", "list", "--project", "P2026-001")
+    assert out.exit_code == 0, out.output
+    assert "by_kommun\ttable\tpass\tpending\trequested by bertil.berg" in out.output
+    missing = run_cli("release", "list", "--project", "P2099-999")
+    assert missing.exit_code == 11 and "no access request for project" in missing.output
