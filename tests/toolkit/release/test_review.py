@@ -185,3 +185,44 @@ def test_project_by_its_id_in_the_working_directory(world, monkeypatch, run_cli)
     assert "by_kommun\ttable\tpass\tpending\trequested by bertil.berg" in out.output
     missing = run_cli("release", "list", "--project", "P2099-999")
     assert missing.exit_code == 11 and "no access request for project" in missing.output
+
+
+def test_a_magnitude_table_is_rechecked_for_dominance_under_the_approved_rules(world, monkeypatch):
+    import pandas as pd
+
+    # x = a: 12 persons; the two largest amounts 50 and 42 of a sum of 100 (ten more of
+    # 0.8 each): the top 2 hold 92 %. p-ratio (100 - 50 - 42) / 50 = 16 % passes.
+    # x = b: 12 persons of 10 each. The project's rules (acro): dominance (2, 90 %), so a
+    # breaks it; the researcher checked with (2, 95 %), under which it does not.
+    amounts = [50.0, 42.0] + [0.8] * 10 + [10.0] * 12
+    frame = pd.DataFrame(
+        {
+            "x": ["a"] * 12 + ["b"] * 12,
+            "lopnr": [f"{i:016x}" for i in range(24)],
+            "belopp": amounts,
+        }
+    )
+    loose = disclosure.Rules.profile("acro").replace(dominance_k=0.95)
+    t = disclosure.magnitude(frame, "x", values="belopp", rules=loose)
+    assert t.status == "pass" and t.published["sum"].notna().all()
+    assert disclosure.magnitude(frame, "x", values="belopp").published["sum"].isna().sum() == 2
+    monkeypatch.setenv("MIKRODATA_USER", RESEARCHER)
+    disclosure.request_release(t, "sums", "Amounts by x", source=world.source)
+    with pytest.raises(DisclosureError, match=r"cell \{'x': 'a'\} breaks dominance"):
+        world.approve(STEWARD)
+
+
+def test_a_snapshot_round_trips_and_an_edited_one_is_refused(world, monkeypatch):
+    from mikrodata.toolkit.disclosure.snapshot import TableSnapshot
+
+    t = _request(world, monkeypatch=monkeypatch)
+    path = world.requests / "records" / "by_kommun.snapshot.json"
+    snap = TableSnapshot.load(path)
+    again = TableSnapshot.from_table("by_kommun", t)
+    assert snap.digest() == again.digest()
+    assert list(snap.state) == list(t.cells["state"])
+    doc = json.loads(path.read_text())
+    doc["cells"][0][2] = 1  # someone lowers a true count
+    path.write_text(json.dumps(doc))
+    with pytest.raises(DisclosureError, match="snapshot was changed after its check"):
+        world.approve(STEWARD)
