@@ -25,6 +25,7 @@ signed release holds; the release's audit event carries their hashes.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -35,18 +36,40 @@ from mikrodata.toolkit.disclosure.rules import Rules
 from mikrodata.toolkit.disclosure.snapshot import TableSnapshot
 from mikrodata.toolkit.disclosure.structure import TOTAL
 from mikrodata.toolkit.disclosure.table import CheckedTable
+from mikrodata.toolkit.errors import IntegrityError
 
 from .recheck import recheck_snapshot
 
 __all__ = ["cross_release_problems", "earlier_snapshots", "joint_problems"]
 
 
-def earlier_snapshots(trail: Path, project: str) -> list[tuple[str, TableSnapshot]]:
-    """``(release_id, snapshot)`` of every table the project released before."""
-    root = trail / project
-    if not root.is_dir():
-        return []
-    return [(p.parent.name, TableSnapshot.load(p)) for p in sorted(root.glob("*/*.snapshot.json"))]
+def earlier_snapshots(
+    trail: Path, project: str, events: list[dict[str, Any]]
+) -> list[tuple[str, TableSnapshot]]:
+    """``(release_id, snapshot)`` of every table the project released before, as its
+    signed ``release_approved`` events (from the verified audit log) name them: a
+    snapshot missing from the trail, or changed, is an :class:`IntegrityError`."""
+    out = []
+    for ev in events:
+        d = ev.get("details") or {}
+        if ev.get("action") != "release_approved" or not d.get("complete"):
+            continue
+        rid = str(d.get("release_id"))
+        for name, digest in sorted((d.get("snapshots") or {}).items()):
+            path = trail / project / rid / f"{name}.snapshot.json"
+            if not path.is_file():
+                raise IntegrityError(
+                    f"the release trail lacks table {name!r} of {rid} ({path})",
+                    "Restore the trail from its backup: differencing needs every release",
+                )
+            snap = TableSnapshot.load(path)
+            if snap.digest() != digest:
+                raise IntegrityError(
+                    f"table {name!r} of {rid} in the release trail was changed after release",
+                    "Restore the trail from its backup",
+                )
+            out.append((rid, snap))
+    return out
 
 
 def _exact(snap: TableSnapshot) -> np.ndarray:

@@ -238,6 +238,14 @@ def _source_problems(s: OutputState, project: str, built: set[str], dummies: set
     return []
 
 
+def _complete_releases(audit: AuditLog, project: str) -> set[str]:
+    return {
+        str(e["details"].get("release_id"))
+        for e in audit.events(project)
+        if e.get("action") == "release_approved" and (e.get("details") or {}).get("complete")
+    }
+
+
 def _refuse(audit: AuditLog, project: str, identity: Identity, problems: list[str]) -> None:
     audit.append("release_refused", project=project, user=identity, details={"problems": problems})
     raise DisclosureError(
@@ -279,12 +287,19 @@ def approve_release(
         if s.entry.get("snapshot"):
             snapshots.append(TableSnapshot.load(request.records / s.entry["snapshot"]))
     trail_dir = trail_root(trail)
+    seen = _complete_releases(audit, project)
+    earlier: list[tuple[str, TableSnapshot]] = []
     if not problems:
-        problems += cross_release_problems(snapshots, earlier_snapshots(trail_dir, project), rules)
+        earlier = earlier_snapshots(trail_dir, project, audit.events(project))
+        problems += cross_release_problems(snapshots, earlier, rules)
     if problems:
         _refuse(audit, project, identity, problems)
-    approvals = set(chosen[0].approvals) if len({s.approvals for s in chosen}) == 1 else set()
-    approvers = sorted(approvals | {identity.user})
+    if len({s.approvals for s in chosen}) > 1:
+        raise BadInputError(
+            "these outputs stand at different stages of their review",
+            "Approve them one group at a time: mikrodata release approve --project P NAME ...",
+        )
+    approvers = sorted(set(chosen[0].approvals) | {identity.user})
     complete = len(approvers) >= rules.reviewers
     store = signer() if callable(signer) else signer
     ids = {s.name: s.entry_sha256 for s in chosen}
@@ -319,13 +334,14 @@ def approve_release(
                 "another steward decided on these outputs meanwhile",
                 "See `mikrodata release list`",
             )
-        n = 1 + len(
-            {
-                e["details"].get("release_id")
-                for e in audit.events(project)
-                if e.get("action") == "release_approved" and e["details"].get("complete")
-            }
-        )
+        done = _complete_releases(audit, project)
+        if done != seen:
+            # a release was written while this one was checked: check against it too
+            raise BadInputError(
+                "another release of the project was written meanwhile",
+                "Approve again: the outputs are then checked against it too",
+            )
+        n = 1 + len(done)
         release_id = f"{project}-R{n:03d}"
         directory, manifest_sha = _write_release(
             release_id,
@@ -339,6 +355,7 @@ def approve_release(
             snapshots,
             root,
             trail_dir,
+            sorted({rid for rid, _ in earlier}),
         )
         details |= {
             "release_id": release_id,
@@ -369,6 +386,7 @@ def _write_release(
     snapshots: list[TableSnapshot],
     root: Path,
     trail: Path,
+    checked_against: list[str],
 ) -> tuple[Path, str]:
     target = root / project / release_id
     if target.exists():
@@ -417,9 +435,7 @@ def _write_release(
             "source": [json.loads(x) for x in sorted(sources)],
             "audit_head": {"seq": seq, "hash": head},
             "differencing": {
-                "checked_against": sorted(
-                    {p.parent.name for p in (trail / project).glob("*/*.snapshot.json")}
-                ),
+                "checked_against": checked_against,
                 "tables": [s.name for s in snapshots],
             },
         }

@@ -136,3 +136,22 @@ def test_outputs_of_unknown_or_foreign_data_are_refused(world, monkeypatch):
     assert "pass source=project" in caught.value.message
     with pytest.raises(DisclosureError, match="trail does not hold"):
         world.approve(STEWARD, names=["foreign"])
+
+
+def test_a_trail_table_missing_or_changed_is_an_integrity_error(world, monkeypatch):
+    from mikrodata.toolkit.errors import IntegrityError
+
+    frame = microdata(COUNTS, ["r", "kon"])
+    _ask(world, monkeypatch, disclosure.frequency(frame, "r"), "by_r")
+    world.approve(STEWARD)
+    kept = world.trail / "P2026-001" / "P2026-001-R001" / "by_r.snapshot.json"
+    assert kept.is_file()
+    other = microdata({("x",): 40, ("y",): 50}, ["s"])
+    _ask(world, monkeypatch, disclosure.frequency(other, "s"), "by_s")
+    text = kept.read_text()
+    kept.write_text(text.replace('"a"', '"A"', 1))
+    with pytest.raises(IntegrityError, match="was changed after release"):
+        world.approve(STEWARD)
+    kept.unlink()
+    with pytest.raises(IntegrityError, match="the release trail lacks table 'by_r'"):
+        world.approve(STEWARD)
