@@ -67,6 +67,9 @@ def test_approve_writes_a_signed_release_and_audit_events(world, monkeypatch, ru
     ]
     shown = run_cli("release", "show", "--project", str(world.request), "by_kommun", "--json")
     assert json.loads(shown.output)["status"] == "pass"
+    text = run_cli("release", "show", "--project", str(world.request), "by_kommun").output
+    assert "by_kommun: Persons by kommun and month" in text
+    assert "approvals: none (needs 1)" in text and "state: pending" in text
     monkeypatch.delenv("MIKRODATA_USER")
     out = run_cli(
         "release", "approve", "--project", str(world.request), "--user", STEWARD, "--json"
@@ -225,4 +228,33 @@ def test_a_snapshot_round_trips_and_an_edited_one_is_refused(world, monkeypatch)
     doc["cells"][0][2] = 1  # someone lowers a true count
     path.write_text(json.dumps(doc))
     with pytest.raises(DisclosureError, match="snapshot was changed after its check"):
+        world.approve(STEWARD)
+
+
+def test_rounded_tables_and_percentiles_are_released_without_a_false_refusal(world, monkeypatch):
+    import pandas as pd
+
+    monkeypatch.setenv("MIKRODATA_USER", RESEARCHER)
+    rounded = disclosure.crosstab(
+        microdata(COUNTS, ["kommun", "manad"]), "kommun", "manad", mitigation="round"
+    )
+    assert set(rounded.cells["state"]) >= {"rounded", "redacted"}
+    disclosure.request_release(rounded, "rounded", "Rounded to 5", source=world.source)
+    frame = pd.DataFrame(
+        {"lopnr": [f"{i:016x}" for i in range(60)], "belopp": [float(i) for i in range(60)]}
+    )
+    q = disclosure.percentiles(frame, "belopp", q=(0.5,))
+    assert q.status == "pass"
+    disclosure.request_release(q, "median", "Median amount", source=world.source)
+    monkeypatch.delenv("MIKRODATA_USER")
+    result = world.approve(STEWARD)
+    assert result["state"] == "released" and result["outputs"] == ["median", "rounded"]
+    # a percentile checked with a lower threshold than the approval's is refused
+    monkeypatch.setenv("MIKRODATA_USER", RESEARCHER)
+    weak = disclosure.percentiles(
+        frame, "belopp", q=(0.5,), rules=disclosure.Rules.profile("acro").replace(min_count=5)
+    )
+    disclosure.request_release(weak, "median_weak", "Median", source=world.source)
+    monkeypatch.delenv("MIKRODATA_USER")
+    with pytest.raises(DisclosureError, match="checked with weaker rules: min_count 5 < 10"):
         world.approve(STEWARD)
