@@ -120,11 +120,9 @@ def verify_release(directory: str | Path, trust: TrustStore | None = None) -> Re
         raise IntegrityError(
             f"{what}: its manifest is not a {RELEASE_FORMAT} manifest", _HINT
         ) from None
-    present = {
-        p.relative_to(root).as_posix(): p
-        for p in root.rglob("*")
-        if not p.is_dir() and p.name not in (MANIFEST_NAME, SIGNATURE_NAME)
-    }
+    # every entry but the manifest and its signature must be a listed file: a folder or
+    # a link added beside the files is as foreign as an added file
+    present = {p.name: p for p in root.iterdir() if p.name not in (MANIFEST_NAME, SIGNATURE_NAME)}
     extra = sorted(set(present) - set(listed))
     if extra:
         raise IntegrityError(
@@ -134,7 +132,7 @@ def verify_release(directory: str | Path, trust: TrustStore | None = None) -> Re
         file = present.get(path)
         if file is None:
             raise IntegrityError(f"{what}: {path} is missing (a released file was removed)", _HINT)
-        if file.is_symlink():
+        if file.is_symlink() or not file.is_file():
             raise IntegrityError(f"{what}: {path} is a symbolic link, not a released file", _HINT)
         if file.stat().st_size != entry["bytes"] or sha256_file(file) != entry["sha256"]:
             raise IntegrityError(

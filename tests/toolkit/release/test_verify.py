@@ -66,6 +66,11 @@ def _add_file(folder):
     (folder / "notes.txt").write_text("3 persons in 2584\n")
 
 
+def _add_folder(folder):
+    (folder / "more").mkdir()
+    (folder / "more" / "cells.csv").write_text("2584,1,3\n")
+
+
 def _remove_file(folder):
     (folder / "by_kommun_fig.html").unlink()
 
@@ -91,6 +96,7 @@ def _unsign(folder):
     [
         (_flip_byte, "by_kommun.csv differs from the signed manifest"),
         (_add_file, "notes.txt is not in the signed manifest (a file was added)"),
+        (_add_folder, "more is not in the signed manifest (a file was added)"),
         (_remove_file, "by_kommun_fig.html is missing (a released file was removed)"),
         (_edit_manifest, "the signature does not match (changed after signing)"),
         (_resign_with_another_key, "signed by a key that is not trusted here"),
