@@ -38,7 +38,7 @@ from mikrodata.toolkit.disclosure.structure import TOTAL
 from mikrodata.toolkit.disclosure.table import CheckedTable
 from mikrodata.toolkit.errors import IntegrityError
 
-from .recheck import recheck_snapshot
+from .recheck import known_bounds, recheck_snapshot
 
 __all__ = ["cross_release_problems", "earlier_snapshots", "joint_problems"]
 
@@ -123,11 +123,19 @@ def joint_problems(
     hi[ti[rounded]] = v[rounded] + used_base / 2
     if not (exact | rounded).any():
         return []
-    alone, _ = recheck_snapshot(target, rules, used_base)
+    # nothing new to the attacker (the usual case: the other table publishes only what
+    # this one does, or less): no audit needed
+    floor = 1.0 if target.grid.integer and not rules.zeros_disclosive else 0.0
+    own_lo, own_hi = known_bounds(target, used_base, floor)
+    if not ((lo > own_lo + 1e-9) | (hi < own_hi - 1e-9)).any():
+        return []
     try:
         combined, _ = recheck_snapshot(target, rules, used_base, extra=(lo, hi))
     except RuntimeError:  # inconsistent together: not the same units after all
         return []
+    if not combined:
+        return []
+    alone, _ = recheck_snapshot(target, rules, used_base)
     return [f"combined with {label}, {p}" for p in combined if p not in alone]
 
 
