@@ -38,7 +38,8 @@ _GRID_COLUMNS = ("units", "value", "negative")
 class TableSnapshot:
     """A checked table's grid, its published value and state per cell, and its units.
 
-    ``shown``: per grid cell the published value (NaN where hidden); ``state``: per cell
+    ``shown``: per grid cell the published value (NaN where hidden; for a table of means,
+    the sum it publishes with its count of units); ``state``: per cell
     ``published``, ``suppressed``, ``secondary``, ``redacted``, ``rounded``,
     ``recomputed`` or ``hidden``; ``population``: sorted hashes of its distinct units
     (None for an aggregate table)."""
@@ -68,6 +69,8 @@ class TableSnapshot:
         if len(cells) != len(grid.cells):  # a slice of a joint grid (linked tables)
             return None
         shown = pd.to_numeric(cells[table.statistic], errors="coerce").to_numpy(dtype=float)
+        if table.statistic == "mean":  # the audit works on sums, as the check's did
+            shown = shown * grid.cells["units"].to_numpy(dtype=float)
         state = cells["state"].astype(str).to_numpy(dtype=object)
         return cls(
             name=name,

@@ -258,3 +258,23 @@ def test_rounded_tables_and_percentiles_are_released_without_a_false_refusal(wor
     monkeypatch.delenv("MIKRODATA_USER")
     with pytest.raises(DisclosureError, match="checked with weaker rules: min_count 5 < 10"):
         world.approve(STEWARD)
+
+
+def test_a_table_of_means_is_rechecked_on_its_sums(world, monkeypatch):
+    import pandas as pd
+
+    # x = a: 12 persons of 10 (mean 10); x = b: 3 persons of 20 (too few: hidden, and a
+    # with it, since the total's mean and count would give b back)
+    frame = pd.DataFrame(
+        {
+            "x": ["a"] * 12 + ["b"] * 3 + ["c"] * 15,
+            "lopnr": [f"{i:016x}" for i in range(30)],
+            "belopp": [10.0] * 12 + [20.0] * 3 + [5.0] * 15,
+        }
+    )
+    t = disclosure.magnitude(frame, "x", values="belopp", aggfunc="mean")
+    assert t.status == "pass" and t.published["mean"].isna().sum() == 2
+    monkeypatch.setenv("MIKRODATA_USER", RESEARCHER)
+    disclosure.request_release(t, "means", "Mean amounts", source=world.source)
+    monkeypatch.delenv("MIKRODATA_USER")
+    assert world.approve(STEWARD)["state"] == "released"
