@@ -156,7 +156,10 @@ def recheck(entry: dict[str, Any], folder: Path, rules: Rules) -> list[str]:
             snap = None
     if snap is not None:
         used = record.get("rules") or {}
-        found, _ = recheck_snapshot(snap, rules, float(used.get("rounding_base", 5)))
+        try:
+            found, _ = recheck_snapshot(snap, rules, float(used.get("rounding_base", 5)))
+        except RuntimeError:  # the audit LP has no solution: cells and relations disagree
+            found = [f"{name}: its published cells contradict its own table (request it again)"]
         problems += found
     else:
         problems += [
