@@ -34,6 +34,7 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
     "lab": ("lab", "lab", "The secure JupyterLab: start it for a project, self-check it."),
     "pseudonymise": ("pseudonymise", "pseudonymise", "Replace identifiers with pseudonyms."),
     "quality": ("quality", "quality", "Expectation suites, missingness, variable history."),
+    "release": ("release", "release", "Review output requests; sign and verify releases."),
     "synth": ("synth", "synth", "Generate synthetic registers; report their realism."),
 }
 

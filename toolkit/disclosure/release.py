@@ -9,7 +9,10 @@ project's output request folder (steward-side; ``folder=``, else
 - ``records/<name>.json``: the full check record, the description, the researcher's
   justification (required for a ``review`` status), the code that made it (the notebook
   cell, or the calling function's source), who asked and when; and
-  ``records/<name>.released.json`` (+ ``.population.npy``) for later differencing checks;
+  ``records/<name>.released.json`` (+ ``.population.npy``) for later differencing checks,
+  and ``records/<name>.snapshot.json`` (the table's cells, relations and states, for the
+  steward's re-check; :mod:`.snapshot`); the entry names the project and the extract the
+  data came from (``source``) and the SHA-256 of every output file;
 - ACRO's layout, so the SACRO viewer that output checkers use opens the folder:
   ``results.json`` (``{"version", "results": {name: {uid, status, type, properties,
   files: [{name, sdc: {summary, cells}}], outcome, command, summary, timestamp,
@@ -17,8 +20,9 @@ project's output request folder (steward-side; ``folder=``, else
   (SHA-256 of each output file).
 
 A ``fail`` is refused, and so is a figure not drawn from a checked table (the message
-says how to make one). Nothing here releases anything: the steward's review and the
-signed release are the next step.
+says how to make one). Each request is a ``release_requested`` audit event. Nothing here
+releases anything: the steward's review and the signed release are
+:mod:`mikrodata.toolkit.release` (``mikrodata release``).
 
 Example::
 
@@ -36,9 +40,11 @@ import re
 from pathlib import Path
 from typing import Any
 
+from mikrodata.access_requests.audit import AuditLog
 from mikrodata.toolkit.atomic import write_bytes_atomic, write_text_atomic
 from mikrodata.toolkit.disclosure.differencing import ReleasedTable
 from mikrodata.toolkit.disclosure.figures import HOW_TO, is_checked, require_checked
+from mikrodata.toolkit.disclosure.snapshot import TableSnapshot
 from mikrodata.toolkit.disclosure.table import CheckedTable
 from mikrodata.toolkit.errors import BadInputError, DisclosureError
 from mikrodata.toolkit.identity import current_identity
@@ -114,7 +120,7 @@ class OutputRequest:
         return sorted(
             p.name[: -len(".json")]
             for p in self.records.glob("*.json")
-            if not p.name.endswith(".released.json")
+            if not p.name.endswith((".released.json", ".snapshot.json"))
         )
 
     def entry(self, name: str) -> dict[str, Any]:
@@ -204,10 +210,14 @@ def request_release(
     *,
     folder: str | Path | None = None,
     table: CheckedTable | None = None,
+    source: Any = None,
 ) -> Path:
     """Add a checked table, or a figure drawn from one, to the output request.
     ``table``: the checked table a figure was drawn from (its record and cells go with
-    it; without it the figure's own record summary is used). Returns the record's path."""
+    it; without it the figure's own record summary is used). ``source``: the
+    :class:`~mikrodata.toolkit.project.Project` (or its ``provenance()``) the output was
+    made from, where the table does not know it (a table of an extract's frame does; one
+    of an aggregate made with ``groupby`` does not). Returns the record's path."""
     if not isinstance(name, str) or not _NAME.match(name):
         raise BadInputError(
             f"output name {name!r} is not usable", "Use letters, digits, '_', '.' and '-'"
@@ -246,6 +256,13 @@ def request_release(
             f"output {name!r} needs review: {'; '.join(record.get('notes', []))}",
             "Give justification='why this output is safe and needed'",
         )
+    base = obj if output == "table" else table
+    provenance = _provenance(source, base)
+    for stale in (f"{name}.snapshot.json", f"{name}.population.npy", f"{name}.released.json"):
+        (request.records / stale).unlink(missing_ok=True)
+    snapshot = TableSnapshot.from_table(name, base) if base is not None else None
+    if snapshot is not None:
+        snapshot.save(request.records)
     if output == "table":
         write_text_atomic(request.folder / files[0], obj.published.to_csv())
         sdc, outcome = _sdc(obj)
@@ -268,6 +285,13 @@ def request_release(
         "files": files,
         "record": record,
         "checked": output == "table" or is_checked(obj),
+        "project": provenance.get("project") if provenance else None,
+        "source": provenance,
+        "file_sha256": {
+            f: hashlib.sha256((request.folder / f).read_bytes()).hexdigest() for f in files
+        },
+        "snapshot": f"{name}.snapshot.json" if snapshot is not None else None,
+        "snapshot_sha256": snapshot.digest() if snapshot is not None else None,
         "code": code,
         "sdc": sdc,
         "outcome": outcome,
@@ -277,9 +301,37 @@ def request_release(
         else status,
     }
     path = request.records / f"{name}.json"
-    write_bytes_atomic(path, json.dumps(entry, indent=2, default=str).encode())
+    data = json.dumps(entry, indent=2, default=str).encode()
+    write_bytes_atomic(path, data)
     request.write_acro()
+    AuditLog().append(
+        "release_requested",
+        project=entry["project"],
+        details={
+            "output": name,
+            "status": status,
+            "entry_sha256": hashlib.sha256(data).hexdigest(),
+            "files": entry["file_sha256"],
+            "folder": str(request.folder.resolve()),
+        },
+    )
     return path
+
+
+def _provenance(source: Any, table: CheckedTable | None) -> dict[str, Any] | None:
+    """Where the output's data came from: ``source`` (a Project or its provenance), or
+    what the table's frame carried."""
+    if source is not None:
+        prov = source.provenance() if hasattr(source, "provenance") else source
+        if not isinstance(prov, dict) or "dummy" not in prov or "project" not in prov:
+            raise BadInputError(
+                "source= must be the project opened with open_extract",
+                "Pass source=project, where project = mikrodata.open_extract(...)",
+            )
+        return {k: prov.get(k) for k in ("project", "dummy", "manifest_sha256", "register")}
+    if table is not None and isinstance(table.record.properties.get("source"), dict):
+        return dict(table.record.properties["source"])
+    return None
 
 
 def _count_actions(record: dict[str, Any]) -> dict[str, int]:

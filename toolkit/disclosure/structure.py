@@ -313,7 +313,9 @@ def build_grid(
     cells["negative"] = cells["negative"].fillna(False).astype(bool)
     index = {tuple(k): i for i, k in enumerate(cells[dims].itertuples(index=False, name=None))}
     relations = _relations(dimensions, cells, index, additive_always=values is not None)
-    return Grid(dimensions, cells, relations, integer=values is None, index=index)
+    # where the data came from (an extract's frame carries it): the release needs it
+    source = frame.attrs.get("mikrodata") if isinstance(frame.attrs, dict) else None
+    return Grid(dimensions, cells, relations, integer=values is None, index=index, source=source)
 
 
 def _at_level(d: Dimension, leaves: np.ndarray, level: int) -> np.ndarray:

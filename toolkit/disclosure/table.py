@@ -131,6 +131,8 @@ def check(
     mitigation = mitigation or rules.mitigation
     record = CheckRecord(kind=kind, rules=rules.as_dict(), unit=rules.unit)
     record.properties["mitigation"] = mitigation
+    if isinstance(grid.source, dict):
+        record.properties["source"] = dict(grid.source)
     prim = primary(grid, rules, magnitude=magnitude)
     value = grid.cells["value"].to_numpy(dtype=float)
     hidden = np.zeros(len(value), dtype=bool) if hidden is None else hidden
