@@ -70,7 +70,7 @@ def run(
     )
     for o in report.failures:
         click.echo(
-            f"  {'CRITICAL' if o.critical else 'warning '} {o.year} {o.check} "
+            f"  {o.severity.upper() if o.critical else o.severity:8} {o.year} {o.check} "
             f"{o.variable or ''}: {o.unexpected_count:,} unexpected"
         )
     click.echo(f"summary: {out / 'summary.md'}; Data Docs: {out / 'data_docs' / 'index.html'}")
