@@ -10,7 +10,11 @@ temporary sibling and swapped in whole):
   unexpected count and up to :data:`EXAMPLES` examples as file and row number, with
   values of direct identifiers masked;
 - ``unexpected_rows.parquet``: every unexpected row (year, expectation, file, row);
-- ``data_docs/``: Great Expectations' own Data Docs, made readable offline;
+- ``review.html``: the page a reviewer opens first (:mod:`quality.review`): failures
+  first, critical at the top, links into Data Docs, missingness and history figures,
+  the sign-off block;
+- ``data_docs/``: Great Expectations' own Data Docs, made readable offline, one
+  validation per year and page (:mod:`quality.validations`);
 - ``gx/``: the GX project (suites, stored results with identifiers masked).
 
 A failed critical expectation raises :class:`~toolkit.errors.QualityFailure` after
@@ -20,6 +24,7 @@ everything is written.
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import json
 import os
 import shutil
@@ -37,6 +42,7 @@ from mikrodata.quality.catalogue import Register, catalogue_version, load
 from mikrodata.quality.datadocs import make_offline
 from mikrodata.quality.gx_context import DATA_DOCS_SITE, GX_DIR, open_context
 from mikrodata.quality.identifiers import identifier_reasons, mask_identifier
+from mikrodata.quality.review import REVIEW_FILE, render_review
 from mikrodata.quality.source import FILE_COLUMN, ROW_COLUMN, Source, open_source
 from mikrodata.quality.suites import (
     HOLES_COLUMN,
@@ -47,14 +53,16 @@ from mikrodata.quality.suites import (
     split_suite,
     suite_name,
 )
-from mikrodata.quality.validations import Page, store_pages
+from mikrodata.quality.validations import Page, page_link, store_pages
 from mikrodata.toolkit.atomic import atomic_directory, write_text_atomic
 from mikrodata.toolkit.errors import BadInputError, IntegrityError, QualityFailure
+from mikrodata.toolkit.identity import current_identity
 from mikrodata.toolkit.progress import progress
 
 __all__ = [
     "BATCH_ROWS",
     "EXAMPLES",
+    "delivery_checksums",
     "ExpectationOutcome",
     "QualityReport",
     "run_quality",
@@ -148,6 +156,9 @@ class QualityReport:
     outcomes: list[ExpectationOutcome]
     seconds: float
     out: Path | None = None
+    delivery: dict[str, Any] = field(default_factory=dict)
+    checked_by: str = ""
+    checked_at: str = ""
 
     @property
     def failures(self) -> list[ExpectationOutcome]:
@@ -168,6 +179,9 @@ class QualityReport:
             "years": self.years,
             "rows": self.rows,
             "seconds": round(self.seconds, 2),
+            "checked_by": self.checked_by,
+            "checked_at": self.checked_at,
+            "delivery": self.delivery,
             "expectations": len(self.outcomes),
             "failed": len(self.failures),
             "critical_failed": len(self.critical_failures),
@@ -608,6 +622,61 @@ def _validate(
     return total_rows, pages
 
 
+_MISSINGNESS_NOTE = (
+    "Share of rows missing per variable and year. Item missing: the variable applies to "
+    "the row that year and was not reported (empty strings and blanks count as missing). "
+    "Structural: the catalogue says it cannot be there (the variable did not exist that "
+    "year, or does not apply to the row, e.g. avslutsorsak outside the month a spell "
+    "ends). Only item missing is non-response."
+)
+_HISTORY_NOTE = (
+    "The years each variable exists by the catalogue (bars) and the breaks the data show "
+    "between adjacent years: green when the catalogue documents the change, red crosses "
+    "to review (an undocumented new or vanished code, a jump in missingness, a shift in "
+    "a code distribution)."
+)
+
+
+def _review_figures(register: str, data) -> list:
+    """The missingness heatmap and history timeline for the review page."""
+    from mikrodata.quality.history_report import compute_history
+    from mikrodata.quality.missingness import compute_missingness
+
+    return [
+        (
+            "Missingness by variable and year",
+            _MISSINGNESS_NOTE,
+            compute_missingness(register, data).figure,
+        ),
+        (
+            "Variable history: documented and observed",
+            _HISTORY_NOTE,
+            compute_history(register, data).figure,
+        ),
+    ]
+
+
+def delivery_checksums(src: Source) -> dict[str, Any]:
+    """SHA-256 of every file read, and one checksum over them all: what a sign-off is
+    bound to (a changed delivery has a different checksum)."""
+    files = []
+    for path in src.files:
+        digest = hashlib.sha256()
+        with open(path, "rb") as fh:
+            for block in iter(lambda: fh.read(1 << 20), b""):
+                digest.update(block)
+        files.append(
+            {
+                "path": os.path.relpath(path, src.root),
+                "bytes": path.stat().st_size,
+                "sha256": digest.hexdigest(),
+            }
+        )
+    files.sort(key=lambda f: f["path"])
+    listing = "\n".join(f"{f['path']}\t{f['sha256']}" for f in files)
+    return {"sha256": hashlib.sha256(listing.encode("utf-8")).hexdigest(), "files": files}
+
+
 def run_quality(
     register: str,
     data: str | os.PathLike[str],
@@ -617,6 +686,7 @@ def run_quality(
     extract: bool = False,
     batch_rows: int = BATCH_ROWS,
     data_docs: bool = True,
+    review_figures: bool = True,
     raise_on_failure: bool = True,
 ) -> QualityReport:
     """Validate ``data`` (a Parquet file or dataset) of ``register`` and write ``out``.
@@ -655,12 +725,22 @@ def run_quality(
                 outcomes=list(collector.outcomes.values()),
                 seconds=0.0,
                 out=out_path,
+                delivery=delivery_checksums(src),
+                checked_by=current_identity().user,
+                checked_at=run_time.isoformat(timespec="seconds"),
             )
             if data_docs:
                 context.build_data_docs()
                 site = gx_root / "uncommitted" / "data_docs" / DATA_DOCS_SITE
                 shutil.move(str(site), str(tmp / "data_docs"))
                 make_offline(tmp / "data_docs")
+            links = {}
+            for page in pages:
+                link = page_link(page, run_time)
+                if (tmp / "data_docs" / link).is_file():
+                    links[(page.year, page.page)] = f"data_docs/{link}"
+            figures = _review_figures(reg.name, data) if data_docs and review_figures else []
+            write_text_atomic(tmp / REVIEW_FILE, render_review(report, links, figures=figures))
             frames = collector.unexpected
             table = (
                 pa.Table.from_pandas(pd.concat(frames, ignore_index=True), preserve_index=False)
