@@ -31,7 +31,7 @@ import shutil
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
@@ -39,25 +39,19 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from mikrodata.quality.catalogue import Register, catalogue_version, load
-from mikrodata.quality.datadocs import make_offline
-from mikrodata.quality.gx_context import DATA_DOCS_SITE, GX_DIR, open_context
 from mikrodata.quality.identifiers import identifier_reasons, mask_identifier
 from mikrodata.quality.review import REVIEW_FILE, render_review
 from mikrodata.quality.source import FILE_COLUMN, ROW_COLUMN, Source, open_source
-from mikrodata.quality.suites import (
-    HOLES_COLUMN,
-    build_holes_suite,
-    build_period_suite,
-    build_suite,
-    household_column,
-    split_suite,
-    suite_name,
-)
-from mikrodata.quality.validations import Page, page_link, store_pages
 from mikrodata.toolkit.atomic import atomic_directory, write_text_atomic
 from mikrodata.toolkit.errors import BadInputError, IntegrityError, QualityFailure
 from mikrodata.toolkit.identity import current_identity
 from mikrodata.toolkit.progress import progress
+
+if TYPE_CHECKING:
+    from mikrodata.quality.validations import Page
+
+# Great Expectations is imported only once the input is known to be usable (inside
+# _validate and run_quality): a wrong --data comes back in well under a second.
 
 __all__ = [
     "BATCH_ROWS",
@@ -528,6 +522,20 @@ def _validate(
     batch_rows: int,
     collector: _Collector,
 ) -> tuple[int, list[Page]]:
+    from mikrodata.quality.suites import (
+        HOLES_COLUMN,
+        PROBABLE_COLUMN,
+        build_holes_suite,
+        build_period_suite,
+        build_suite,
+        household_column,
+        spell_end_variable,
+        split_suite,
+        suite_name,
+        unchanged_household_variables,
+    )
+    from mikrodata.quality.validations import Page
+
     datasource = context.data_sources.add_pandas(name=reg.name)
     rows_bd = datasource.add_dataframe_asset("rows").add_batch_definition_whole_dataframe("batch")
     periods_bd = datasource.add_dataframe_asset(
@@ -583,7 +591,7 @@ def _validate(
                 for part, columns in parts:
                     # Only the part's columns: see quality.suites.split_suite.
                     result = _validate_frame(rows_bd, part, _gx_frame(frame, columns))
-                    # A part's expectations all belong to one page (one variable or rule).
+                    # A part's expectations all belong to one page.
                     name = page_suite(suite, part.expectations[0])
                     collector.add(year, name, _page_of(suite, part.expectations[0]), result, frame)
                 del frame
@@ -608,8 +616,18 @@ def _validate(
             household = household_column(reg)
             if holes_suite is not None and month in data_columns and household in data_columns:
                 holes_suite = _numbered(holes_suite)
-                hframe = src.month_holes(year, household, month)
-                hresult = _validate_frame(households_bd, holes_suite, hframe[[HOLES_COLUMN]])
+                ended = spell_end_variable(reg, year)
+                same = [c for c in unchanged_household_variables(reg, year) if c in data_columns]
+                hframe = src.month_holes(
+                    year,
+                    household,
+                    month,
+                    ended=ended if ended in data_columns else None,
+                    same=tuple(same),
+                )
+                hresult = _validate_frame(
+                    households_bd, holes_suite, hframe[[HOLES_COLUMN, PROBABLE_COLUMN]]
+                )
                 collector.add(
                     year,
                     holes_suite.name,
@@ -707,6 +725,10 @@ def run_quality(
                 f"no rows of {reg.name}" + (f" for {year}" if year is not None else ""),
                 "Check --data and --year",
             )
+        from mikrodata.quality.datadocs import make_offline
+        from mikrodata.quality.gx_context import DATA_DOCS_SITE, GX_DIR, open_context
+        from mikrodata.quality.validations import page_link, store_pages
+
         collector = _Collector(_identifier_columns(reg))
         out_path = Path(out)
         with atomic_directory(out_path) as tmp:
@@ -739,7 +761,9 @@ def run_quality(
                 link = page_link(page, run_time)
                 if (tmp / "data_docs" / link).is_file():
                     links[(page.year, page.page)] = f"data_docs/{link}"
-            figures = _review_figures(reg.name, data) if data_docs and review_figures else []
+            # Deliveries only: an extract's columns are pseudonyms and approved variables.
+            show = data_docs and review_figures and not extract
+            figures = _review_figures(reg.name, data) if show else []
             write_text_atomic(tmp / REVIEW_FILE, render_review(report, links, figures=figures))
             frames = collector.unexpected
             table = (

@@ -40,6 +40,9 @@ from mikrodata.quality.rules import RULES, check_rule_codes
 __all__ = [
     "HOLES_COLUMN",
     "HOLES_MOSTLY",
+    "PROBABLE_COLUMN",
+    "DROP_COLUMN",
+    "BEFORE_COLUMN",
     "ITEM_MISSING_MOSTLY",
     "KOMMUN_MIN_ROWS",
     "ROWS_COLUMN",
@@ -52,7 +55,9 @@ __all__ = [
     "build_period_suite",
     "build_suite",
     "household_column",
+    "spell_end_variable",
     "split_suite",
+    "unchanged_household_variables",
     "suite_name",
 ]
 
@@ -69,6 +74,11 @@ PERIOD_COLUMNS = ("kommun", MONTHS_COLUMN, ROWS_COLUMN)
 KOMMUN_MIN_ROWS = 120
 # Column of the household frame: 1 for a one-month hole, 0 for a household without.
 HOLES_COLUMN = "one_month_holes"
+# 1 for a hole the data say is a month missing inside a spell (see Source.month_holes).
+PROBABLE_COLUMN = "probable_missing_month"
+# Columns of the kommun frame for the completeness checks (see Source.months_by).
+DROP_COLUMN = "month_drop"
+BEFORE_COLUMN = "rows_before"
 HOLES_MOSTLY = 0.75
 
 
@@ -448,23 +458,51 @@ def build_period_suite(
         return None
     mode = "extract" if extract else "delivery"
     months = int(month.max - (month.min or 1) + 1)
-    check = gx.expectations.ExpectColumnValuesToBeBetween(
-        column=MONTHS_COLUMN,
-        min_value=months,
-        max_value=months,
-        row_condition=Column(ROWS_COLUMN) >= KOMMUN_MIN_ROWS,
-        meta=_meta(
-            "months_complete",
-            month.name,
-            "warning",
-            f"every kommun with at least {KOMMUN_MIN_ROWS} rows delivered all {months} "
-            f"months of {year}",
-            extra_columns=[ROWS_COLUMN],
+    checks = [
+        gx.expectations.ExpectColumnValuesToBeBetween(
+            column=MONTHS_COLUMN,
+            min_value=months,
+            max_value=months,
+            row_condition=Column(ROWS_COLUMN) >= KOMMUN_MIN_ROWS,
+            meta=_meta(
+                "months_complete",
+                month.name,
+                "warning",
+                f"every kommun with at least {KOMMUN_MIN_ROWS} rows delivered all {months} "
+                f"months of {year}",
+                extra_columns=[ROWS_COLUMN],
+            ),
         ),
-    )
+        gx.expectations.ExpectColumnValuesToBeInSet(
+            column=DROP_COLUMN,
+            value_set=[0],
+            row_condition=Column(ROWS_COLUMN) >= KOMMUN_MIN_ROWS,
+            meta=_meta(
+                "kommun_month_drop",
+                "kommun",
+                "warning",
+                f"no kommun's month of {year} falls far below its own median month (a "
+                "file missing from one municipality)",
+                extra_columns=[ROWS_COLUMN],
+            ),
+        ),
+        gx.expectations.ExpectColumnValuesToBeBetween(
+            column=ROWS_COLUMN,
+            min_value=1,
+            row_condition=Column(BEFORE_COLUMN) >= KOMMUN_MIN_ROWS,
+            meta=_meta(
+                "kommun_present",
+                "kommun",
+                "warning",
+                f"every kommun with at least {KOMMUN_MIN_ROWS} rows in {year - 1} has rows "
+                f"in {year}",
+                extra_columns=[BEFORE_COLUMN],
+            ),
+        ),
+    ]
     return gx.ExpectationSuite(
         name=suite_name(reg.name, year, mode, "kommun_months"),
-        expectations=_described([check]),
+        expectations=_described(checks),
         meta=_suite_meta(reg, year, mode),
     )
 
@@ -498,21 +536,66 @@ def build_holes_suite(
     if month is None or household is None or not reg.variable(household).exists_in(year):
         return None
     mode = "extract" if extract else "delivery"
-    check = gx.expectations.ExpectColumnValuesToBeInSet(
-        column=HOLES_COLUMN,
-        value_set=[0],
-        mostly=HOLES_MOSTLY,
-        meta=_meta(
-            "month_holes",
-            month.name,
-            "warning",
-            f"one-month holes are at most {1 - HOLES_MOSTLY:.0%} of households and holes in {year}",
+    checks = [
+        gx.expectations.ExpectColumnValuesToBeInSet(
+            column=HOLES_COLUMN,
+            value_set=[0],
+            mostly=HOLES_MOSTLY,
+            meta=_meta(
+                "month_holes",
+                month.name,
+                "info",
+                f"one-month holes in {year} are listed (at most {1 - HOLES_MOSTLY:.0%} of "
+                "households); most cannot be told from a gap between spells",
+                rows="household",
+            ),
         ),
-    )
+    ]
+    if spell_end_variable(reg, year) is not None:
+        checks.append(
+            gx.expectations.ExpectColumnValuesToBeInSet(
+                column=PROBABLE_COLUMN,
+                value_set=[0],
+                meta=_meta(
+                    "missing_month",
+                    month.name,
+                    "warning",
+                    f"no household has a month missing inside a spell in {year} (a hole "
+                    "after a month without avslutsorsak, household variables unchanged "
+                    "either side)",
+                    rows="household",
+                ),
+            )
+        )
     return gx.ExpectationSuite(
         name=suite_name(reg.name, year, mode, "household_months"),
-        expectations=_described([check]),
+        expectations=_described(checks),
         meta=_suite_meta(reg, year, mode),
+    )
+
+
+def spell_end_variable(reg: Register, year: int) -> str | None:
+    """The variable reported only in the month a spell ends (``applies_in:
+    spell_end``), if it exists in ``year``: what tells a gap between spells from a
+    month missing from a delivery."""
+    for var in reg.variables:
+        if var.applies_in == "spell_end" and var.exists_in(year):
+            return var.name
+    return None
+
+
+def unchanged_household_variables(reg: Register, year: int) -> tuple[str, ...]:
+    """Household variables that stay the same through a spell (codes and counts, not
+    amounts, identifiers or the spell-end variable): compared either side of a hole."""
+    return tuple(
+        v.name
+        for v in reg.variables_in(year)
+        if v.level == "household"
+        and v.type in ("code", "integer")
+        and not v.is_direct_identifier
+        and v.applies_in is None
+        and v.name not in reg.period
+        and v.unit is None
     )
 
 
