@@ -10,19 +10,20 @@ from __future__ import annotations
 
 __all__ = ["DETECTED_BY", "UNDETECTABLE"]
 
-# fault kind -> (check, severity) that flags the faulty row
-DETECTED_BY: dict[str, tuple[str, str]] = {
-    "check_digit": ("identifier_valid", "critical"),
-    "no_century": ("identifier_form", "warning"),
-    "separator_variant": ("identifier_form", "warning"),
-    "whitespace": ("identifier_form", "warning"),
-    "missing_identifier": ("identifier_valid", "critical"),
-    "duplicate_row": ("unique_key", "critical"),
-    "negative_amount": ("range", "critical"),
-    "absurd_amount": ("range", "critical"),
-    "code_outside_years": ("value_set", "critical"),
-    "undocumented_code": ("value_set", "critical"),
-    "missing_month": ("missing_month", "warning"),
+# fault kind -> (the checks that flag the faulty row, their severity)
+DETECTED_BY: dict[str, tuple[tuple[str, ...], str]] = {
+    "check_digit": (("identifier_valid",), "critical"),
+    "no_century": (("identifier_form",), "warning"),
+    "separator_variant": (("identifier_form",), "warning"),
+    "whitespace": (("identifier_form",), "warning"),
+    # null: not_null; an empty string: not a valid identifier
+    "missing_identifier": (("not_null", "identifier_valid"), "critical"),
+    "duplicate_row": (("unique_key",), "critical"),
+    "negative_amount": (("range",), "critical"),
+    "absurd_amount": (("range",), "critical"),
+    "code_outside_years": (("value_set",), "critical"),
+    "undocumented_code": (("value_set",), "critical"),
+    "missing_month": (("missing_month",), "warning"),
 }
 
 # fault kind -> the cases no check can flag, and why
