@@ -48,9 +48,10 @@ def quality() -> None:
 def run(
     register: str, data: Path, year: int | None, extract: bool, out: Path, batch_rows: int | None
 ) -> None:
-    """Validate a delivery or extract; write Data Docs and summary.md/summary.json.
+    """Validate a delivery or extract; write review.html, Data Docs and
+    summary.md/summary.json.
 
-    Exit code 15 when a critical expectation fails.
+    Exit code 15 only when a critical expectation fails (warnings and info: 0).
     """
     from mikrodata.quality.run import BATCH_ROWS, run_quality
 
@@ -73,7 +74,10 @@ def run(
             f"  {o.severity.upper() if o.critical else o.severity:8} {o.year} {o.check} "
             f"{o.variable or ''}: {o.unexpected_count:,} unexpected"
         )
-    click.echo(f"summary: {out / 'summary.md'}; Data Docs: {out / 'data_docs' / 'index.html'}")
+    click.echo(
+        f"review: {out / 'review.html'}; summary: {out / 'summary.md'}; "
+        f"Data Docs: {out / 'data_docs' / 'index.html'}"
+    )
     if report.critical_failures:
         from mikrodata.toolkit.errors import QualityFailure
 
