@@ -30,7 +30,14 @@ from mikrodata.quality.expectations import matches_catalogue_type  # noqa: E402
 from mikrodata.quality.identifiers import identifier_reasons  # noqa: E402
 from mikrodata.quality.rules import RULES  # noqa: E402
 from mikrodata.quality.run import run_quality  # noqa: E402
-from mikrodata.quality.suites import build_holes_suite, build_period_suite, build_suite  # noqa: E402
+from mikrodata.quality.suites import (  # noqa: E402
+    KOMMUN_MIN_ROWS,
+    build_holes_suite,
+    build_period_suite,
+    build_suite,
+    spell_end_variable,
+    unchanged_household_variables,
+)
 from mikrodata.toolkit.synthetic.clean import clean_year, write_dataset  # noqa: E402
 
 REGISTER = "ekonomiskt_bistand"
@@ -116,6 +123,34 @@ def _baseline(data: Path, year: int) -> dict[tuple[str, str | None], int]:
         hm = frame[["hushallsid", "manad"]].drop_duplicates().sort_values(["hushallsid", "manad"])
         nxt = hm.groupby("hushallsid")["manad"].shift(-1)
         counts[("month_holes", "manad")] = int(((nxt - hm["manad"]) == 2).sum())
+        if "avslutsorsak" in frame and spell_end_variable(reg, year):
+            # The same classification as Source.month_holes: a hole after a month
+            # without avslutsorsak, household variables the same either side.
+            same = [c for c in unchanged_household_variables(reg, year) if c in frame]
+            text = frame["avslutsorsak"].astype("string").str.strip()
+            g = (
+                frame.assign(_ended=text.notna() & (text != ""))
+                .groupby(["hushallsid", "manad"], sort=True)
+                .agg(ended=("_ended", "any"), **{c: (c, "first") for c in same})
+                .reset_index()
+            )
+            nxt_m = g.groupby("hushallsid")["manad"].shift(-1)
+            unchanged = np.ones(len(g), dtype=bool)
+            for c in same:
+                after = g.groupby("hushallsid")[c].shift(-1)
+                unchanged &= (g[c].astype(object) == after.astype(object)).to_numpy()
+            probable = ((nxt_m - g["manad"]) == 2).to_numpy() & ~g["ended"].to_numpy() & unchanged
+            counts[("missing_month", "manad")] = int(probable.sum())
+    if period is not None:
+        km = frame.groupby(["kommun", "manad"]).size()
+        st = km.groupby(level=0).agg(["min", "median", "sum"])
+        drop = (
+            (st["min"] < 0.5 * st["median"])
+            & (st["min"] < st["median"] - 4 * np.sqrt(st["median"]))
+            & (st["sum"] >= KOMMUN_MIN_ROWS)
+        )
+        counts[("kommun_month_drop", "kommun")] = int(drop.sum())
+        counts[("kommun_present", "kommun")] = 0  # one year: no year before it
     return counts
 
 

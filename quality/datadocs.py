@@ -6,8 +6,9 @@ data context id. In a secure environment without internet they render broken; wi
 internet they call out. :func:`make_offline` copies the vendored files from
 ``quality/datadocs_assets`` (see its README for packages, versions and licences) into
 the site, points every page at them, replaces the remote logo with GX's own bundled
-image, turns remaining links to remote sites into plain text targets, and then checks
-that no page or style sheet refers to a remote address (:func:`remote_references`).
+image, drops GX's newsletter footer, turns remaining links to remote sites into plain
+text targets, and then checks that no page or style sheet refers to a remote address
+(:func:`remote_references`).
 """
 
 from __future__ import annotations
@@ -81,7 +82,21 @@ _CHECK = re.compile(
 )
 
 
+# GX's page footer: a newsletter sign-up form on every page, a click out of the
+# environment; dropped whole.
+_FOOTER = re.compile(r"<footer>.*?</footer>", re.DOTALL | re.IGNORECASE)
+
+
+# The index's per-column filter controls (select lists and a date picker built from
+# every row in the browser) more than double the time the index takes to render with a
+# few hundred validations (measured in headless Chromium on a 27-year delivery); the
+# search box and sorting stay.
+_FILTER_CONTROL = re.compile(r",\s*'filterControl':\s*'[a-z]+'")
+
+
 def _rewrite(text: str, prefix: str) -> str:
+    text = _FOOTER.sub("", text)
+    text = _FILTER_CONTROL.sub("", text).replace("filterControl: true", "filterControl: false")
     for remote, local in CDN_MAP.items():
         text = text.replace(remote, f"{prefix}{VENDOR}/{local}")
     text = _REMOTE_LOGO.sub(f"{prefix}{_LOCAL_LOGO}", text)

@@ -11,7 +11,10 @@ the unexpected rows and renders them in Data Docs like any other:
   pandas 3's Arrow-backed ``str`` dtype even when "str" is listed, hence this one;
 - :class:`ExpectRowsToSatisfyRule`: a named cross-column rule from :mod:`quality.rules`.
 
-All three compute vectorised conditions on pandas (the only engine we run).
+All three compute vectorised conditions on pandas (the only engine we run), and each
+renders as a sentence in Data Docs (GX's legacy prescriptive renderer; without it GX
+shows ``expect_...(**{kwargs})``). Suites built by :mod:`quality.suites` also carry a
+``description`` with the severity, which GX shows in place of the sentence.
 """
 
 from __future__ import annotations
@@ -40,6 +43,9 @@ from great_expectations.expectations.metrics.map_metric_provider import (
 from great_expectations.expectations.metrics.map_metric_provider.multicolumn_condition_partial import (  # noqa: E501
     multicolumn_condition_partial,
 )
+from great_expectations.render import LegacyDiagnosticRendererType, LegacyRendererType
+from great_expectations.render.components import RenderedStringTemplateContent
+from great_expectations.render.renderer.renderer import renderer
 
 import mikrodata.quality.gx_context  # noqa: F401  (analytics off before GX is used)
 from mikrodata.quality.identifiers import identifier_reasons
@@ -88,6 +94,30 @@ def matches_catalogue_type(column: pd.Series, catalogue_type: str) -> bool:
     raise ValueError(f"unknown catalogue type {catalogue_type!r}")
 
 
+def _sentence(configuration, result, template: str, keys: tuple[str, ...]):
+    """A one-sentence rendering of a custom expectation.
+
+    GX calls renderers with ``configuration`` or only ``result`` (or neither) depending
+    on the page; both are narrowed here rather than assumed.
+    """
+    config = configuration
+    if config is None and result is not None:
+        config = result.expectation_config
+    kwargs = dict(config.kwargs) if config is not None else {}
+    params = {k: kwargs.get(k) for k in keys}
+    if "column_list" in params and isinstance(params["column_list"], list):
+        params["column_list"] = ", ".join(map(str, params["column_list"]))
+    if any(v is None for v in params.values()):
+        template = "a mikrodata check (its configuration is not available here)"
+        params = {}
+    return [
+        RenderedStringTemplateContent(
+            content_block_type="string_template",
+            string_template={"template": template, "params": params},
+        )
+    ]
+
+
 class ColumnValuesValidIdentifiers(ColumnMapMetricProvider):
     condition_metric_name = "column_values.mikrodata_valid_identifier"
     condition_value_keys = ("normalised", "reference_year")
@@ -112,6 +142,22 @@ class ExpectColumnValuesToBeValidIdentifiers(ColumnMapExpectation):
     map_metric = "column_values.mikrodata_valid_identifier"
     success_keys = ("normalised", "reference_year", "mostly")
     args_keys = ("column",)
+
+    @classmethod
+    @renderer(renderer_type=LegacyRendererType.PRESCRIPTIVE)
+    def _prescriptive_renderer(
+        cls, configuration=None, result=None, runtime_configuration=None, **kwargs
+    ):
+        config = configuration or (result.expectation_config if result else None)
+        normalised = bool(config and config.kwargs.get("normalised"))
+        template = (
+            "$column values must be personnummer or samordningsnummer in the normalised "
+            "12-digit form."
+            if normalised
+            else "$column values must be valid personnummer or samordningsnummer "
+            "(date and check digit)."
+        )
+        return _sentence(configuration, result, template, ("column",))
 
 
 class ColumnCatalogueType(ColumnAggregateMetricProvider):
@@ -142,6 +188,27 @@ class ExpectColumnValuesToHaveCatalogueType(ColumnAggregateExpectation):
     metric_dependencies = ("column.mikrodata_catalogue_type",)
     success_keys = ("catalogue_type",)
     args_keys = ("column", "catalogue_type")
+
+    @classmethod
+    @renderer(renderer_type=LegacyRendererType.PRESCRIPTIVE)
+    def _prescriptive_renderer(
+        cls, configuration=None, result=None, runtime_configuration=None, **kwargs
+    ):
+        return _sentence(
+            configuration,
+            result,
+            "$column must hold the catalogue type $catalogue_type.",
+            ("column", "catalogue_type"),
+        )
+
+    @classmethod
+    @renderer(renderer_type=LegacyDiagnosticRendererType.OBSERVED_VALUE)
+    def _diagnostic_observed_value_renderer(
+        cls, configuration=None, result=None, runtime_configuration=None, **kwargs
+    ):
+        # The column's dtype: a type, never a value, so never masked.
+        observed = (result.result or {}).get("observed_value") if result else None
+        return f"type {observed}" if observed is not None else "--"
 
     def _validate(self, metrics, runtime_configuration=None, execution_engine=None):
         found = metrics["column.mikrodata_catalogue_type"]
@@ -178,3 +245,18 @@ class ExpectRowsToSatisfyRule(MulticolumnMapExpectation):
     map_metric = "multicolumn_values.mikrodata_rule"
     success_keys = ("rule", "mostly")
     args_keys = ("column_list", "rule")
+
+    @classmethod
+    @renderer(renderer_type=LegacyRendererType.PRESCRIPTIVE)
+    def _prescriptive_renderer(
+        cls, configuration=None, result=None, runtime_configuration=None, **kwargs
+    ):
+        config = configuration or (result.expectation_config if result else None)
+        rule = RULES.get(config.kwargs.get("rule")) if config is not None else None
+        text = rule.description if rule is not None else "the rule $rule"
+        return _sentence(
+            configuration,
+            result,
+            f"Each row must satisfy: {text} (columns $column_list).",
+            ("column_list", "rule"),
+        )

@@ -1,9 +1,11 @@
 """Missingness: per variable, year and kommun, structural versus item missing.
 
-A value is **structurally** missing when the catalogue says it cannot be there: the
-variable does not exist that year (column absent or empty), or its ``applies_to``
-says the row is not one the variable is reported for (e.g. försörjningshinder for a
-child). Every other missing value is **item** missing: the variable existed and was not
+A value is missing when it is null, or for text an empty or blank string. It is
+**structurally** missing when the catalogue says it cannot be there: the variable does
+not exist that year (column absent or empty), its ``applies_to`` says the row is not one
+the variable is reported for (e.g. försörjningshinder for a child), or its
+``applies_in: spell_end`` says it is reported only in the month a spell ends
+(avslutsorsak). Every other missing value is **item** missing: the variable existed and was not
 reported. Variables the catalogue marks ``nullable`` may be empty by design; their item
 missing is reported and flagged ``nullable`` so a reader does not take it for
 non-response.
@@ -48,44 +50,101 @@ def _ident(name: str) -> str:
     return '"' + name.replace('"', '""') + '"'
 
 
-def _applicable_sql(var: Variable, columns: set[str]) -> str | None:
-    """SQL that is true on rows the variable applies to (None: all rows)."""
-    if var.applies_to is None or var.applies_to[0] not in columns:
+def _missing_sql(var: Variable) -> str:
+    """SQL true where the variable's value is missing: null, and for text an empty or
+    blank string (a delivery writes both for "not reported")."""
+    col = _ident(var.name)
+    if var.type in ("string", "code"):
+        return f"({col} IS NULL OR trim(CAST({col} AS VARCHAR)) = '')"
+    return f"({col} IS NULL)"
+
+
+def _spell_columns(reg: Register, columns: set[str]) -> tuple[str, str, str] | None:
+    """(household, year, month) columns that tell where a spell ends, if present."""
+    household = next(
+        (v.name for v in reg.direct_identifiers() if v.identifier_domain == "household"), None
+    )
+    if household is None:
+        household = next((v.name for v in reg.direct_identifiers()), None)
+    if len(reg.period) < 2 or household is None:
         return None
-    cond_var, codes = var.applies_to
-    listed = ", ".join("'" + c.replace("'", "''") + "'" for c in codes)
-    return f"coalesce(CAST({_ident(cond_var)} AS VARCHAR) IN ({listed}), false)"
+    year, month = reg.period[0], reg.period[1]
+    if not {household, year, month} <= columns:
+        return None
+    return household, year, month
+
+
+def _applicable_sql(var: Variable, columns: set[str], spell_end: bool = False) -> str | None:
+    """SQL that is true on rows the variable applies to (None: all rows).
+
+    ``applies_to`` limits the rows by another variable's codes; ``applies_in:
+    spell_end`` to the month a spell ends (the ``_spell_end`` column of
+    :func:`_frame`, present when ``spell_end``)."""
+    conditions = []
+    if var.applies_to is not None and var.applies_to[0] in columns:
+        cond_var, codes = var.applies_to
+        listed = ", ".join("'" + c.replace("'", "''") + "'" for c in codes)
+        conditions.append(f"coalesce(CAST({_ident(cond_var)} AS VARCHAR) IN ({listed}), false)")
+    if var.applies_in == "spell_end" and spell_end:
+        conditions.append("_spell_end")
+    return " AND ".join(conditions) if conditions else None
+
+
+def _frame(reg: Register, columns: set[str], year: int, last: int) -> tuple[str, bool]:
+    """The FROM clause of one year's rows, with ``_spell_end`` (true in a household's
+    last month of a spell) when a variable needs it; and whether it has that column.
+
+    A spell ends in month m when the household has no row in month m + 1; December
+    looks into the next year's rows. In the last year of the data (``last``) a
+    household's final month cannot be told from a spell that goes on: it counts as not
+    an end, so an absent value there is never charged as item missing."""
+    year_col = _ident(reg.period[0])
+    spell = _spell_columns(reg, columns)
+    if spell is None or not any(v.applies_in == "spell_end" for v in reg.variables):
+        return f"(SELECT * FROM {{data}} WHERE {year_col} = {int(year)})", False
+    h, y, m = (_ident(c) for c in spell)
+    return (
+        f"""(
+        WITH d AS (SELECT *, {y} * 12 + {m} AS _p FROM {{data}}
+                   WHERE {y} IN ({int(year)}, {int(year) + 1})),
+        hm AS (SELECT DISTINCT {h} AS _h, _p FROM d WHERE {h} IS NOT NULL),
+        nx AS (SELECT _h, _p, lead(_p) OVER (PARTITION BY _h ORDER BY _p) AS _next FROM hm)
+        SELECT d.*, CASE WHEN nx._next IS NULL THEN {str(year < last).upper()}
+                         ELSE nx._next <> d._p + 1 END AS _spell_end
+        FROM d LEFT JOIN nx ON d.{h} = nx._h AND d._p = nx._p
+        WHERE d.{y} = {int(year)}
+        )""",
+        True,
+    )
 
 
 def missingness_counts(reg: Register, src: Source, years: list[int]) -> pd.DataFrame:
     """One row per year, kommun and catalogue variable: rows, missing, structural, item."""
     columns = set(src.columns)
-    year_col = reg.period[0]
     by_kommun = "kommun" in columns
     parts = []
     with progress(f"missingness {reg.name}", total=len(years)) as task:
         for year in years:
+            frame_sql, spell_end = _frame(reg, columns, year, max(years))
             select = ["count(*) AS n_rows"]
             present = [v for v in reg.variables if v.name in columns]
             for k, var in enumerate(present):
-                col = _ident(var.name)
-                select.append(f"count(*) - count({col}) AS m{k}")
-                applicable = _applicable_sql(var, columns)
+                missing = _missing_sql(var)
+                select.append(f"sum(CASE WHEN {missing} THEN 1 ELSE 0 END) AS m{k}")
+                applicable = _applicable_sql(var, columns, spell_end)
                 if applicable is not None:
                     select.append(
-                        f"sum(CASE WHEN {col} IS NULL AND NOT {applicable} THEN 1 ELSE 0 END) "
-                        f"AS s{k}"
+                        f"sum(CASE WHEN {missing} AND NOT ({applicable}) THEN 1 ELSE 0 END) AS s{k}"
                     )
             group = "CAST(kommun AS VARCHAR)" if by_kommun else "'all'"
             frame = src.query(
-                f"SELECT {group} AS kommun, {', '.join(select)} FROM {{data}} "
-                f"WHERE {_ident(year_col)} = {int(year)} GROUP BY 1"
+                f"SELECT {group} AS kommun, {', '.join(select)} FROM {frame_sql} GROUP BY 1"
             )
             for var in reg.variables:
                 rows = frame["n_rows"].to_numpy()
                 if var.name in columns:
                     k = present.index(var)
-                    missing = frame[f"m{k}"].to_numpy()
+                    missing = frame[f"m{k}"].fillna(0).to_numpy()
                     if not var.exists_in(year):
                         structural = missing
                     elif f"s{k}" in frame:
@@ -153,21 +212,21 @@ def summarise_by_year(counts: pd.DataFrame) -> pd.DataFrame:
 def _patterns(reg: Register, src: Source, years: list[int]) -> pd.DataFrame:
     """Rows by the set of variables item-missing together (per year, then overall)."""
     columns = set(src.columns)
-    year_col = reg.period[0]
     parts = []
     for year in years:
+        frame_sql, spell_end = _frame(reg, columns, year, max(years))
         flags = []
         for var in reg.variables_in(year):
             if var.name not in columns:
                 continue
-            applicable = _applicable_sql(var, columns)
-            cond = f"{_ident(var.name)} IS NULL" + (f" AND {applicable}" if applicable else "")
+            applicable = _applicable_sql(var, columns, spell_end)
+            cond = _missing_sql(var) + (f" AND ({applicable})" if applicable else "")
             flags.append(f"CASE WHEN {cond} THEN '{var.name} ' ELSE '' END")
         if not flags:
             continue
         frame = src.query(
-            f"SELECT trim({' || '.join(flags)}) AS pattern, count(*) AS rows FROM {{data}} "
-            f"WHERE {_ident(year_col)} = {int(year)} GROUP BY 1"
+            f"SELECT trim({' || '.join(flags)}) AS pattern, count(*) AS rows FROM {frame_sql} "
+            "GROUP BY 1"
         )
         frame["year"] = year
         parts.append(frame)

@@ -10,7 +10,11 @@ temporary sibling and swapped in whole):
   unexpected count and up to :data:`EXAMPLES` examples as file and row number, with
   values of direct identifiers masked;
 - ``unexpected_rows.parquet``: every unexpected row (year, expectation, file, row);
-- ``data_docs/``: Great Expectations' own Data Docs, made readable offline;
+- ``review.html``: the page a reviewer opens first (:mod:`quality.review`): failures
+  first, critical at the top, links into Data Docs, missingness and history figures,
+  the sign-off block;
+- ``data_docs/``: Great Expectations' own Data Docs, made readable offline, one
+  validation per year and page (:mod:`quality.validations`);
 - ``gx/``: the GX project (suites, stored results with identifiers masked).
 
 A failed critical expectation raises :class:`~toolkit.errors.QualityFailure` after
@@ -19,40 +23,40 @@ everything is written.
 
 from __future__ import annotations
 
+import datetime as dt
+import hashlib
 import json
 import os
 import shutil
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
-from great_expectations.core.run_identifier import RunIdentifier
 
 from mikrodata.quality.catalogue import Register, catalogue_version, load
-from mikrodata.quality.datadocs import make_offline
-from mikrodata.quality.gx_context import DATA_DOCS_SITE, GX_DIR, gx, open_context
 from mikrodata.quality.identifiers import identifier_reasons, mask_identifier
+from mikrodata.quality.review import REVIEW_FILE, render_review
 from mikrodata.quality.source import FILE_COLUMN, ROW_COLUMN, Source, open_source
-from mikrodata.quality.suites import (
-    HOLES_COLUMN,
-    build_holes_suite,
-    build_period_suite,
-    build_suite,
-    household_column,
-    split_suite,
-)
 from mikrodata.toolkit.atomic import atomic_directory, write_text_atomic
 from mikrodata.toolkit.errors import BadInputError, IntegrityError, QualityFailure
+from mikrodata.toolkit.identity import current_identity
 from mikrodata.toolkit.progress import progress
+
+if TYPE_CHECKING:
+    from mikrodata.quality.validations import Page
+
+# Great Expectations is imported only once the input is known to be usable (inside
+# _validate and run_quality): a wrong --data comes back in well under a second.
 
 __all__ = [
     "BATCH_ROWS",
     "EXAMPLES",
+    "delivery_checksums",
     "ExpectationOutcome",
     "QualityReport",
     "run_quality",
@@ -62,6 +66,7 @@ BATCH_ROWS = 2_000_000
 EXAMPLES = 10
 # COMPLETE: GX returns every unexpected row, which the row file needs.
 RESULT_FORMAT = {"result_format": "COMPLETE", "partial_unexpected_count": EXAMPLES}
+_TYPE_CHECK = "expect_column_values_to_have_catalogue_type"
 _NULL_CHECKS = {"expect_column_values_to_not_be_null", "expect_column_values_to_be_null"}
 
 
@@ -74,9 +79,10 @@ class ExpectationOutcome:
     expectation: str
     check: str
     variable: str | None
-    critical: bool
+    severity: str
     description: str
     mostly: float
+    page: str = "person_rows"
     batches: int = 0
     element_count: int = 0
     missing_count: int = 0
@@ -86,6 +92,11 @@ class ExpectationOutcome:
     errors: list[str] = field(default_factory=list)
     examples: list[dict[str, Any]] = field(default_factory=list)
     observed: Any = None
+    config: Any = field(default=None, repr=False, compare=False)  # GX's, for the page
+
+    @property
+    def critical(self) -> bool:
+        return self.severity == "critical"
 
     @property
     def success(self) -> bool:
@@ -107,7 +118,9 @@ class ExpectationOutcome:
             "expectation": self.expectation,
             "check": self.check,
             "variable": self.variable,
+            "severity": self.severity,
             "critical": self.critical,
+            "page": self.page,
             "description": self.description,
             "success": self.success,
             "mostly": self.mostly,
@@ -137,6 +150,9 @@ class QualityReport:
     outcomes: list[ExpectationOutcome]
     seconds: float
     out: Path | None = None
+    delivery: dict[str, Any] = field(default_factory=dict)
+    checked_by: str = ""
+    checked_at: str = ""
 
     @property
     def failures(self) -> list[ExpectationOutcome]:
@@ -146,6 +162,9 @@ class QualityReport:
     def critical_failures(self) -> list[ExpectationOutcome]:
         return [o for o in self.failures if o.critical]
 
+    def failed_by(self, severity: str) -> int:
+        return sum(o.severity == severity for o in self.failures)
+
     def as_dict(self) -> dict[str, Any]:
         return {
             "register": self.register,
@@ -154,9 +173,14 @@ class QualityReport:
             "years": self.years,
             "rows": self.rows,
             "seconds": round(self.seconds, 2),
+            "checked_by": self.checked_by,
+            "checked_at": self.checked_at,
+            "delivery": self.delivery,
             "expectations": len(self.outcomes),
             "failed": len(self.failures),
             "critical_failed": len(self.critical_failures),
+            "warning_failed": self.failed_by("warning"),
+            "info_failed": self.failed_by("info"),
             "success": not self.critical_failures,
             "outcomes": [o.as_dict() for o in self.outcomes],
         }
@@ -206,7 +230,11 @@ def scrub_stored_results(gx_root: Path, identifier_columns: set[str]) -> int:
         doc = json.loads(path.read_text(encoding="utf-8"))
         touched = False
         for res in doc.get("results", []):
-            kwargs = res.get("expectation_config", {}).get("kwargs", {})
+            config = res.get("expectation_config", {})
+            kwargs = config.get("kwargs", {})
+            # A type check's observed value is the column's dtype: no value to mask.
+            if config.get("type") == _TYPE_CHECK:
+                continue
             if _touches(kwargs, identifier_columns) and res.get("result"):
                 res["result"] = {
                     # Only the keys that carry values; indices and counts stay readable.
@@ -293,12 +321,20 @@ class _Collector:
         self.unexpected: list[pd.DataFrame] = []
 
     def add(
-        self, year: int, suite: str, result, frame: pd.DataFrame, extra: tuple[str, ...] = ()
+        self,
+        year: int,
+        suite: str,
+        page: str,
+        result,
+        frame: pd.DataFrame,
+        extra: tuple[str, ...] = (),
     ) -> None:
+        """Add one batch's result of a computed part to the outcomes of ``suite`` (the
+        page's suite name); expectations are matched by their ``meta["n"]``."""
         for er in result.results:
             cfg = er.expectation_config
             meta = cfg.meta or {}
-            key = (year, suite, cfg.id)
+            key = (year, suite, meta.get("n", cfg.id))
             outcome = self.outcomes.get(key)
             if outcome is None:
                 outcome = ExpectationOutcome(
@@ -307,9 +343,11 @@ class _Collector:
                     expectation=cfg.type,
                     check=meta.get("check", cfg.type),
                     variable=meta.get("variable"),
-                    critical=bool(meta.get("critical", False)),
+                    severity=meta.get("severity", "warning"),
                     description=meta.get("description", cfg.type),
                     mostly=float(cfg.kwargs.get("mostly", 1.0) or 1.0),
+                    page=page,
+                    config=cfg,
                 )
                 self.outcomes[key] = outcome
             outcome.batches += 1
@@ -343,8 +381,12 @@ class _Collector:
                     outcome.examples.extend(examples)
             elif "observed_value" in res:
                 observed = res["observed_value"]
+                # A column's type is not a value of it: shown even for identifiers.
+                is_type = cfg.type == _TYPE_CHECK
                 outcome.observed = (
-                    None if _touches(cfg.kwargs, self.identifiers) else _jsonable(observed)
+                    None
+                    if _touches(cfg.kwargs, self.identifiers) and not is_type
+                    else _jsonable(observed)
                 )
 
     def _keep_rows(self, year, suite, outcome, frame, positions) -> None:
@@ -356,6 +398,7 @@ class _Collector:
                     "suite": suite,
                     "check": outcome.check,
                     "variable": outcome.variable or "",
+                    "severity": outcome.severity,
                     "critical": outcome.critical,
                     "file": frame[FILE_COLUMN].to_numpy()[pos].astype(str)
                     if FILE_COLUMN in frame
@@ -371,7 +414,7 @@ class _Collector:
         """The period frame has no file rows: examples name the kommun and months."""
         for er in result.results:
             cfg = er.expectation_config
-            outcome = self.outcomes[(year, suite, cfg.id)]
+            outcome = self.outcomes[(year, suite, (cfg.meta or {}).get("n", cfg.id))]
             positions = list((er.result or {}).get("unexpected_index_list") or [])
             outcome.examples = [
                 {k: _jsonable(v) for k, v in frame.iloc[int(p)].to_dict().items()}
@@ -385,22 +428,25 @@ def _markdown(report: QualityReport) -> str:
         "",
         f"- years: {', '.join(map(str, report.years)) or 'none'}",
         f"- rows: {report.rows:,}",
-        f"- expectations: {len(report.outcomes)}, failed: {len(report.failures)}, "
-        f"critical failed: {len(report.critical_failures)}",
+        f"- expectations: {len(report.outcomes)}, failed: {len(report.failures)} "
+        f"(critical {len(report.critical_failures)}, warning {report.failed_by('warning')}, "
+        f"info {report.failed_by('info')})",
         f"- result: {'FAIL' if report.critical_failures else 'PASS'}",
         f"- catalogue version: {catalogue_version()}",
         "",
         "Identifier values are masked (# digit, A letter, _ white space); rows are named by "
-        "file and 0-based row number. Great Expectations' Data Docs: `data_docs/index.html`.",
+        "file and 0-based row number. Start with `review.html`; Great Expectations' Data Docs: "
+        "`data_docs/index.html`.",
         "",
         "## Failed expectations",
         "",
     ]
-    failed = sorted(report.failures, key=lambda o: (not o.critical, o.year, o.check))
+    order = {"critical": 0, "warning": 1, "info": 2}
+    failed = sorted(report.failures, key=lambda o: (order[o.severity], o.year, o.check))
     if not failed:
         lines.append("None.")
     else:
-        lines.append("| year | critical | check | variable | expectation | unexpected | examples |")
+        lines.append("| year | severity | check | variable | expectation | unexpected | examples |")
         lines.append("|---|---|---|---|---|---|---|")
         for o in failed:
             ex = (
@@ -408,7 +454,7 @@ def _markdown(report: QualityReport) -> str:
                 or "; ".join(o.errors)[:200]
             )
             lines.append(
-                f"| {o.year} | {'yes' if o.critical else 'no'} | {o.check} | {o.variable or ''} "
+                f"| {o.year} | {o.severity} | {o.check} | {o.variable or ''} "
                 f"| {o.description} | {o.unexpected_count:,} | {ex.replace('|', '/')} |"
             )
     lines += ["", "## Passed, with unexpected rows within the tolerance (`mostly`)", ""]
@@ -425,12 +471,12 @@ def _markdown(report: QualityReport) -> str:
                 f"| {o.unexpected_count:,} | {ex.replace('|', '/')} |"
             )
     lines += ["", "## All expectations", ""]
-    lines.append("| year | suite | check | variable | critical | result | unexpected |")
+    lines.append("| year | suite | check | variable | severity | result | unexpected |")
     lines.append("|---|---|---|---|---|---|---|")
     for o in report.outcomes:
         lines.append(
             f"| {o.year} | {o.suite.rsplit('.', 1)[-1]} | {o.check} | {o.variable or ''} "
-            f"| {'yes' if o.critical else 'no'} | {'pass' if o.success else 'FAIL'} "
+            f"| {o.severity} | {'pass' if o.success else 'FAIL'} "
             f"| {o.unexpected_count:,} |"
         )
     return "\n".join(lines) + "\n"
@@ -441,16 +487,31 @@ def _gx_frame(frame: pd.DataFrame, columns: list[str]) -> pd.DataFrame:
     return frame[columns]
 
 
-def _run_once(context, batch_definition, suite, frame: pd.DataFrame, year: int):
-    suite = context.suites.add(suite)
-    vd = context.validation_definitions.add(
-        gx.ValidationDefinition(name=suite.name, data=batch_definition, suite=suite)
-    )
-    return vd.run(
+def _numbered(suite):
+    """Number the suite's expectations: the key that matches a part's results to the
+    page's expectation (unsaved suites have no GX ids)."""
+    for i, exp in enumerate(suite.expectations):
+        exp.meta["n"] = i
+    return suite
+
+
+def _validate_frame(batch_definition, suite, frame: pd.DataFrame):
+    """Run ``suite`` on ``frame`` without storing anything in the context: only the
+    assembled pages are stored (:mod:`quality.validations`)."""
+    from great_expectations.validator.v1_validator import Validator
+
+    return Validator(
+        batch_definition=batch_definition,
         batch_parameters={"dataframe": frame},
         result_format=RESULT_FORMAT,
-        run_id=RunIdentifier(run_name=f"{year} {suite.name.rsplit('.', 1)[-1]}"),
-    )
+    ).validate_expectation_suite(suite)
+
+
+def _page_of(suite, exp) -> str:
+    kind = suite.name.rsplit(".", 1)[-1]
+    if kind != "rows":
+        return kind
+    return f"{exp.meta.get('rows', 'person')}_rows"
 
 
 def _validate(
@@ -461,8 +522,21 @@ def _validate(
     extract: bool,
     batch_rows: int,
     collector: _Collector,
-    gx_root: Path,
-) -> int:
+) -> tuple[int, list[Page]]:
+    from mikrodata.quality.suites import (
+        HOLES_COLUMN,
+        PROBABLE_COLUMN,
+        build_holes_suite,
+        build_period_suite,
+        build_suite,
+        household_column,
+        spell_end_variable,
+        split_suite,
+        suite_name,
+        unchanged_household_variables,
+    )
+    from mikrodata.quality.validations import Page
+
     datasource = context.data_sources.add_pandas(name=reg.name)
     rows_bd = datasource.add_dataframe_asset("rows").add_batch_definition_whole_dataframe("batch")
     periods_bd = datasource.add_dataframe_asset(
@@ -474,32 +548,53 @@ def _validate(
     ).add_batch_definition_whole_dataframe("batch")
     data_columns = [c for c in src.columns if c not in (FILE_COLUMN, ROW_COLUMN)]
     key = reg.key[0] if reg.key and reg.key[0] in data_columns else None
+    mode = "extract" if extract else "delivery"
     total_rows = 0
+    pages: list[Page] = []
     batches = sum(src.batch_count(y, batch_rows) for y in years)
+
+    def page_suite(suite, exp) -> str:
+        return suite_name(reg.name, int(suite.meta["year"]), mode, _page_of(suite, exp))
+
+    def add_pages(year: int, suite) -> None:
+        by_page: dict[str, list] = {}
+        for exp in suite.expectations:
+            by_page.setdefault(_page_of(suite, exp), []).append(exp)
+        for page, exps in by_page.items():
+            name = suite_name(reg.name, year, mode, page)
+            outcomes = [collector.outcomes.get((year, name, e.meta["n"])) for e in exps]
+            kept = [(e, o) for e, o in zip(exps, outcomes, strict=True) if o is not None]
+            pages.append(
+                Page(
+                    register=reg.name,
+                    year=year,
+                    mode=mode,
+                    page=page,
+                    meta=dict(suite.meta),
+                    configs=[o.config for _, o in kept],
+                    outcomes=[o for _, o in kept],
+                )
+            )
+
     with progress(f"quality {reg.name}", total=batches) as task:
         for year in years:
-            parts = []
-            for part in split_suite(build_suite(reg, year, data_columns, extract=extract)):
-                suite = context.suites.add(part.suite)
-                vd = context.validation_definitions.add(
-                    gx.ValidationDefinition(name=suite.name, data=rows_bd, suite=suite)
-                )
-                parts.append((vd, [c for c in part.columns if c in data_columns]))
-            n = src.batch_count(year, batch_rows)
+            suite = _numbered(build_suite(reg, year, data_columns, extract=extract))
+            parts = [
+                (part.suite, [c for c in part.columns if c in data_columns])
+                for part in split_suite(suite)
+            ]
             expected_rows = src.count(year)
             year_rows = 0
-            for i, frame in enumerate(src.batches(year, batch_rows, key)):
+            for frame in src.batches(year, batch_rows, key):
                 total_rows += len(frame)
                 year_rows += len(frame)
                 frame = frame.reset_index(drop=True)
-                for vd, columns in parts:
+                for part, columns in parts:
                     # Only the part's columns: see quality.suites.split_suite.
-                    result = vd.run(
-                        batch_parameters={"dataframe": _gx_frame(frame, columns)},
-                        result_format=RESULT_FORMAT,
-                        run_id=RunIdentifier(run_name=f"{year} batch {i + 1} of {n}"),
-                    )
-                    collector.add(year, vd.suite.name, result, frame)
+                    result = _validate_frame(rows_bd, part, _gx_frame(frame, columns))
+                    # A part's expectations all belong to one page.
+                    name = page_suite(suite, part.expectations[0])
+                    collector.add(year, name, _page_of(suite, part.expectations[0]), result, frame)
                 del frame
                 task.advance(1)
             if year_rows != expected_rows:  # every row in exactly one batch
@@ -508,24 +603,97 @@ def _validate(
                     f"the data {expected_rows:,}",
                     "Report this as a bug in quality.source",
                 )
+            add_pages(year, suite)
             month = reg.period[1] if len(reg.period) > 1 else None
             kommun_suite = build_period_suite(reg, year, extract=extract)
             if kommun_suite is not None and month in data_columns and "kommun" in data_columns:
+                kommun_suite = _numbered(kommun_suite)
                 pframe = src.months_by(year, "kommun", month)
-                presult = _run_once(context, periods_bd, kommun_suite, pframe, year)
-                collector.add(year, kommun_suite.name, presult, pd.DataFrame())
+                presult = _validate_frame(periods_bd, kommun_suite, pframe)
+                collector.add(year, kommun_suite.name, "kommun_months", presult, pd.DataFrame())
                 collector.add_period_examples(year, kommun_suite.name, presult, pframe)
+                add_pages(year, kommun_suite)
             holes_suite = build_holes_suite(reg, year, extract=extract)
             household = household_column(reg)
             if holes_suite is not None and month in data_columns and household in data_columns:
-                hframe = src.month_holes(year, household, month)
-                hresult = _run_once(
-                    context, households_bd, holes_suite, hframe[[HOLES_COLUMN]], year
+                holes_suite = _numbered(holes_suite)
+                ended = spell_end_variable(reg, year)
+                same = [c for c in unchanged_household_variables(reg, year) if c in data_columns]
+                hframe = src.month_holes(
+                    year,
+                    household,
+                    month,
+                    ended=ended if ended in data_columns else None,
+                    same=tuple(same),
                 )
-                collector.add(year, holes_suite.name, hresult, hframe, extra=("hole_month",))
-            # Mask identifiers in what GX stored as soon as the year is done.
-            scrub_stored_results(gx_root, collector.identifiers)
-    return total_rows
+                hresult = _validate_frame(
+                    households_bd, holes_suite, hframe[[HOLES_COLUMN, PROBABLE_COLUMN]]
+                )
+                collector.add(
+                    year,
+                    holes_suite.name,
+                    "household_months",
+                    hresult,
+                    hframe,
+                    extra=("hole_month",),
+                )
+                add_pages(year, holes_suite)
+    return total_rows, pages
+
+
+_MISSINGNESS_NOTE = (
+    "Share of rows missing per variable and year. Item missing: the variable applies to "
+    "the row that year and was not reported (empty strings and blanks count as missing). "
+    "Structural: the catalogue says it cannot be there (the variable did not exist that "
+    "year, or does not apply to the row, e.g. avslutsorsak outside the month a spell "
+    "ends). Only item missing is non-response."
+)
+_HISTORY_NOTE = (
+    "The years each variable exists by the catalogue (bars) and the breaks the data show "
+    "between adjacent years: green when the catalogue documents the change, red crosses "
+    "to review (an undocumented new or vanished code, a jump in missingness, a shift in "
+    "a code distribution)."
+)
+
+
+def _review_figures(register: str, data) -> list:
+    """The missingness heatmap and history timeline for the review page."""
+    from mikrodata.quality.history_report import compute_history
+    from mikrodata.quality.missingness import compute_missingness
+
+    return [
+        (
+            "Missingness by variable and year",
+            _MISSINGNESS_NOTE,
+            compute_missingness(register, data).figure,
+        ),
+        (
+            "Variable history: documented and observed",
+            _HISTORY_NOTE,
+            compute_history(register, data).figure,
+        ),
+    ]
+
+
+def delivery_checksums(src: Source) -> dict[str, Any]:
+    """SHA-256 of every file read, and one checksum over them all: what a sign-off is
+    bound to (a changed delivery has a different checksum)."""
+    files = []
+    for path in src.files:
+        digest = hashlib.sha256()
+        with open(path, "rb") as fh:
+            for block in iter(lambda: fh.read(1 << 20), b""):
+                digest.update(block)
+        files.append(
+            {
+                "path": os.path.relpath(path, src.root),
+                "bytes": path.stat().st_size,
+                "sha256": digest.hexdigest(),
+            }
+        )
+    files.sort(key=lambda f: f["path"])
+    listing = "\n".join(f"{f['path']}\t{f['sha256']}" for f in files)
+    return {"sha256": hashlib.sha256(listing.encode("utf-8")).hexdigest(), "files": files}
 
 
 def run_quality(
@@ -537,6 +705,7 @@ def run_quality(
     extract: bool = False,
     batch_rows: int = BATCH_ROWS,
     data_docs: bool = True,
+    review_figures: bool = True,
     raise_on_failure: bool = True,
 ) -> QualityReport:
     """Validate ``data`` (a Parquet file or dataset) of ``register`` and write ``out``.
@@ -557,12 +726,20 @@ def run_quality(
                 f"no rows of {reg.name}" + (f" for {year}" if year is not None else ""),
                 "Check --data and --year",
             )
+        from mikrodata.quality.datadocs import make_offline
+        from mikrodata.quality.gx_context import DATA_DOCS_SITE, GX_DIR, open_context
+        from mikrodata.quality.validations import page_link, store_pages
+
         collector = _Collector(_identifier_columns(reg))
         out_path = Path(out)
         with atomic_directory(out_path) as tmp:
             context = open_context(tmp)
             gx_root = tmp / GX_DIR
-            rows = _validate(context, reg, src, years, extract, batch_rows, collector, gx_root)
+            rows, pages = _validate(context, reg, src, years, extract, batch_rows, collector)
+            run_time = dt.datetime.now(dt.UTC)
+            store_pages(context, pages, run_time)
+            # Nothing unmasked should be stored; this is the safety net.
+            scrub_stored_results(gx_root, collector.identifiers)
             report = QualityReport(
                 register=reg.name,
                 mode="extract" if extract else "delivery",
@@ -571,12 +748,24 @@ def run_quality(
                 outcomes=list(collector.outcomes.values()),
                 seconds=0.0,
                 out=out_path,
+                delivery=delivery_checksums(src),
+                checked_by=current_identity().user,
+                checked_at=run_time.isoformat(timespec="seconds"),
             )
             if data_docs:
                 context.build_data_docs()
                 site = gx_root / "uncommitted" / "data_docs" / DATA_DOCS_SITE
                 shutil.move(str(site), str(tmp / "data_docs"))
                 make_offline(tmp / "data_docs")
+            links = {}
+            for page in pages:
+                link = page_link(page, run_time)
+                if (tmp / "data_docs" / link).is_file():
+                    links[(page.year, page.page)] = f"data_docs/{link}"
+            # Deliveries only: an extract's columns are pseudonyms and approved variables.
+            show = data_docs and review_figures and not extract
+            figures = _review_figures(reg.name, data) if show else []
+            write_text_atomic(tmp / REVIEW_FILE, render_review(report, links, figures=figures))
             frames = collector.unexpected
             table = (
                 pa.Table.from_pandas(pd.concat(frames, ignore_index=True), preserve_index=False)
@@ -587,6 +776,7 @@ def run_quality(
                         "suite": pa.array([], pa.string()),
                         "check": pa.array([], pa.string()),
                         "variable": pa.array([], pa.string()),
+                        "severity": pa.array([], pa.string()),
                         "critical": pa.array([], pa.bool_()),
                         "file": pa.array([], pa.string()),
                         "row": pa.array([], pa.int64()),

@@ -128,43 +128,98 @@ class Source:
         return max(1, math.ceil(self.count(year) / max(1, batch_rows)))
 
     def months_by(self, year: int, group: str, month: str) -> pd.DataFrame:
-        """One row per value of ``group`` in ``year`` with the number of distinct
-        ``month`` values delivered and of rows (DuckDB over the whole year)."""
+        """One row per value of ``group`` (the kommun) in ``year`` or the year before:
+        ``months_delivered`` (distinct ``month`` values), ``rows``, ``rows_before`` (in
+        the year before) and ``month_drop``: 1 when the group's smallest month is far
+        below its median month (under half of it, and more than four Poisson standard
+        deviations below it, so that small kommuns' chance variation never counts),
+        the trace of one kommun's file missing from a month's delivery."""
+        where = self._where_year(year)
+        before = "FALSE" if self.fixed_year is not None else f"{self.year_column} = {year - 1}"
         return (
             self._con.sql(
-                f"SELECT {group}, count(DISTINCT {month}) AS months_delivered, "
-                f"count(*) AS rows "
-                f"FROM {self._scan} WHERE {self._where_year(year)} AND {group} IS NOT NULL "
-                f"GROUP BY {group} ORDER BY {group}"
+                f"""
+                WITH km AS (
+                    SELECT {group} AS g, {month} AS m, count(*) AS n FROM {self._scan}
+                    WHERE {where} AND {group} IS NOT NULL GROUP BY 1, 2
+                ), k AS (
+                    SELECT g, count(DISTINCT m) AS months_delivered, sum(n) AS rows,
+                           min(n) AS lo, median(n) AS mid
+                    FROM km GROUP BY 1
+                ), prev AS (
+                    SELECT {group} AS g, count(*) AS rows_before FROM {self._scan}
+                    WHERE {before} AND {group} IS NOT NULL GROUP BY 1
+                )
+                SELECT coalesce(k.g, prev.g) AS {group},
+                       coalesce(months_delivered, 0) AS months_delivered,
+                       coalesce(rows, 0) AS rows,
+                       coalesce(rows_before, 0) AS rows_before,
+                       CASE WHEN lo < 0.5 * mid AND lo < mid - 4 * sqrt(mid) THEN 1 ELSE 0 END
+                           AS month_drop
+                FROM k FULL OUTER JOIN prev ON k.g = prev.g
+                ORDER BY 1
+                """
             )
             .to_arrow_table()
             .to_pandas()
         )
 
-    def month_holes(self, year: int, household: str, month: str) -> pd.DataFrame:
+    def month_holes(
+        self,
+        year: int,
+        household: str,
+        month: str,
+        *,
+        ended: str | None = None,
+        same: tuple[str, ...] = (),
+    ) -> pd.DataFrame:
         """One row per one-month hole in ``year`` (a month m with m-1 and m+1 delivered
         for the household and m not) and one row per household without a hole:
         ``one_month_holes`` 1 or 0, ``hole_month`` m, and ``_file``, ``_row`` of the
-        household's last row of month m-1. The household id itself is not returned."""
+        household's last row of month m-1. The household id itself is not returned.
+
+        ``probable_missing_month`` (1 or 0) tells a month left out of the delivery from a
+        real gap between two spells where the data can: ``ended`` names the variable
+        reported in the month a spell ends (avslutsorsak); a hole after a month without
+        it, with the household variables ``same`` identical either side, is a spell that
+        went on through a month the delivery lacks. Without ``ended`` it stays 0: the
+        data cannot tell.
+        """
+        where = self._where_year(year)
+        ended_sql = (
+            f"bool_or({ended} IS NOT NULL AND trim(CAST({ended} AS VARCHAR)) <> '')"
+            if ended
+            else "NULL"
+        )
+        same_sql = (
+            "hash(" + ", ".join(f"min({c}), max({c})" for c in same) + ")" if same else "NULL"
+        )
         frame = (
             self._con.sql(
                 f"""
                 WITH hm AS (
                     SELECT {household} AS h, {month} AS m,
-                           max(filename) AS f, max(file_row_number) AS r
+                           max(filename) AS f, max(file_row_number) AS r,
+                           {ended_sql} AS ended, {same_sql} AS v
                     FROM {self._scan}
-                    WHERE {self._where_year(year)} AND {household} IS NOT NULL
+                    WHERE {where} AND {household} IS NOT NULL
                       AND {month} IS NOT NULL
                     GROUP BY 1, 2
                 ), g AS (
-                    SELECT *, lead(m) OVER (PARTITION BY h ORDER BY m) AS nxt FROM hm
+                    SELECT *, lead(m) OVER (PARTITION BY h ORDER BY m) AS nxt,
+                           lead(v) OVER (PARTITION BY h ORDER BY m) AS v_next FROM hm
                 ), holes AS (
-                    SELECT h, m + 1 AS hole_month, f, r FROM g WHERE nxt - m = 2
+                    SELECT h, m + 1 AS hole_month, f, r,
+                           CASE WHEN ended IS NOT NULL AND NOT ended
+                                     AND v IS NOT DISTINCT FROM v_next THEN 1 ELSE 0 END
+                               AS probable
+                    FROM g WHERE nxt - m = 2
                 )
-                SELECT 1 AS one_month_holes, hole_month, f AS filename, r AS file_row_number
+                SELECT 1 AS one_month_holes, probable AS probable_missing_month, hole_month,
+                       f AS filename, r AS file_row_number
                 FROM holes
                 UNION ALL
-                SELECT 0, NULL, NULL, NULL FROM (
+                SELECT 0, 0, NULL, NULL, NULL FROM (
                     SELECT DISTINCT h FROM hm WHERE h NOT IN (SELECT h FROM holes)
                 )
                 ORDER BY 1 DESC, filename, file_row_number

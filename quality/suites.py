@@ -40,9 +40,14 @@ from mikrodata.quality.rules import RULES, check_rule_codes
 __all__ = [
     "HOLES_COLUMN",
     "HOLES_MOSTLY",
+    "PROBABLE_COLUMN",
+    "DROP_COLUMN",
+    "BEFORE_COLUMN",
     "ITEM_MISSING_MOSTLY",
     "KOMMUN_MIN_ROWS",
     "ROWS_COLUMN",
+    "SEVERITIES",
+    "SEVERITY_LABELS",
     "SuitePart",
     "MONTHS_COLUMN",
     "PERIOD_COLUMNS",
@@ -50,7 +55,9 @@ __all__ = [
     "build_period_suite",
     "build_suite",
     "household_column",
+    "spell_end_variable",
     "split_suite",
+    "unchanged_household_variables",
     "suite_name",
 ]
 
@@ -67,6 +74,11 @@ PERIOD_COLUMNS = ("kommun", MONTHS_COLUMN, ROWS_COLUMN)
 KOMMUN_MIN_ROWS = 120
 # Column of the household frame: 1 for a one-month hole, 0 for a household without.
 HOLES_COLUMN = "one_month_holes"
+# 1 for a hole the data say is a month missing inside a spell (see Source.month_holes).
+PROBABLE_COLUMN = "probable_missing_month"
+# Columns of the kommun frame for the completeness checks (see Source.months_by).
+DROP_COLUMN = "month_drop"
+BEFORE_COLUMN = "rows_before"
 HOLES_MOSTLY = 0.75
 
 
@@ -75,25 +87,69 @@ def suite_name(register: str, year: int, mode: str, part: str = "rows") -> str:
     return f"{register}.{year}.{mode}.{part}"
 
 
+SEVERITIES = ("critical", "warning", "info")
+
+
 def _meta(
     check: str,
     variable: str | None,
-    critical: bool,
+    severity: str,
     description: str,
     *,
     part: str | None = None,
     extra_columns: Sequence[str] = (),
+    rows: str = "person",
 ) -> dict:
-    """``part``: the group of checks run together (default: the variable);
-    ``extra_columns``: columns a row condition reads besides the checked ones."""
+    """``severity``: critical (fails the run, exit code 15), warning (a reviewer looks)
+    or info (listed, asks for nothing); ``part``: the group of checks computed together
+    (default: the variable); ``extra_columns``: columns a row condition reads besides
+    the checked ones; ``rows``: the Data Docs page the check is shown on (``person`` or
+    ``household`` rows, by the variable's level in the catalogue).
+
+    Data Docs show the severity in each expectation's description (:func:`_described`)."""
+    if severity not in SEVERITIES:
+        raise ValueError(f"unknown severity {severity!r}")
     return {
         "check": check,
         "variable": variable,
-        "critical": critical,
+        "severity": severity,
+        "critical": severity == "critical",
         "description": description,
         "part": part or variable,
+        "rows": rows,
         "extra_columns": list(extra_columns),
     }
+
+
+# How Data Docs name each severity: GX renders an expectation's ``description`` in
+# place of its generated sentence, on suite and validation pages alike, so the severity
+# leads the line a reviewer reads. (GX's META_PROPERTIES column would be the other way,
+# but in GX 1.24 it breaks the rendering of every page whose suite asks for it.)
+SEVERITY_LABELS = {"critical": "CRITICAL", "warning": "Warning", "info": "Info"}
+
+
+def _described(expectations: list) -> list:
+    """Give every expectation its GX ``description``: severity, then the sentence."""
+    for exp in expectations:
+        meta = exp.meta or {}
+        exp.description = f"{SEVERITY_LABELS[meta['severity']]}: {meta['description']}"
+    return expectations
+
+
+def _suite_meta(reg: Register, year: int, mode: str) -> dict:
+    return {
+        "register": reg.name,
+        "year": year,
+        "mode": mode,
+        "catalogue": reg.version,
+    }
+
+
+def _rows(reg: Register, variables: Sequence[str]) -> str:
+    """The Data Docs page of a check on ``variables``: household rows when every one
+    is a household variable, else person rows."""
+    levels = {reg.variable(v).level for v in variables if v in reg.names}
+    return "household" if levels == {"household"} else "person"
 
 
 def _variable_expectations(
@@ -101,6 +157,7 @@ def _variable_expectations(
 ) -> list:
     name = var.name
     out: list = []
+    rows = _rows(reg, [name])
     if name not in columns:
         if extract:
             # An extract holds the approved variables only; its manifest says which.
@@ -109,7 +166,9 @@ def _variable_expectations(
         out.append(
             gx.expectations.ExpectColumnToExist(
                 column=name,
-                meta=_meta("column_present", name, True, f"{name} is present ({year})"),
+                meta=_meta(
+                    "column_present", name, "critical", f"{name} is present ({year})", rows=rows
+                ),
             )
         )
         return out
@@ -117,7 +176,9 @@ def _variable_expectations(
         ExpectColumnValuesToHaveCatalogueType(
             column=name,
             catalogue_type=var.type,
-            meta=_meta("type", name, True, f"{name} has catalogue type {var.type}"),
+            meta=_meta(
+                "type", name, "critical", f"{name} has catalogue type {var.type}", rows=rows
+            ),
         )
     )
     in_key = name in reg.key
@@ -139,9 +200,10 @@ def _variable_expectations(
                         meta=_meta(
                             "not_null",
                             name,
-                            False,
+                            "warning",
                             f"{name} reported where {cond_var} in {list(cond_codes)}",
                             extra_columns=[cond_var],
+                            rows=rows,
                         ),
                     )
                 )
@@ -152,9 +214,10 @@ def _variable_expectations(
                     meta=_meta(
                         "not_applicable_empty",
                         name,
-                        True,
+                        "critical",
                         f"{name} empty where {cond_var} not in {list(cond_codes)}",
                         extra_columns=[cond_var],
+                        rows=rows,
                     ),
                 )
             )
@@ -162,7 +225,7 @@ def _variable_expectations(
         out.append(
             gx.expectations.ExpectColumnValuesToNotBeNull(
                 column=name,
-                meta=_meta("not_null", name, True, f"{name} is never missing"),
+                meta=_meta("not_null", name, "critical", f"{name} is never missing", rows=rows),
             )
         )
     elif not var.nullable:
@@ -173,8 +236,9 @@ def _variable_expectations(
                 meta=_meta(
                     "not_null",
                     name,
-                    False,
+                    "warning",
                     f"{name} reported in at least {ITEM_MISSING_MOSTLY:.0%} of rows",
+                    rows=rows,
                 ),
             )
         )
@@ -185,7 +249,13 @@ def _variable_expectations(
                 gx.expectations.ExpectColumnValuesToMatchRegex(
                     column=name,
                     regex=pseudonym_pattern(),
-                    meta=_meta("pseudonym_format", name, True, f"{name} holds project pseudonyms"),
+                    meta=_meta(
+                        "pseudonym_format",
+                        name,
+                        "critical",
+                        f"{name} holds project pseudonyms",
+                        rows=rows,
+                    ),
                 )
             )
         elif var.identifier_domain == "person":
@@ -196,8 +266,9 @@ def _variable_expectations(
                     meta=_meta(
                         "identifier_valid",
                         name,
-                        True,
+                        "critical",
                         f"{name} is a valid personnummer or samordningsnummer",
+                        rows=rows,
                     ),
                 )
             )
@@ -209,8 +280,9 @@ def _variable_expectations(
                     meta=_meta(
                         "identifier_form",
                         name,
-                        False,
+                        "warning",
                         f"{name} is in the normalised 12-digit form",
+                        rows=rows,
                     ),
                 )
             )
@@ -221,7 +293,9 @@ def _variable_expectations(
             gx.expectations.ExpectColumnValuesToBeInSet(
                 column=name,
                 value_set=[c.code for c in codes],
-                meta=_meta("value_set", name, True, f"{name} uses codes valid in {year}"),
+                meta=_meta(
+                    "value_set", name, "critical", f"{name} uses codes valid in {year}", rows=rows
+                ),
             )
         )
     if name in reg.period and name == reg.period[0]:
@@ -229,7 +303,7 @@ def _variable_expectations(
             gx.expectations.ExpectColumnValuesToBeInSet(
                 column=name,
                 value_set=[year],
-                meta=_meta("period", name, True, f"{name} is {year}"),
+                meta=_meta("period", name, "critical", f"{name} is {year}", rows=rows),
             )
         )
     elif var.min is not None or var.max is not None:
@@ -241,9 +315,10 @@ def _variable_expectations(
                 meta=_meta(
                     "range",
                     name,
-                    True,
+                    "critical",
                     f"{name} between {var.min} and {var.max}"
                     + (f" {var.unit}" if var.unit else ""),
+                    rows=rows,
                 ),
             )
         )
@@ -271,15 +346,21 @@ def build_suite(
                     meta=_meta(
                         "not_in_year",
                         var.name,
-                        True,
+                        "critical",
                         f"{var.name} does not exist in {year} and is empty",
+                        rows=_rows(reg, [var.name]),
                     ),
                 )
             )
     key = [k for k in reg.key if k in present and reg.variable(k).exists_in(year)]
     if key:
         key_meta = _meta(
-            "unique_key", ",".join(key), True, f"one row per {', '.join(key)}", part="unique_key"
+            "unique_key",
+            ",".join(key),
+            "critical",
+            f"one row per {', '.join(key)}",
+            part="unique_key",
+            rows=_rows(reg, key),
         )
         expectations.append(
             gx.expectations.ExpectCompoundColumnsToBeUnique(
@@ -303,17 +384,18 @@ def build_suite(
                     meta=_meta(
                         "cross_column",
                         ",".join(rule.columns),
-                        False,
+                        "warning",
                         rule.description,
                         part=rule.name,
+                        rows=_rows(reg, rule.columns),
                     ),
                 )
             )
     # Built whole: adding to a suite one by one needs an active GX context.
     return gx.ExpectationSuite(
         name=suite_name(reg.name, year, mode),
-        expectations=expectations,
-        meta={"register": reg.name, "year": year, "mode": mode, "catalogue": reg.version},
+        expectations=_described(expectations),
+        meta=_suite_meta(reg, year, mode),
     )
 
 
@@ -376,24 +458,52 @@ def build_period_suite(
         return None
     mode = "extract" if extract else "delivery"
     months = int(month.max - (month.min or 1) + 1)
-    check = gx.expectations.ExpectColumnValuesToBeBetween(
-        column=MONTHS_COLUMN,
-        min_value=months,
-        max_value=months,
-        row_condition=Column(ROWS_COLUMN) >= KOMMUN_MIN_ROWS,
-        meta=_meta(
-            "months_complete",
-            month.name,
-            False,
-            f"every kommun with at least {KOMMUN_MIN_ROWS} rows delivered all {months} "
-            f"months of {year}",
-            extra_columns=[ROWS_COLUMN],
+    checks = [
+        gx.expectations.ExpectColumnValuesToBeBetween(
+            column=MONTHS_COLUMN,
+            min_value=months,
+            max_value=months,
+            row_condition=Column(ROWS_COLUMN) >= KOMMUN_MIN_ROWS,
+            meta=_meta(
+                "months_complete",
+                month.name,
+                "warning",
+                f"every kommun with at least {KOMMUN_MIN_ROWS} rows delivered all {months} "
+                f"months of {year}",
+                extra_columns=[ROWS_COLUMN],
+            ),
         ),
-    )
+        gx.expectations.ExpectColumnValuesToBeInSet(
+            column=DROP_COLUMN,
+            value_set=[0],
+            row_condition=Column(ROWS_COLUMN) >= KOMMUN_MIN_ROWS,
+            meta=_meta(
+                "kommun_month_drop",
+                "kommun",
+                "warning",
+                f"no kommun's month of {year} falls far below its own median month (a "
+                "file missing from one municipality)",
+                extra_columns=[ROWS_COLUMN],
+            ),
+        ),
+        gx.expectations.ExpectColumnValuesToBeBetween(
+            column=ROWS_COLUMN,
+            min_value=1,
+            row_condition=Column(BEFORE_COLUMN) >= KOMMUN_MIN_ROWS,
+            meta=_meta(
+                "kommun_present",
+                "kommun",
+                "warning",
+                f"every kommun with at least {KOMMUN_MIN_ROWS} rows in {year - 1} has rows "
+                f"in {year}",
+                extra_columns=[BEFORE_COLUMN],
+            ),
+        ),
+    ]
     return gx.ExpectationSuite(
         name=suite_name(reg.name, year, mode, "kommun_months"),
-        expectations=[check],
-        meta={"register": reg.name, "year": year, "mode": mode, "catalogue": reg.version},
+        expectations=_described(checks),
+        meta=_suite_meta(reg, year, mode),
     )
 
 
@@ -426,21 +536,66 @@ def build_holes_suite(
     if month is None or household is None or not reg.variable(household).exists_in(year):
         return None
     mode = "extract" if extract else "delivery"
-    check = gx.expectations.ExpectColumnValuesToBeInSet(
-        column=HOLES_COLUMN,
-        value_set=[0],
-        mostly=HOLES_MOSTLY,
-        meta=_meta(
-            "month_holes",
-            month.name,
-            False,
-            f"one-month holes are at most {1 - HOLES_MOSTLY:.0%} of households and holes in {year}",
+    checks = [
+        gx.expectations.ExpectColumnValuesToBeInSet(
+            column=HOLES_COLUMN,
+            value_set=[0],
+            mostly=HOLES_MOSTLY,
+            meta=_meta(
+                "month_holes",
+                month.name,
+                "info",
+                f"one-month holes in {year} are listed (at most {1 - HOLES_MOSTLY:.0%} of "
+                "households); most cannot be told from a gap between spells",
+                rows="household",
+            ),
         ),
-    )
+    ]
+    if spell_end_variable(reg, year) is not None:
+        checks.append(
+            gx.expectations.ExpectColumnValuesToBeInSet(
+                column=PROBABLE_COLUMN,
+                value_set=[0],
+                meta=_meta(
+                    "missing_month",
+                    month.name,
+                    "warning",
+                    f"no household has a month missing inside a spell in {year} (a hole "
+                    "after a month without avslutsorsak, household variables unchanged "
+                    "either side)",
+                    rows="household",
+                ),
+            )
+        )
     return gx.ExpectationSuite(
         name=suite_name(reg.name, year, mode, "household_months"),
-        expectations=[check],
-        meta={"register": reg.name, "year": year, "mode": mode, "catalogue": reg.version},
+        expectations=_described(checks),
+        meta=_suite_meta(reg, year, mode),
+    )
+
+
+def spell_end_variable(reg: Register, year: int) -> str | None:
+    """The variable reported only in the month a spell ends (``applies_in:
+    spell_end``), if it exists in ``year``: what tells a gap between spells from a
+    month missing from a delivery."""
+    for var in reg.variables:
+        if var.applies_in == "spell_end" and var.exists_in(year):
+            return var.name
+    return None
+
+
+def unchanged_household_variables(reg: Register, year: int) -> tuple[str, ...]:
+    """Household variables that stay the same through a spell (codes and counts, not
+    amounts, identifiers or the spell-end variable): compared either side of a hole."""
+    return tuple(
+        v.name
+        for v in reg.variables_in(year)
+        if v.level == "household"
+        and v.type in ("code", "integer")
+        and not v.is_direct_identifier
+        and v.applies_in is None
+        and v.name not in reg.period
+        and v.unit is None
     )
 
 

@@ -226,6 +226,7 @@ def _variable(path: Path, reg: dict[str, Any], v: dict[str, Any]) -> Variable:
         level=v.get("level"),
         nullable=v.get("nullable", False),
         applies_to=(applies["variable"], tuple(applies["codes"])) if applies else None,
+        applies_in=v.get("applies_in"),
         min=rng.get("min"),
         max=rng.get("max"),
         codes=codes,

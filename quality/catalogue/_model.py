@@ -103,6 +103,7 @@ class Variable:
     level: str | None = None
     nullable: bool = False
     applies_to: tuple[str, tuple[str, ...]] | None = None
+    applies_in: str | None = None  # "spell_end": only in the month a spell ends
     min: float | None = None
     max: float | None = None
     codes: CodeList | None = None

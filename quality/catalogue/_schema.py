@@ -110,6 +110,10 @@ _variable = {
                 "codes": {"type": "array", "items": _text, "minItems": 1},
             },
         },
+        # When within a year the variable applies (beyond applies_to's rows): "spell_end",
+        # only in the last month of a spell of assistance (the household's next month
+        # has no row). Its absence in other months is structural, not item missing.
+        "applies_in": {"enum": ["spell_end"]},
         "range": {
             "type": "object",
             "additionalProperties": False,

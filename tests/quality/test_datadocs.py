@@ -49,9 +49,80 @@ def test_vendored_files_exist_and_are_documented():
 @pytest.fixture(scope="module")
 def site(tmp_path_factory):
     root = tmp_path_factory.mktemp("docs")
-    write_dataset({2016: clean_year(REG, 2016, 30)}, root / "data", REG)
-    run_quality(REG.name, root / "data", root / "out")
+    frames = {y: clean_year(REG, y, 30) for y in (2016, 2017)}
+    frames[2017].loc[0, "hushallstyp"] = "99"  # a critical failure to render
+    write_dataset(frames, root / "data", REG)
+    # Two batches a year: Data Docs must still show one validation per year and page.
+    run_quality(REG.name, root / "data", root / "out", batch_rows=1000, raise_on_failure=False)
     return root / "out" / "data_docs"
+
+
+def _validation_pages(site):
+    return sorted((site / "validations").rglob("*.html"))
+
+
+def test_one_validation_per_year_and_page_whatever_the_batches(site):
+    pages = _validation_pages(site)
+    names = sorted(p.relative_to(site / "validations").parts[1:4:2] for p in pages)
+    expected = sorted(
+        (str(y), p)
+        for y in (2016, 2017)
+        for p in ("person_rows", "household_rows", "kommun_months", "household_months")
+    )
+    assert names == [(y, p) for y, p in expected]
+    suites = sorted((site / "expectations").rglob("*.html"))
+    assert len(suites) == len(pages)  # one suite page beside each validation page
+
+
+def test_pages_name_the_asset_tell_severities_apart_and_speak_sentences(site):
+    text = {p.name: p.read_text() for p in _validation_pages(site)}
+    person = next(t for n, t in text.items() if n.endswith("2016-person_rows.html"))
+    assert "Data asset: ekonomiskt_bistand 2016 person rows" in person
+    assert "Data asset: None" not in "".join(text.values())
+    assert "CRITICAL: personnummer is a valid personnummer" in person
+    assert "Warning: personnummer is in the normalised 12-digit form" in person
+    # No expectation renders as a keyword dump, and a type is never masked.
+    for page in text.values():
+        assert "(**" not in page and "batch_id" not in page
+    assert "AAA" not in person and "type str" in person.replace("type string", "type str")
+    failed = next(t for n, t in text.items() if n.endswith("2017-household_rows.html"))
+    assert "Failed" in failed and "hushallstyp uses codes valid in 2017" in failed
+
+
+def test_custom_expectations_render_sentences_without_a_description():
+    from mikrodata.quality.expectations import (
+        ExpectColumnValuesToBeValidIdentifiers,
+        ExpectColumnValuesToHaveCatalogueType,
+        ExpectRowsToSatisfyRule,
+    )
+
+    cases = [
+        (ExpectColumnValuesToBeValidIdentifiers(column="pnr"), "valid personnummer"),
+        (
+            ExpectColumnValuesToHaveCatalogueType(column="kon", catalogue_type="code"),
+            "catalogue type",
+        ),
+        (
+            ExpectRowsToSatisfyRule(
+                column_list=["hushallstyp", "antal_vuxna", "antal_barn"],
+                rule="household_composition",
+            ),
+            "hushallstyp agrees with antal_vuxna",
+        ),
+    ]
+    for exp, words in cases:
+        config = exp.configuration
+        rendered = type(exp)._prescriptive_renderer(configuration=config)
+        template = rendered[0].string_template["template"]
+        assert words in template and "**" not in template, template
+        # GX may call a renderer with neither configuration nor result.
+        assert type(exp)._prescriptive_renderer()[0].string_template["template"]
+
+
+def test_no_page_invites_a_click_out(site):
+    for page in site.rglob("*.html"):
+        text = page.read_text().lower()
+        assert "newsletter" not in text and "<footer>" not in text, page
 
 
 def test_generated_site_has_no_remote_reference_and_resolves_locally(site):

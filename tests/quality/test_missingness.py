@@ -31,6 +31,10 @@ def report(tmp_path_factory):
     _null(f, "fodelseland", np.arange(0, 40))  # missing together with kon
     adults = np.flatnonzero(f["roll"].isin(["1", "2"]).to_numpy())
     _null(f, "forsorjningshinder", adults[adults >= 40][:10])
+    # Empty and blank strings are missing too (a delivery writes both for "not reported").
+    blanks = f["hushallstyp"].astype(object).to_numpy().copy()
+    blanks[50:53], blanks[53:56] = "", "  "
+    f["hushallstyp"] = pd.array(blanks, dtype=f["hushallstyp"].dtype)
     write_dataset(frames, root / "data", REG)
     rep = write_missingness(REG.name, root / "data", root / "out")
     return rep, frames, root
@@ -55,7 +59,7 @@ def test_item_and_structural_are_split_by_the_catalogue(report):
     fl = _row(by, "flykting", 2017)
     assert fl["structural"] == fl["rows"] == len(frames[2017]) and fl["item"] == 0
     assert not fl["exists"]
-    # avslutsorsak is nullable: its empty rows are item missing, flagged nullable
+    assert _row(by, "hushallstyp", 2016)["item"] == 6  # 3 empty + 3 blank strings
     assert bool(_row(by, "avslutsorsak", 2017)["nullable"]) is True
     assert (by["missing"] == by["structural"] + by["item"]).all()
 
@@ -105,3 +109,24 @@ def test_outputs_and_self_contained_heatmap(report, run_cli, tmp_path):
     )
     assert result.exit_code == 0, result.output
     assert "item missing" in result.output
+
+
+def test_avslutsorsak_outside_the_month_a_spell_ends_is_structural(tmp_path):
+    from mikrodata.quality.missingness import compute_missingness
+    from mikrodata.toolkit.synthetic import generate
+
+    generate(tmp_path / "d", 1000, (2017, 2018), seed=2)
+    data = tmp_path / "d" / "ekonomiskt_bistand"
+    by = compute_missingness(REG.name, data).by_year
+    for year in (2017, 2018):
+        av = _row(by, "avslutsorsak", year)
+        # Most rows are not a spell's last month: empty there by design, not item missing.
+        assert av["missing"] > 0.5 * av["rows"], dict(av)
+        assert av["item"] == 0, dict(av)
+    # The same data with one avslutsorsak blanked in a month a spell ends: item missing.
+    frame = pd.read_parquet(next(data.rglob("*2017*/*.parquet")))
+    ended = frame.index[frame["avslutsorsak"].notna()][0]
+    frame.loc[ended, "avslutsorsak"] = " "
+    frame.to_parquet(next(data.rglob("*2017*/*.parquet")))
+    by = compute_missingness(REG.name, data).by_year
+    assert _row(by, "avslutsorsak", 2017)["item"] == 1

@@ -48,9 +48,10 @@ def quality() -> None:
 def run(
     register: str, data: Path, year: int | None, extract: bool, out: Path, batch_rows: int | None
 ) -> None:
-    """Validate a delivery or extract; write Data Docs and summary.md/summary.json.
+    """Validate a delivery or extract; write review.html, Data Docs and
+    summary.md/summary.json.
 
-    Exit code 15 when a critical expectation fails.
+    Exit code 15 only when a critical expectation fails (warnings and info: 0).
     """
     from mikrodata.quality.run import BATCH_ROWS, run_quality
 
@@ -70,10 +71,13 @@ def run(
     )
     for o in report.failures:
         click.echo(
-            f"  {'CRITICAL' if o.critical else 'warning '} {o.year} {o.check} "
+            f"  {o.severity.upper() if o.critical else o.severity:8} {o.year} {o.check} "
             f"{o.variable or ''}: {o.unexpected_count:,} unexpected"
         )
-    click.echo(f"summary: {out / 'summary.md'}; Data Docs: {out / 'data_docs' / 'index.html'}")
+    click.echo(
+        f"review: {out / 'review.html'}; summary: {out / 'summary.md'}; "
+        f"Data Docs: {out / 'data_docs' / 'index.html'}"
+    )
     if report.critical_failures:
         from mikrodata.toolkit.errors import QualityFailure
 
@@ -117,3 +121,69 @@ def history(register: str, data: Path, out: Path) -> None:
     )
     for _, r in report.flagged.head(20).iterrows():
         click.echo(f"  review {r['year']} {r['variable']} {r['kind']}: {r['detail']}")
+
+
+@quality.command()
+@click.argument("run_dir", metavar="RUN", type=click.Path(file_okay=False, path_type=Path))
+@click.option(
+    "--request",
+    required=True,
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="The access request whose data stewards may sign off (the delivery's project).",
+)
+@click.option("--verdict", required=True, type=click.Choice(["accepted", "rejected"]))
+@click.option("--comment", default="", help="Why: e.g. which warnings were looked at and why.")
+@click.option("--user", help="Declare who signs (tests and the demo only; default: your account).")
+@click.option(
+    "--log",
+    "log",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Audit log (default: $MIKRODATA_AUDIT_LOG or $MIKRODATA_HOME/audit.jsonl).",
+)
+@click.option(
+    "--keystore",
+    "keystore",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="Key store file (default: $MIKRODATA_KEYSTORE or $MIKRODATA_HOME/keystore).",
+)
+@click.option("--json", "as_json", is_flag=True, help="Print the audit event as JSON.")
+def signoff(
+    run_dir: Path,
+    request: Path,
+    verdict: str,
+    comment: str,
+    user: str | None,
+    log: Path | None,
+    keystore: Path | None,
+    as_json: bool,
+) -> None:
+    """Sign off the quality run in RUN (the --out of `quality run`): a signed audit event.
+
+    Only a data steward of the request's project who is not one of its researchers may
+    sign; a run with a critical failure can only be rejected.
+    """
+    import json
+
+    from mikrodata.access_requests import AuditLog
+    from mikrodata.quality.signoff import sign_off
+    from mikrodata.toolkit.cli.keys import open_keystore
+
+    event = sign_off(
+        run_dir,
+        request=request,
+        verdict=verdict,
+        comment=comment,
+        user=user,
+        audit=AuditLog(log),
+        # Opened (its passphrase asked for) only once the sign-off is allowed.
+        signer=lambda: open_keystore(keystore),
+    )
+    if as_json:
+        click.echo(json.dumps(event, indent=2))
+    else:
+        d = event["details"]
+        click.echo(
+            f"{d['register']} signed off by {event['user']}: {d['verdict']} "
+            f"(audit event {event['seq']}, signed)"
+        )
