@@ -15,8 +15,8 @@ def test_demo_runs_the_whole_pipeline(run_cli, tmp_path):
     out = tmp_path / "demo"
     result = run_cli("demo", "--out", str(out), "--persons", "5000")
     assert result.exit_code == 0, result.output
-    for step in range(1, 8):
-        assert f"{step}/7" in result.output
+    for step in range(1, 9):
+        assert f"{step}/8" in result.output
     assert "clean delivery: critical failures: 0" in result.output
     assert "extract: critical failures: 0" in result.output
     assert (out / "catalogue" / "index.html").exists()
@@ -29,3 +29,9 @@ def test_demo_runs_the_whole_pipeline(run_cli, tmp_path):
     report = AuditLog(out / "state" / "audit.jsonl").verify(trust=trust)
     assert report.events >= 7 and report.signed_events >= 4
     assert not (tmp_path / ".mikrodata").exists()
+    # the output went through the review and verifies offline
+    release = out / "releases" / "P2026-001" / "P2026-001-R001"
+    assert (release / "persons_by_household_type.csv").exists()
+    from mikrodata.toolkit.release import verify_release
+
+    assert verify_release(release, trust).manifest["approved_by"] == ["steward"]

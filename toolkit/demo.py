@@ -13,7 +13,10 @@ register holder and a project meet them:
 6. the project extract, built through the gate with delivery checks, verified, and
    checked again as an extract (``mikrodata extract build|verify``, ``quality run
    --extract``);
-7. the audit trail verified (``mikrodata audit verify``).
+7. an output: a checked table the researcher asks for, approved by the steward (re-checked
+   under the approved rules), released with a signed manifest and verified
+   (``request_release``, ``mikrodata release approve|verify``);
+8. the audit trail verified (``mikrodata audit verify``).
 
 Everything is written under one directory; the state (key store, audit log, rejected
 rows, delivery-check reports) goes to its ``state/`` folder, never to the user's own.
@@ -75,7 +78,10 @@ def run_demo(
     from mikrodata.quality.history_report import write_history
     from mikrodata.quality.missingness import write_missingness
     from mikrodata.quality.run import run_quality
+    from mikrodata.toolkit import disclosure
     from mikrodata.toolkit.extract import build_extract, verify_extract
+    from mikrodata.toolkit.project import open_extract
+    from mikrodata.toolkit.release import approve_release, verify_recorded
     from mikrodata.toolkit.synthetic import generate, realism_report
     from mikrodata.toolkit.synthetic.report import format_markdown
 
@@ -100,10 +106,10 @@ def run_demo(
     with _environment(**env):
         audit = AuditLog(state / "audit.jsonl")
 
-        echo("1/7 catalogue documentation")
+        echo("1/8 catalogue documentation")
         paths["catalogue docs"] = build_docs(out / "catalogue")
 
-        echo(f"2/7 synthetic registers: {persons:,} people, {years[0]}-{years[1]}")
+        echo(f"2/8 synthetic registers: {persons:,} people, {years[0]}-{years[1]}")
         registers = out / "registers"
         generate(registers, persons=persons, years=years, seed=seed)
         faulty = out / "registers-with-faults"
@@ -116,7 +122,7 @@ def run_demo(
         paths["realism report"] = realism
 
         year = years[1]
-        echo(f"3/7 quality review of the deliveries (ekonomiskt_bistand {year})")
+        echo(f"3/8 quality review of the deliveries (ekonomiskt_bistand {year})")
         clean = run_quality(
             "ekonomiskt_bistand", registers, out / "quality" / "delivery", year=year
         )
@@ -136,7 +142,7 @@ def run_demo(
         paths["missingness heatmap"] = out / "quality" / "missingness" / "missingness.html"
         paths["variable history"] = out / "quality" / "history" / "history.html"
 
-        echo("4/7 key store, signing key and project key")
+        echo("4/8 key store, signing key and project key")
         keystore = KeyStore.create(state / "keystore", passphrase)
         (state / "trusted_keys").mkdir()
         public = keystore.public_key()
@@ -150,7 +156,7 @@ def run_demo(
         )
         keystore.ensure_project(PROJECT)
 
-        echo(f"5/7 access request {PROJECT}: draft -> confidentiality approved")
+        echo(f"5/8 access request {PROJECT}: draft -> confidentiality approved")
         request = out / "requests" / f"{PROJECT}.yaml"
         request.parent.mkdir()
         create_request(request, PROJECT, user=RESEARCHER, audit=audit)
@@ -159,7 +165,7 @@ def run_demo(
         transition(request, "confidentiality_approved", user=STEWARD, audit=audit, signer=keystore)
         paths["access request"] = request
 
-        echo("6/7 project extract: gate, delivery checks, pseudonyms, manifest")
+        echo("6/8 project extract: gate, delivery checks, pseudonyms, manifest")
         extract = out / "extracts" / PROJECT
         built = build_extract(
             request,
@@ -183,7 +189,35 @@ def run_demo(
         paths["extract"] = extract
         paths["extract manifest"] = extract / "manifest.json"
 
-        echo("7/7 audit trail")
+        echo("7/8 an output: a checked table asked for, re-checked, released, signed, verified")
+        project = open_extract(extract, user=RESEARCHER, audit=audit)
+        frame = project.frame("ekonomiskt_bistand")
+        frame = frame[frame["statistikar"] == year]  # keeps where the data came from
+        table = disclosure.frequency(frame, "hushallstyp", unit="personnummer")
+        requests = out / "output-requests"
+        with _environment(MIKRODATA_USER=RESEARCHER):  # the researcher asks
+            disclosure.request_release(
+                table,
+                "persons_by_household_type",
+                f"Persons by household type, {year}",
+                folder=requests,
+            )
+        released = approve_release(  # another person, the steward, approves
+            request,
+            folder=requests,
+            user=STEWARD,
+            audit=audit,
+            signer=keystore,
+            releases=out / "releases",
+            trail=state / "release-trail",
+        )
+        verify_recorded(released["directory"], audit=audit, user=STEWARD)
+        result.facts["output status"] = table.status
+        result.facts["released"] = f"{released['release_id']} (signed, verified)"
+        paths["output request"] = requests
+        paths["release"] = Path(released["directory"])
+
+        echo("8/8 audit trail")
         report = audit.verify()
         result.facts["audit events (chain verified)"] = report.events
         paths["audit log"] = audit.path

@@ -22,7 +22,8 @@ __all__ = ["demo"]
 def demo(out: Path, persons: int, seed: int) -> None:
     """Run the main job on synthetic registers: catalogue docs, a synthetic delivery
     (clean and with faults), quality review, key store, an access request walked to
-    approval, the pseudonymised project extract, and the verified audit trail."""
+    approval, the pseudonymised project extract, an output released through the steward's
+    review with a signed manifest, and the verified audit trail."""
     from mikrodata.toolkit.demo import run_demo
 
     result = run_demo(out, persons=persons, seed=seed, echo=click.echo)
