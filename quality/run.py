@@ -137,6 +137,7 @@ class QualityReport:
     outcomes: list[ExpectationOutcome]
     seconds: float
     out: Path | None = None
+    delivery: dict[str, Any] | None = None  # format and read counts of a staged delivery
 
     @property
     def failures(self) -> list[ExpectationOutcome]:
@@ -158,6 +159,7 @@ class QualityReport:
             "failed": len(self.failures),
             "critical_failed": len(self.critical_failures),
             "success": not self.critical_failures,
+            "delivery": self.delivery,
             "outcomes": [o.as_dict() for o in self.outcomes],
         }
 
@@ -379,6 +381,43 @@ class _Collector:
             ]
 
 
+def _reading_outcome(src: Source, year: int) -> ExpectationOutcome | None:
+    """A delivery that is not Parquet was read by the one reader: its rejected rows (a
+    value not readable as its catalogue type, a line with the wrong number of fields)
+    fail a critical expectation of their own, named by file, row and column only."""
+    staged = src.staged
+    if staged is None:
+        return None
+    outcome = ExpectationOutcome(
+        year=year,
+        suite=f"{src.register}.delivery",
+        expectation="expect_rows_readable_as_catalogue_types",
+        check="readable",
+        variable=None,
+        critical=True,
+        description="every row can be read, each value as its catalogue type",
+        mostly=1.0,
+        batches=1,
+        element_count=staged.rows_in,
+        unexpected_count=staged.rows_rejected,
+        all_batches_succeeded=staged.rows_rejected == 0,
+    )
+    if staged.rejects is not None:
+        first = pq.read_table(
+            staged.rejects, columns=["source_file", "source_row", "column", "reason"]
+        ).slice(0, EXAMPLES)
+        outcome.examples = [
+            {
+                "file": r["source_file"],
+                "row": r["source_row"],
+                "column": r["column"],
+                "reason": r["reason"],
+            }
+            for r in first.to_pylist()
+        ]
+    return outcome
+
+
 def _markdown(report: QualityReport) -> str:
     lines = [
         f"# Quality summary: {report.register} ({report.mode})",
@@ -539,7 +578,8 @@ def run_quality(
     data_docs: bool = True,
     raise_on_failure: bool = True,
 ) -> QualityReport:
-    """Validate ``data`` (a Parquet file or dataset) of ``register`` and write ``out``.
+    """Validate ``data`` (a file or directory, in any delivery format) of ``register``
+    and write ``out``.
 
     Raises :class:`QualityFailure` (exit code 15) when a critical expectation fails,
     after the outputs are written (unless ``raise_on_failure`` is False).
@@ -563,6 +603,9 @@ def run_quality(
             context = open_context(tmp)
             gx_root = tmp / GX_DIR
             rows = _validate(context, reg, src, years, extract, batch_rows, collector, gx_root)
+            reading = _reading_outcome(src, years[0])
+            if reading is not None:
+                collector.outcomes[("delivery", reading.expectation)] = reading
             report = QualityReport(
                 register=reg.name,
                 mode="extract" if extract else "delivery",
@@ -571,6 +614,15 @@ def run_quality(
                 outcomes=list(collector.outcomes.values()),
                 seconds=0.0,
                 out=out_path,
+                delivery=None
+                if src.staged is None
+                else {
+                    "format": src.staged.format,
+                    "rows_in": src.staged.rows_in,
+                    "rows_read": src.staged.rows_out,
+                    "rows_rejected": src.staged.rows_rejected,
+                    **src.staged.details,
+                },
             )
             if data_docs:
                 context.build_data_docs()
