@@ -3,10 +3,11 @@
 A delivery is a file, or a directory of files of one format (hive-style folders such as
 ``statistikar=2015/`` add their value as a column). Its rows come out as Arrow record
 batches whose columns have the catalogue's types (:mod:`quality.delivery.convert`);
-columns the catalogue does not know come out as text. A row with a value that cannot be
-read as its catalogue type, or a line that cannot be split into fields, is a rejected
-row with its source file, row and reason (:mod:`toolkit.rejects`), never coerced;
-``rows_in == rows_out + rows_rejected`` is checked when the last batch has been read.
+columns the catalogue does not know come out as text (Parquet's keep their type). A
+row with a value that cannot be read as its catalogue type, or a line that cannot be
+split into fields, is a rejected row with its source file, row and reason
+(:mod:`toolkit.rejects`), never coerced; ``rows_in == rows_out + rows_rejected`` is
+checked when the last batch has been read.
 
 Formats, by suffix: Parquet (``.parquet``, ``.pq``); delimited text (``.csv``, ``.tsv``,
 ``.txt``); fixed-width text (``.txt``, ``.dat`` with a layout: ``--layout`` or a
@@ -169,11 +170,24 @@ def _parquet(path: Path, batch_rows: int) -> tuple[list[str], int, Iterator[RawB
     return names, source.metadata.num_rows, batches()
 
 
+def _same_type(values: pa.Array, field_: pa.Field, name: str) -> pa.Array:
+    if values.type == field_.type:
+        return values
+    try:
+        return values.cast(field_.type)
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+        raise BadInputError(
+            f"column {field_.name} of {name} has another type than in the first file",
+            "deliver every file of one register with the same column types",
+        ) from None
+
+
 @dataclass
 class _Opened:
     file: Path
     names: list[str]  # delivered names, as the catalogue spells them where it knows them
     batches: Iterator[RawBatch]
+    native: dict[str, pa.DataType]  # Parquet's own types (kept for unknown columns)
     decimal_comma: bool
     encoding: str | None = None
     delimiter: str | None = None
@@ -217,9 +231,16 @@ class Delivery:
                 f"{self.files[0].name} has no column named as a variable of {self.register}",
                 "check that the file has a header line with the catalogue's variable names",
             )
+        native: dict[str, pa.DataType] = {}
+        for opened in self._opened:
+            for n, t in opened.native.items():
+                native.setdefault(n, t)
         self.schema = pa.schema(
             [
-                pa.field(n, ARROW_TYPES[self._types[n]] if n in self._types else pa.string())
+                pa.field(
+                    n,
+                    ARROW_TYPES[self._types[n]] if n in self._types else native.get(n, pa.string()),
+                )
                 for n in names
             ]
         )
@@ -234,8 +255,11 @@ class Delivery:
         kind = delivery_format(file, o)
         decimal_comma = o.decimal == ","
         encoding = delimiter = None
+        native: dict[str, pa.DataType] = {}
         if kind == "parquet":
             names, _, batches = _parquet(file, o.batch_rows)
+            schema = pq.read_schema(file)
+            native = {self._catalogue_name(f.name): f.type for f in schema}
         elif kind == "csv":
             names, encoding, delimiter, batches = read_delimited(
                 file, encoding=o.encoding, delimiter=o.delimiter, block_bytes=o.block_bytes
@@ -257,7 +281,7 @@ class Delivery:
         if len(set(mapped)) != len(mapped):
             raise BadInputError(f"{file.name} names a column twice", "fix the column names")
         mapped += [n for n in extra if n not in mapped]
-        return _Opened(file, mapped, batches, decimal_comma, encoding, delimiter)
+        return _Opened(file, mapped, batches, native, decimal_comma, encoding, delimiter)
 
     def relative(self, file: Path) -> str:
         return file.relative_to(self.root).as_posix()
@@ -323,8 +347,12 @@ class Delivery:
                 typed[field_.name] = pa.nulls(n, field_.type)
                 continue
             kind = self._types.get(field_.name)
-            if kind is None:
-                typed[field_.name] = to_text(values)
+            if kind is None:  # not in the catalogue: text, or Parquet's own type
+                typed[field_.name] = (
+                    to_text(values)
+                    if field_.type == pa.string()
+                    else _same_type(values, field_, name)
+                )
                 continue
             converted, bad = to_catalogue_type(values, kind, decimal_comma=opened.decimal_comma)
             typed[field_.name] = converted
@@ -373,7 +401,7 @@ def open_delivery(
 ) -> Delivery:
     """Open the delivery at ``path`` (a file or a directory of one format). With a
     ``register``, columns get the catalogue's types; columns it does not know (every
-    column, without a register) are text."""
+    column, without a register) are text, or keep their type in Parquet."""
     options = options or ReadOptions()
     path = Path(path)
     files, root = _files(path, options)
