@@ -208,3 +208,116 @@ def test_a_file_that_cannot_be_read_is_a_one_line_error_in_every_command(run_cli
         env=env,
     )
     assert result.exit_code == 11 and "no input file" in result.output
+
+
+def _keys(run_cli, tmp_path, project="P1"):
+    env = {
+        "MIKRODATA_HOME": str(tmp_path / "home"),
+        "MIKRODATA_KEYSTORE": str(tmp_path / "keystore"),
+        "MIKRODATA_KEYSTORE_PASSPHRASE": PASSPHRASE,
+    }
+    if not (tmp_path / "keystore").exists():
+        _ok(run_cli, "keys", "init", "--project", project, env=env)
+    return env
+
+
+def test_cohort_files_and_rekey_read_every_format(run_cli, tmp_path, deliveries, table):
+    from mikrodata.toolkit.extract.population import _read_cohort
+
+    want = table.column("personnummer").to_pylist()
+    env = _keys(run_cli, tmp_path)
+    _ok(run_cli, "keys", "rotate", "--project", "P1", env=env)
+    pairs = {}
+    for kind in FORMATS:
+        assert _read_cohort(deliveries[kind], "personnummer").to_pylist() == want, kind
+        out = tmp_path / f"rekey-{kind}.parquet"
+        said = _ok(
+            run_cli,
+            "keys",
+            "rekey",
+            "--project",
+            "P1",
+            "--in",
+            str(deliveries[kind]),
+            "--column",
+            "personnummer",
+            "--from",
+            "1",
+            "--to",
+            "2",
+            "--out",
+            str(out),
+            env=env,
+        )
+        assert "pairs" in said
+        pairs[kind] = pq.read_table(out).sort_by("old_pseudonym")
+    assert pairs["parquet"].num_rows == len(set(want))
+    for kind, got in pairs.items():
+        assert got.equals(pairs["parquet"]), kind
+
+
+def test_unreadable_cohort_files_and_rekey_inputs_are_one_line_errors(run_cli, tmp_path):
+    from mikrodata.toolkit.errors import BadInputError
+    from mikrodata.toolkit.extract.population import _read_cohort
+
+    data = (REAL / "sample.dta").read_bytes()
+    cut = tmp_path / "cohort.dta"
+    cut.write_bytes(data[: len(data) // 3])
+    with pytest.raises(BadInputError, match="cohort.dta"):
+        _read_cohort(cut, "personnummer")
+    with pytest.raises(BadInputError, match="is a directory"):
+        _read_cohort(tmp_path, "personnummer")
+    env = _keys(run_cli, tmp_path)
+    for path, message in ((cut, "cannot be read as a Stata file"), (tmp_path, "no input file")):
+        result = run_cli(
+            "keys",
+            "rekey",
+            "--project",
+            "P1",
+            "--in",
+            str(path),
+            "--column",
+            "personnummer",
+            "--from",
+            "1",
+            "--to",
+            "2",
+            "--out",
+            str(tmp_path / "r.parquet"),
+            env=env,
+        )
+        assert result.exit_code == 11 and message in result.output, result.output
+        assert result.output.count("\n") == 1
+
+
+def test_extract_build_stops_on_a_truncated_sas_delivery(run_cli, tmp_path):
+    from mikrodata.access_requests import AuditLog
+    from tests.access_requests.support import new_approved_request, steward_store
+
+    env = {
+        "MIKRODATA_AUDIT_LOG": str(tmp_path / "audit.jsonl"),
+        "MIKRODATA_KEYSTORE": str(tmp_path / "keystore"),
+        "MIKRODATA_KEYSTORE_PASSPHRASE": PASSPHRASE,
+        "MIKRODATA_USER": STEWARD,
+    }
+    _ok(run_cli, "keys", "init", "--project", "P2026-001", env=env)
+    store = steward_store(tmp_path / "keystore")
+    request = new_approved_request(tmp_path, AuditLog(tmp_path / "audit.jsonl"), store=store)
+    registers = tmp_path / "registers"
+    registers.mkdir()
+    data = (REAL / "sample.sas7bdat").read_bytes()
+    (registers / f"{REGISTER}.sas7bdat").write_bytes(data[: len(data) // 3])
+    result = run_cli(
+        "extract",
+        "build",
+        "--request",
+        str(request),
+        "--registers",
+        str(registers),
+        "--out",
+        str(tmp_path / "extract"),
+        env=env,
+    )
+    assert result.exit_code == 11, result.output
+    assert f"{REGISTER}.sas7bdat cannot be read as a SAS file" in result.output
+    assert not (tmp_path / "extract").exists()
