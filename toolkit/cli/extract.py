@@ -142,7 +142,13 @@ def verify(directory: Path, request: Path | None, user: str | None, log: Path | 
 @extract.command()
 @_request_opt
 @click.option("--out", type=click.Path(file_okay=False, path_type=Path), required=True)
-@click.option("--persons", type=click.IntRange(1, 100_000), default=100, show_default=True)
+@click.option(
+    "--persons",
+    type=click.IntRange(1, 1_000_000),
+    default=2000,
+    show_default=True,
+    help="People in the synthetic population the dummy is drawn from.",
+)
 @click.option("--seed", type=int, default=0, show_default=True)
 @_user_opt
 @_log_opt
@@ -160,8 +166,8 @@ def dummy(
     )
     click.echo(
         f"dummy extract of project {result.manifest['project']} written to {out}: {rows} "
-        f"({persons:,} synthetic persons, seed {seed}); it has the approved shape and holds "
-        "no register data"
+        f"(a synthetic population of {persons:,}, seed {seed}); it has the approved shape "
+        "and holds no register data"
     )
 
 

@@ -344,9 +344,15 @@ def _dodsorsak(pop, years, rng, geo):
         hi = np.array([r[1] for r in ranges])[pick]
         val = lo + (rng.random(who.size) * (hi - lo + 1)).astype(np.int64)
         letters = np.array([chr(65 + i) for i in range(26)], dtype=object)
+        # np.char.zfill fails on an empty array (a small population with no deaths)
+        two_digits = (
+            np.char.zfill((val % 100).astype(str), 2).astype(object)
+            if who.size
+            else np.array([], dtype=object)
+        )
         icd = (
             letters[val // 100]
-            + np.char.zfill((val % 100).astype(str), 2).astype(object)
+            + two_digits
             + rng.integers(0, 10, who.size).astype(str).astype(object)
         )
         missing = rng.random(who.size) < DEATH_CAUSE_MISSING
