@@ -18,6 +18,7 @@ from __future__ import annotations
 import codecs
 import csv
 import io
+import itertools
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -166,7 +167,8 @@ def read_delimited(
 
     def batches() -> Iterator[RawBatch]:
         row = 0  # rows before this block (the header is not a row)
-        for block in (first, *blocks) if first else blocks:
+        # chain, never (first, *blocks): that would read the whole file into memory
+        for block in itertools.chain([first] if first else [], blocks):
             n = block.count(b"\n") + (0 if block.endswith(b"\n") else 1)
             try:
                 table, invalid = parse(block)

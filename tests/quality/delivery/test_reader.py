@@ -221,3 +221,25 @@ def test_files_that_cannot_be_read_are_one_line_errors_naming_the_file(tmp_path,
     garbage = tmp_path / "garbage.dta"
     shutil.copy(REAL / "sample.sav", garbage)
     assert "garbage.dta" in _error(garbage)
+
+
+def test_text_is_read_a_block_at_a_time_not_whole(tmp_path, delivery, monkeypatch):
+    from mikrodata.quality.delivery import text
+
+    path = write_csv(delivery, tmp_path / "eb.csv")
+    taken = []
+    blocks = text._blocks
+
+    def counting(*args, **kwargs):
+        for block in blocks(*args, **kwargs):
+            taken.append(len(block))
+            yield block
+
+    monkeypatch.setattr(text, "_blocks", counting)
+    reader = open_delivery(path, REGISTER, ReadOptions(block_bytes=1024))
+    batches = reader.batches()
+    next(batches)
+    total = path.stat().st_size // 1024
+    assert total > 5 and len(taken) <= 2  # the first batch needs the first block(s) only
+    rest = sum(b.num_rows for b in batches)
+    assert rest + len(taken) > 0 and reader.rows_out == delivery.num_rows
