@@ -347,11 +347,11 @@ class Delivery:
                 typed[field_.name] = pa.nulls(n, field_.type)
                 continue
             kind = self._types.get(field_.name)
-            if kind is None:  # not in the catalogue: text, or Parquet's own type
+            if kind is None:  # not in the catalogue: text, or Parquet's own values
                 typed[field_.name] = (
-                    to_text(values)
-                    if field_.type == pa.string()
-                    else _same_type(values, field_, name)
+                    _same_type(values, field_, name)
+                    if field_.name in opened.native
+                    else to_text(values)
                 )
                 continue
             converted, bad = to_catalogue_type(values, kind, decimal_comma=opened.decimal_comma)

@@ -321,3 +321,42 @@ def test_extract_build_stops_on_a_truncated_sas_delivery(run_cli, tmp_path):
     assert result.exit_code == 11, result.output
     assert f"{REGISTER}.sas7bdat cannot be read as a SAS file" in result.output
     assert not (tmp_path / "extract").exists()
+
+
+def test_unreadable_rows_stop_extract_build_in_its_delivery_checks(run_cli, tmp_path, table):
+    from mikrodata.access_requests import AuditLog
+    from tests.access_requests.support import new_approved_request, steward_store
+
+    env = {
+        "MIKRODATA_AUDIT_LOG": str(tmp_path / "audit.jsonl"),
+        "MIKRODATA_KEYSTORE": str(tmp_path / "keystore"),
+        "MIKRODATA_KEYSTORE_PASSPHRASE": PASSPHRASE,
+        "MIKRODATA_USER": STEWARD,
+        "MIKRODATA_HOME": str(tmp_path / "home"),
+    }
+    _ok(run_cli, "keys", "init", "--project", "P2026-001", env=env)
+    store = steward_store(tmp_path / "keystore")
+    request = new_approved_request(tmp_path, AuditLog(tmp_path / "audit.jsonl"), store=store)
+    registers = tmp_path / "registers"
+    registers.mkdir()
+    path = WRITERS["csv"](table, registers, REGISTER)
+    lines = path.read_bytes().split(b"\r\n")
+    j = lines[0].split(b";").index(b"manad")
+    fields = lines[3].split(b";")
+    fields[j] = b"mars"
+    lines[3] = b";".join(fields)
+    path.write_bytes(b"\r\n".join(lines))
+    result = run_cli(
+        "extract",
+        "build",
+        "--request",
+        str(request),
+        "--registers",
+        str(registers),
+        "--out",
+        str(tmp_path / "extract"),
+        env=env,
+    )
+    assert result.exit_code == 15, result.output
+    assert "readable" in result.output and "mars" not in result.output
+    assert not (tmp_path / "extract").exists()

@@ -243,3 +243,14 @@ def test_text_is_read_a_block_at_a_time_not_whole(tmp_path, delivery, monkeypatc
     assert total > 5 and len(taken) <= 2  # the first batch needs the first block(s) only
     rest = sum(b.num_rows for b in batches)
     assert rest + len(taken) > 0 and reader.rows_out == delivery.num_rows
+
+
+def test_parquet_columns_the_catalogue_does_not_know_pass_unchanged(tmp_path):
+    import pyarrow.parquet as pq
+
+    path = tmp_path / "other.parquet"
+    table = pa.table({"note": [" padded ", "", None], "count": pa.array([1, None, 3], pa.int32())})
+    pq.write_table(table, path)
+    reader, got = _read(path)
+    assert got.drop_columns(["_file", "_row"]).equals(table)
+    assert reader.rows_out == 3
