@@ -7,11 +7,8 @@ import datetime as dt
 from pathlib import Path
 
 import click
-import pyarrow.parquet as pq
 
 from mikrodata.pseudonymisation import ENCODINGS, pseudonymise_file
-from mikrodata.quality.delivery import ReadOptions, open_delivery
-from mikrodata.toolkit.atomic import atomic_file
 from mikrodata.toolkit.cli.keys import keystore_option, log_option, open_keystore
 from mikrodata.toolkit.errors import BadInputError
 
@@ -48,6 +45,10 @@ def _columns(
 def _write_unreadable(delivery, out_path: Path) -> Path | None:
     """Rows the reader could not use (wrong type, broken line), steward side (0600):
     ``<out>.unreadable.parquet`` beside the output, only when there are any."""
+    import pyarrow.parquet as pq
+
+    from mikrodata.toolkit.atomic import atomic_file
+
     table = delivery.reject_table()
     if not table.num_rows:
         return None
@@ -161,6 +162,8 @@ def pseudonymise(
     if not in_path.is_file():
         raise BadInputError(f"no input file {in_path}", "check the path")
     # The one delivery reader opens every format (typed by the catalogue with --register).
+    from mikrodata.quality.delivery import ReadOptions, open_delivery
+
     delivery = open_delivery(
         in_path,
         register,
