@@ -16,6 +16,7 @@ from __future__ import annotations
 import contextlib
 import contextvars
 import os
+import shutil
 import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -56,9 +57,15 @@ class Staged:
 
 @dataclass
 class _Context:
-    scratch: Path
+    parent: Path | None  # where the staging folder goes (None: the system's temp folder)
     options: ReadOptions
     staged: dict[tuple[str, str], Staged]
+    scratch: Path | None = None  # made on the first delivery staged
+
+    def folder(self) -> Path:
+        if self.scratch is None:
+            self.scratch = Path(tempfile.mkdtemp(prefix=".mikrodata-stage-", dir=self.parent))
+        return self.scratch
 
 
 _CURRENT: contextvars.ContextVar[_Context | None] = contextvars.ContextVar(
@@ -67,19 +74,17 @@ _CURRENT: contextvars.ContextVar[_Context | None] = contextvars.ContextVar(
 
 
 @contextlib.contextmanager
-def staging(scratch: Path | None = None, options: ReadOptions | None = None) -> Iterator[_Context]:
-    """Stage deliveries into ``scratch`` (a temporary directory when None) until exit."""
-    with contextlib.ExitStack() as stack:
-        if scratch is None:
-            scratch = Path(
-                stack.enter_context(tempfile.TemporaryDirectory(prefix=".mikrodata-stage-"))
-            )
-        context = _Context(Path(scratch), options or ReadOptions(), {})
-        token = _CURRENT.set(context)
-        try:
-            yield context
-        finally:
-            _CURRENT.reset(token)
+def staging(parent: Path | None = None, options: ReadOptions | None = None) -> Iterator[_Context]:
+    """Stage deliveries in a temporary folder inside ``parent`` (the system's temporary
+    folder when None), made only when a delivery needs staging and removed on exit."""
+    context = _Context(Path(parent) if parent is not None else None, options or ReadOptions(), {})
+    token = _CURRENT.set(context)
+    try:
+        yield context
+    finally:
+        _CURRENT.reset(token)
+        if context.scratch is not None:
+            shutil.rmtree(context.scratch, ignore_errors=True)
 
 
 def active() -> bool:
@@ -187,6 +192,6 @@ def staged(path: Path, register: str) -> Staged:
         )
     key = (str(Path(path).resolve()), register)
     if key not in context.staged:
-        out_dir = Path(tempfile.mkdtemp(prefix=f"{register}-", dir=context.scratch))
+        out_dir = Path(tempfile.mkdtemp(prefix=f"{register}-", dir=context.folder()))
         context.staged[key] = stage_delivery(Path(path), register, out_dir, context.options)
     return context.staged[key]

@@ -225,10 +225,8 @@ def build_extract(
     mark, layout), once, staged beside the extract for the length of the build."""
     request_path, registers_dir, out = Path(request_path), Path(registers_dir), Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
-    with (
-        tempfile.TemporaryDirectory(prefix=".mikrodata-stage-", dir=out.parent) as scratch,
-        staging(Path(scratch), read_options),
-    ):
+    # A delivery not in Parquet is staged beside the extract, on the disk that holds it.
+    with staging(out.parent, read_options):
         return _build(
             request_path,
             registers_dir,
