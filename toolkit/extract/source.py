@@ -40,6 +40,9 @@ def source_files(registers_dir: Path, register: str) -> list[Path]:
     staged_file = _staged_file(registers_dir, register)
     if staged_file is not None:
         return [staged_file]
+    found = delivery_path(Path(registers_dir), register)
+    if found is not None and found[1] == "parquet" and found[0].is_file():
+        return [found[0]]  # one file, DIR/<register>.parquet
     root = Path(registers_dir) / register
     files = sorted(root.rglob("*.parquet")) if root.is_dir() else []
     if not files:

@@ -25,7 +25,7 @@ from tests.access_requests.support import (
 from tests.quality.delivery.support import WRITERS, read_delivery_table
 
 REGISTER = "ekonomiskt_bistand"
-FORMATS = ["csv", "dta", "sas7bdat", "xpt", "sav", "fixed"]
+FORMATS = ["csv", "dta", "sas7bdat", "xpt", "sav", "fixed", "parquet"]  # parquet: one file
 
 
 @pytest.fixture(scope="module")
@@ -97,12 +97,15 @@ def test_every_format_gives_the_extract_of_the_parquet_delivery(
     assert data.equals(base_data)  # same rows, same order, same pseudonyms
     assert checksum == base_checksum
     entry = result.manifest["registers"][REGISTER]
+    assert "delivery" not in base_result.manifest["registers"][REGISTER]
+    if kind == "parquet":  # DIR/<register>.parquet: read as it is, not staged
+        assert "delivery" not in entry
+        return
     assert entry["delivery"] == {
         "format": kind,
         "rows_in": table.num_rows,
         "rows_unreadable": 0,
     }
-    assert "delivery" not in base_result.manifest["registers"][REGISTER]
     assert not any(
         table.column("personnummer").to_pylist()[0] in json.dumps(v) for v in entry.values()
     )
