@@ -25,8 +25,6 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from mikrodata.toolkit.errors import BadInputError
-
 from .reader import FORMATS, LAYOUT_SUFFIX, Delivery, ReadOptions, open_delivery
 
 __all__ = [
@@ -114,7 +112,9 @@ def delivery_path(registers_dir: Path, register: str) -> tuple[Path, str] | None
     if folder.is_dir():
         files = [p for p in folder.rglob("*") if _is_delivery_file(p)]
         if files:
-            parquet = all(FORMATS[p.suffix.lower()] == "parquet" for p in files)
+            # Any Parquet file makes it a Parquet delivery, read as before (other files
+            # beside it, a README.txt, are not rows).
+            parquet = any(FORMATS[p.suffix.lower()] == "parquet" for p in files)
             return folder, "parquet" if parquet else "other"
         return None
     for p in sorted(Path(registers_dir).glob(f"{register}.*")):
@@ -187,9 +187,8 @@ def staged(path: Path, register: str) -> Staged:
     """The delivery at ``path`` staged in the current :func:`staging` context (once)."""
     context = _CURRENT.get()
     if context is None:
-        raise BadInputError(  # a caller's bug more than a user's; say what is needed
-            f"{path.name} is not Parquet and no staging area is open", "report this bug"
-        )
+        # a bug in the caller, not the user's mistake: a traceback is right
+        raise RuntimeError("staged() called outside a staging() context")
     key = (str(Path(path).resolve()), register)
     if key not in context.staged:
         out_dir = Path(tempfile.mkdtemp(prefix=f"{register}-", dir=context.folder()))

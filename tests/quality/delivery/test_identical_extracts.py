@@ -129,3 +129,16 @@ def test_unreadable_rows_of_a_text_delivery_are_rejected_and_counted(tmp_path, t
     assert [(r["source_file"], r["source_row"], r["column"], r["reason"]) for r in rejected] == [
         (f"{REGISTER}.csv", 5, "antal_vuxna", "type")
     ]
+
+
+def test_a_parquet_delivery_with_a_text_file_beside_it_is_still_parquet(tmp_path):
+    from mikrodata.quality.delivery.stage import delivery_path
+
+    folder = tmp_path / REGISTER / "statistikar=2016"
+    folder.mkdir(parents=True)
+    pq.write_table(pa.table({"x": [1]}), folder / "part-0.parquet")
+    (tmp_path / REGISTER / "README.txt").write_text("delivered 2026-11-30\n")
+    assert delivery_path(tmp_path, REGISTER) == (tmp_path / REGISTER, "parquet")
+    (folder / "part-0.parquet").unlink()
+    (folder / "part-0.csv").write_text("x\n1\n")
+    assert delivery_path(tmp_path, REGISTER) == (tmp_path / REGISTER, "other")
