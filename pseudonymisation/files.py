@@ -208,6 +208,7 @@ def pseudonymise_file(
     reject_path: str | os.PathLike[str] | None = None,
     rejects_with_identifiers: bool = False,
     check_residual: bool = True,
+    source: tuple[pa.Schema, Iterable[pa.RecordBatch]] | None = None,
 ) -> FileResult:
     """Stream ``in_path`` (Parquet or CSV) to ``out_path`` with identifier columns
     replaced by pseudonyms under ``key``; rejected rows go to the reject file.
@@ -215,7 +216,9 @@ def pseudonymise_file(
     ``columns`` maps column -> domain as in :func:`pseudonymise_table`.
     ``rejects_with_identifiers`` adds the raw identifiers of rejected rows to the
     reject file, for the steward to correct them (it stays steward-side, mode 0600).
-    Returns a :class:`FileResult`; raises BadInputError for unusable input and
+    ``source`` is the input already opened (a schema and its batches; the command line
+    opens every delivery format with ``quality.delivery.open_delivery``); ``in_path`` then
+    only names it. Returns a :class:`FileResult`; raises BadInputError for unusable input and
     IntegrityError when a check fails, in both cases writing nothing.
     """
     in_path, out_path = Path(in_path), Path(out_path)
@@ -227,7 +230,8 @@ def pseudonymise_file(
     resolved = {p.resolve() for p in (out_path, rej_path)}
     if in_path.resolve() in resolved or len(resolved) < 2:
         raise BadInputError("the output would overwrite the input", "choose another --out")
-    in_kind, out_kind = _kind(in_path), _kind(out_path)
+    in_kind = "opened" if source is not None else _kind(in_path)
+    out_kind = _kind(out_path)
     _kind(rej_path)
 
     engine = Pseudonymiser(
@@ -238,7 +242,9 @@ def pseudonymise_file(
         allow_null=allow_null,
     )
     expected_rows: int | None = None
-    if in_kind == "parquet":
+    if source is not None:
+        schema, batches = source[0], iter(source[1])
+    elif in_kind == "parquet":
         try:
             # pre_buffer=False: the pre-buffering reader keeps every row group it has read
             # (memory grows with the file); without it memory stays flat.

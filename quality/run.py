@@ -150,6 +150,8 @@ class QualityReport:
     outcomes: list[ExpectationOutcome]
     seconds: float
     out: Path | None = None
+    # the delivered files' checksums (what a sign-off is bound to) and, for a delivery
+    # staged from another format, its format and read counts
     delivery: dict[str, Any] = field(default_factory=dict)
     checked_by: str = ""
     checked_at: str = ""
@@ -422,6 +424,43 @@ class _Collector:
             ]
 
 
+def _reading_outcome(src: Source, year: int) -> ExpectationOutcome | None:
+    """A delivery that is not Parquet was read by the one reader: its rejected rows (a
+    value not readable as its catalogue type, a line with the wrong number of fields)
+    fail a critical expectation of their own, named by file, row and column only."""
+    staged = src.staged
+    if staged is None:
+        return None
+    outcome = ExpectationOutcome(
+        year=year,
+        suite=f"{src.register}.delivery",
+        expectation="expect_rows_readable_as_catalogue_types",
+        check="readable",
+        variable=None,
+        critical=True,
+        description="every row can be read, each value as its catalogue type",
+        mostly=1.0,
+        batches=1,
+        element_count=staged.rows_in,
+        unexpected_count=staged.rows_rejected,
+        all_batches_succeeded=staged.rows_rejected == 0,
+    )
+    if staged.rejects is not None:
+        first = pq.read_table(
+            staged.rejects, columns=["source_file", "source_row", "column", "reason"]
+        ).slice(0, EXAMPLES)
+        outcome.examples = [
+            {
+                "file": r["source_file"],
+                "row": r["source_row"],
+                "column": r["column"],
+                "reason": r["reason"],
+            }
+            for r in first.to_pylist()
+        ]
+    return outcome
+
+
 def _markdown(report: QualityReport) -> str:
     lines = [
         f"# Quality summary: {report.register} ({report.mode})",
@@ -675,11 +714,26 @@ def _review_figures(register: str, data) -> list:
     ]
 
 
+def _staged_counts(src: Source) -> dict[str, Any]:
+    """Format and read counts of a delivery staged from another format ({} for Parquet)."""
+    if src.staged is None:
+        return {}
+    return {
+        "format": src.staged.format,
+        "rows_in": src.staged.rows_in,
+        "rows_read": src.staged.rows_out,
+        "rows_rejected": src.staged.rows_rejected,
+        **src.staged.details,
+    }
+
+
 def delivery_checksums(src: Source) -> dict[str, Any]:
-    """SHA-256 of every file read, and one checksum over them all: what a sign-off is
-    bound to (a changed delivery has a different checksum)."""
+    """SHA-256 of every file delivered, and one checksum over them all: what a sign-off
+    is bound to (a changed delivery has a different checksum). A staged delivery is
+    checked by its delivered file, not by the staged copy."""
     files = []
-    for path in src.files:
+    delivered = [src.staged.source] if src.staged is not None else src.files
+    for path in delivered:
         digest = hashlib.sha256()
         with open(path, "rb") as fh:
             for block in iter(lambda: fh.read(1 << 20), b""):
@@ -708,7 +762,8 @@ def run_quality(
     review_figures: bool = True,
     raise_on_failure: bool = True,
 ) -> QualityReport:
-    """Validate ``data`` (a Parquet file or dataset) of ``register`` and write ``out``.
+    """Validate ``data`` (a file or directory, in any delivery format) of ``register``
+    and write ``out``.
 
     Raises :class:`QualityFailure` (exit code 15) when a critical expectation fails,
     after the outputs are written (unless ``raise_on_failure`` is False).
@@ -736,6 +791,9 @@ def run_quality(
             context = open_context(tmp)
             gx_root = tmp / GX_DIR
             rows, pages = _validate(context, reg, src, years, extract, batch_rows, collector)
+            reading = _reading_outcome(src, years[0])
+            if reading is not None:
+                collector.outcomes[("delivery", reading.expectation)] = reading
             run_time = dt.datetime.now(dt.UTC)
             store_pages(context, pages, run_time)
             # Nothing unmasked should be stored; this is the safety net.
@@ -748,7 +806,7 @@ def run_quality(
                 outcomes=list(collector.outcomes.values()),
                 seconds=0.0,
                 out=out_path,
-                delivery=delivery_checksums(src),
+                delivery=delivery_checksums(src) | _staged_counts(src),
                 checked_by=current_identity().user,
                 checked_at=run_time.isoformat(timespec="seconds"),
             )

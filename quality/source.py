@@ -8,19 +8,25 @@ unique-key check stays exact while a batch, not the whole register, is in memory
 
 Every row keeps where it came from: ``_file`` (path relative to the data root) and
 ``_row`` (0-based row number within that file), the only way rows are named in reports.
+
+A delivery in another format (CSV, fixed width, SAS, Stata, SPSS) is first staged as
+Parquet by :mod:`quality.delivery.stage`, keeping each row's delivered file and row;
+rows it cannot read as their catalogue types are in :attr:`Source.staged`'s rejects.
 """
 
 from __future__ import annotations
 
+import contextlib
 import math
 import os
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import duckdb
 import pandas as pd
 
+from mikrodata.quality.delivery.stage import Staged, active, delivery_path, staged, staging
 from mikrodata.toolkit.errors import BadInputError
 
 __all__ = ["FILE_COLUMN", "ROW_COLUMN", "Source", "open_source"]
@@ -42,6 +48,8 @@ class Source:
     files: list[Path]
     year_column: str
     year: int | None = None  # the year asked for; used as the year of a file without one
+    staged: Staged | None = None  # a delivery in another format, staged as Parquet
+    _stack: contextlib.ExitStack | None = field(default=None, repr=False)
 
     def __post_init__(self) -> None:
         self._con = duckdb.connect()
@@ -49,10 +57,17 @@ class Source:
         # DuckDB draws its own progress bar on long queries; ours is the only one.
         self._con.execute("SET enable_progress_bar = false")
         file_list = ", ".join(_sql_str(str(f)) for f in self.files)
-        self._scan = (
-            f"read_parquet([{file_list}], hive_partitioning=true, union_by_name=true, "
-            "filename=true, file_row_number=true)"
-        )
+        if self.staged is not None:
+            # The staged file carries the delivered file and row (from 1) of each row.
+            self._scan = (
+                f"(SELECT * EXCLUDE (_file, _row), _file AS filename, "
+                f"_row - 1 AS file_row_number FROM read_parquet([{file_list}]))"
+            )
+        else:
+            self._scan = (
+                f"read_parquet([{file_list}], hive_partitioning=true, union_by_name=true, "
+                "filename=true, file_row_number=true)"
+            )
         try:
             self.columns = [
                 c
@@ -96,6 +111,8 @@ class Source:
         )
 
     def _relative(self, names: pd.Series) -> pd.Series:
+        if self.staged is not None:  # already relative to the delivery's root
+            return names.astype("category")
         root = str(self.root)
         mapping = {n: os.path.relpath(n, root) if n else "" for n in names.unique()}
         return names.map(mapping).astype("category")
@@ -239,18 +256,32 @@ class Source:
 
     def close(self) -> None:
         self._con.close()
+        if self._stack is not None:
+            self._stack.close()
+
+
+def _stage(path: Path, register: str, year_column: str, year: int | None) -> Source:
+    stack = contextlib.ExitStack()
+    try:
+        if not active():  # no build around us: a staging area of our own
+            stack.enter_context(staging())
+        done = staged(path, register)
+        root = path.parent if path.is_file() else path
+        return Source(register, root, [done.file], year_column, year, staged=done, _stack=stack)
+    except BaseException:
+        stack.close()
+        raise
 
 
 def open_source(
     data: str | os.PathLike[str], register: str, year_column: str, year: int | None = None
 ) -> Source:
-    """Find the Parquet files of ``register`` under ``data`` (a file or a directory)."""
+    """Find the files of ``register`` under ``data`` (a file or a directory): Parquet
+    as it is, any other delivery format staged as Parquet first."""
     path = Path(data)
     if path.is_file():
-        if path.suffix != ".parquet":
-            raise BadInputError(
-                f"{path.name} is not a Parquet file", "Give a .parquet file or a dataset directory"
-            )
+        if path.suffix.lower() not in (".parquet", ".pq"):
+            return _stage(path, register, year_column, year)
         files, root = [path], path.parent
     elif path.is_dir():
         # Rows are named relative to the directory given, as the synthetic ground truth
@@ -259,9 +290,14 @@ def open_source(
         folder = path / register if (path / register).is_dir() else path
         files = sorted(p for p in folder.rglob("*.parquet") if not p.name.startswith("."))
         if not files:
+            found = delivery_path(path, register)
+            if found is not None and found[1] == "other":
+                return _stage(found[0], register, year_column, year)
+            if found is None and delivery_path(path.parent, path.name) is not None:
+                return _stage(path, register, year_column, year)
             raise BadInputError(
-                f"no Parquet files for register {register!r} under {path}",
-                f"Give a Parquet file or a directory holding {register}/statistikar=YYYY/*.parquet",
+                f"no delivered files for register {register!r} under {path}",
+                f"Give a file or a directory holding {register}/ or {register}.<format>",
             )
     else:
         raise BadInputError(f"no such file or directory: {path}", "Check --data")

@@ -357,7 +357,7 @@ def test_unapproved_request_is_refused(tmp_path, log, delivery, keystore):
 @pytest.mark.parametrize(
     "case,error,message",
     [
-        ("no data", BadInputError, "no Parquet files for register ekonomiskt_bistand"),
+        ("no data", BadInputError, "no delivered files for register ekonomiskt_bistand"),
         ("wrong passphrase", KeyStoreError, "wrong passphrase"),
         ("rejects inside", BadInputError, "overlap"),
     ],

@@ -110,3 +110,45 @@ def test_dummy_needs_only_a_valid_request(tmp_path, run_cli):
     ok = run_cli("extract", "verify", str(tmp_path / "d"), env=env)
     assert ok.exit_code == 0, ok.output
     assert "dummy extract ok" in ok.output and "no release can come from it" in ok.output
+
+
+def test_dummy_is_drawn_from_the_population_model_and_passes_the_quality_suites(tmp_path):
+    """People keep their birth year, sex and household from month to month, and the
+    extract suites find nothing: no failure, no warning."""
+    import duckdb
+
+    from mikrodata.quality.run import run_quality
+
+    log = AuditLog(tmp_path / "audit.jsonl")
+    request = write_request(
+        tmp_path / "P.yaml",
+        registers={
+            "ekonomiskt_bistand": {
+                "years": "2015-2017",
+                "variables": ["hushallsid", "roll", "kommun", "belopp_forsorjningsstod"],
+            }
+        },
+    )
+    dummy = build_dummy_extract(
+        request, tmp_path / "dummy", persons=1500, seed=4, user=PI, audit=log
+    )
+    data = tmp_path / "dummy" / "ekonomiskt_bistand" / "part-0.parquet"
+    rows = pq.read_metadata(data).num_rows
+    assert rows > 500 and dummy.manifest["population"]["type"] == "dummy"
+    con = duckdb.connect()
+    per_person = con.sql(
+        f"SELECT personnummer, count(DISTINCT birth_year) AS b, count(DISTINCT sex) AS s, "
+        f"count(DISTINCT manad) AS months FROM read_parquet('{data}') GROUP BY 1"
+    ).fetchall()
+    assert max(r[1] for r in per_person) == 1 and max(r[2] for r in per_person) == 1
+    assert max(r[3] for r in per_person) > 1  # people are there in more than one month
+    households = con.sql(
+        f"SELECT max(n) FROM (SELECT personnummer, statistikar, count(DISTINCT hushallsid) n "
+        f"FROM read_parquet('{data}') GROUP BY 1, 2)"
+    ).fetchall()[0][0]
+    assert households == 1
+    report = run_quality(
+        "ekonomiskt_bistand", tmp_path / "dummy", tmp_path / "q", extract=True, data_docs=False
+    )
+    assert report.rows == rows
+    assert report.failures == [], [o.as_dict() for o in report.failures]

@@ -458,3 +458,14 @@ def test_random_personnummer_are_distinct_valid_and_inside_the_birth_years():
     years = parsed["birth_date"].map(lambda d: d.year)
     assert years.between(1950, 1960).all()  # a crowded day may move a person a day on
     assert set(parsed["sex"]) == {"male", "female"}
+
+
+@pytest.mark.parametrize("persons", [1, 3, 10])
+def test_a_tiny_population_still_makes_every_register(tmp_path, persons):
+    """A dummy extract may be drawn from a handful of people: a population with no
+    recipient, no death or no care still writes every register (empty or not)."""
+    from mikrodata.toolkit.synthetic.generate import REGISTERS, generate
+
+    generate(tmp_path / "out", persons, (2012, 2014), seed=persons)
+    for register in REGISTERS:
+        assert (tmp_path / "out" / register).is_dir(), register

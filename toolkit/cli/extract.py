@@ -7,6 +7,7 @@ from pathlib import Path
 import click
 
 from mikrodata.access_requests import AuditLog
+from mikrodata.toolkit.cli.delivery_options import delivery_options
 
 __all__ = ["extract"]
 
@@ -41,7 +42,8 @@ def extract() -> None:
     "registers_dir",
     type=click.Path(file_okay=False, exists=True, path_type=Path),
     required=True,
-    help="Delivered registers: DIR/<register>/<year column>=YYYY/*.parquet.",
+    help="Delivered registers: DIR/<register>/... or DIR/<register>.<suffix>, in any "
+    "delivery format (docs/deliveries.md).",
 )
 @click.option(
     "--out",
@@ -63,6 +65,7 @@ def extract() -> None:
 )
 @_user_opt
 @_log_opt
+@delivery_options
 def build(
     request: Path,
     registers_dir: Path,
@@ -71,6 +74,7 @@ def build(
     rejects: Path | None,
     user: str | None,
     log: Path | None,
+    read_options,
 ) -> None:
     """Build the extract of an approved request."""
     from mikrodata.toolkit.extract import build_extract
@@ -83,6 +87,7 @@ def build(
         rejects=rejects,
         user=user,
         audit=AuditLog(log),
+        read_options=read_options,
     )
     m = result.manifest
     click.echo(f"extract of {m['project']} written to {out} (key {m['key']['key_id']})")
@@ -91,6 +96,12 @@ def build(
             f"  {name}: {r['rows_in']} rows in, {r['rows_out']} out, {r['rows_rejected']} "
             f"rejected ({r['rows_outside_population']} outside the population)"
         )
+        if "delivery" in r:
+            d = r["delivery"]
+            click.echo(
+                f"  {name}: read from {d['format']}, {d['rows_unreadable']} of "
+                f"{d['rows_in']} rows unreadable (rejected with their reason)"
+            )
         missing = sorted(set(r["years"]) - set(r["years_found"]))
         if missing:
             click.echo(f"  warning: {name} has no rows in approved year(s) {missing}")
@@ -133,7 +144,13 @@ def verify(directory: Path, request: Path | None, user: str | None, log: Path | 
 @extract.command()
 @_request_opt
 @click.option("--out", type=click.Path(file_okay=False, path_type=Path), required=True)
-@click.option("--persons", type=click.IntRange(1, 100_000), default=100, show_default=True)
+@click.option(
+    "--persons",
+    type=click.IntRange(1, 1_000_000),
+    default=2000,
+    show_default=True,
+    help="People in the synthetic population the dummy is drawn from.",
+)
 @click.option("--seed", type=int, default=0, show_default=True)
 @_user_opt
 @_log_opt
@@ -151,8 +168,8 @@ def dummy(
     )
     click.echo(
         f"dummy extract of project {result.manifest['project']} written to {out}: {rows} "
-        f"({persons:,} synthetic persons, seed {seed}); it has the approved shape and holds "
-        "no register data"
+        f"(a synthetic population of {persons:,}, seed {seed}); it has the approved shape "
+        "and holds no register data"
     )
 
 

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import click
 
-from mikrodata.pseudonymisation import ENCODINGS, input_columns, pseudonymise_file
+from mikrodata.pseudonymisation import ENCODINGS, pseudonymise_file
 from mikrodata.toolkit.cli.keys import keystore_option, log_option, open_keystore
 from mikrodata.toolkit.errors import BadInputError
 
@@ -42,6 +42,22 @@ def _columns(
     return mapping
 
 
+def _write_unreadable(delivery, out_path: Path) -> Path | None:
+    """Rows the reader could not use (wrong type, broken line), steward side (0600):
+    ``<out>.unreadable.parquet`` beside the output, only when there are any."""
+    import pyarrow.parquet as pq
+
+    from mikrodata.toolkit.atomic import atomic_file
+
+    table = delivery.reject_table()
+    if not table.num_rows:
+        return None
+    path = out_path.with_name(f"{out_path.stem}.unreadable.parquet")
+    with atomic_file(path, mode=0o600) as tmp:
+        pq.write_table(table, tmp)
+    return path
+
+
 @click.command()
 @click.option("--project", required=True, help="Project id whose key to use.")
 @click.option(
@@ -49,7 +65,8 @@ def _columns(
     "in_path",
     required=True,
     type=click.Path(path_type=Path),
-    help="Input file (.parquet or .csv).",
+    help="Input file: .parquet, .csv/.txt/.tsv, .dat (fixed width, with --layout), "
+    ".sas7bdat, .xpt, .dta or .sav (docs/deliveries.md).",
 )
 @click.option(
     "--out",
@@ -85,7 +102,20 @@ def _columns(
     type=click.Choice(ENCODINGS),
     default="auto",
     show_default=True,
-    help="CSV encoding.",
+    help="Text encoding (CSV, fixed width).",
+)
+@click.option("--delimiter", default=None, help="CSV separator (default: detected).")
+@click.option(
+    "--decimal",
+    type=click.Choice([",", "."]),
+    default=None,
+    help="Decimal mark of text files (default: a comma unless it separates fields).",
+)
+@click.option(
+    "--layout",
+    type=click.Path(path_type=Path, dir_okay=False),
+    default=None,
+    help="Fixed-width layout (YAML; default: <file>.layout.yaml beside the file).",
 )
 @click.option("--allow-interim", is_flag=True, help="Accept interim numbers (rejected by default).")
 @click.option(
@@ -112,6 +142,9 @@ def pseudonymise(
     key_version: int | None,
     reference_date: str | None,
     encoding: str,
+    delimiter: str | None,
+    decimal: str | None,
+    layout: Path | None,
     allow_interim: bool,
     allow_null: tuple[str, ...],
     rejects_with_identifiers: bool,
@@ -126,8 +159,23 @@ def pseudonymise(
             ref = dt.date.fromisoformat(reference_date)
         except ValueError:
             raise BadInputError("--reference-date is not a date", "use YYYY-MM-DD") from None
-    available = input_columns(in_path, encoding=encoding)
-    columns = _columns(column, domain, register, available)
+    if not in_path.is_file():
+        raise BadInputError(f"no input file {in_path}", "check the path")
+    # The one delivery reader opens every format (typed by the catalogue with --register).
+    from mikrodata.quality.delivery import ReadOptions, open_delivery
+
+    delivery = open_delivery(
+        in_path,
+        register,
+        ReadOptions(
+            encoding=encoding,
+            delimiter=delimiter,
+            decimal=decimal,
+            layout=layout,
+            batch_rows=batch_size,
+        ),
+    )
+    columns = _columns(column, domain, register, delivery.schema.names)
     store = open_keystore(keystore)
     key = store.project_key(project, key_version)
     result = pseudonymise_file(
@@ -141,7 +189,9 @@ def pseudonymise(
         allow_interim=allow_interim,
         allow_null=allow_null,
         rejects_with_identifiers=rejects_with_identifiers,
+        source=(delivery.schema, delivery.batches()),
     )
+    unreadable = _write_unreadable(delivery, result.out_path)
     # A passphrase holder can pseudonymise any list of people under a project's key: the
     # trail says who did, what file, how many.
     from mikrodata.access_requests import AuditLog
@@ -157,6 +207,7 @@ def pseudonymise(
             "rows_in": result.rows_in,
             "rows_out": result.rows_out,
             "rows_rejected": result.rows_rejected,
+            "rows_unreadable": delivery.rows_rejected,
             "distinct": result.distinct,
         },
         signer=store,
@@ -165,4 +216,11 @@ def pseudonymise(
     click.echo(f"pseudonymised {pairs} with key {result.key_id}")
     click.echo(f"output: {result.out_path}")
     click.echo(f"rejects: {result.reject_path}")
-    click.echo(result.summary())
+    if unreadable is None:
+        click.echo(result.summary())
+    else:  # rows in = rows out + rejected + unreadable
+        click.echo(f"unreadable rows: {unreadable}")
+        click.echo(
+            f"rows in {result.rows_in + delivery.rows_rejected} / out {result.rows_out} / "
+            f"rejected {result.rows_rejected} / unreadable {delivery.rows_rejected}"
+        )

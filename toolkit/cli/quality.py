@@ -6,6 +6,8 @@ from pathlib import Path
 
 import click
 
+from mikrodata.toolkit.cli.delivery_options import delivery_options
+
 __all__ = ["quality"]
 
 _register = click.option("--register", "-r", required=True, help="Register name in the catalogue.")
@@ -13,7 +15,8 @@ _data = click.option(
     "--data",
     required=True,
     type=click.Path(exists=True, path_type=Path),
-    help="A Parquet file, or a dataset directory DIR/<register>/statistikar=YYYY/*.parquet.",
+    help="A delivery: a file (.parquet, .csv, .dat with a layout, .sas7bdat, .xpt, .dta, "
+    ".sav) or a directory DIR/<register>/... (docs/deliveries.md).",
 )
 _out = click.option(
     "--out",
@@ -45,25 +48,34 @@ def quality() -> None:
     default=None,
     help="Rows per validation batch within a year (default 2,000,000).",
 )
+@delivery_options
 def run(
-    register: str, data: Path, year: int | None, extract: bool, out: Path, batch_rows: int | None
+    register: str,
+    data: Path,
+    year: int | None,
+    extract: bool,
+    out: Path,
+    batch_rows: int | None,
+    read_options,
 ) -> None:
     """Validate a delivery or extract; write review.html, Data Docs and
     summary.md/summary.json.
 
     Exit code 15 only when a critical expectation fails (warnings and info: 0).
     """
+    from mikrodata.quality.delivery.stage import staging
     from mikrodata.quality.run import BATCH_ROWS, run_quality
 
-    report = run_quality(
-        register,
-        data,
-        out,
-        year=year,
-        extract=extract,
-        batch_rows=batch_rows or BATCH_ROWS,
-        raise_on_failure=False,
-    )
+    with staging(options=read_options):
+        report = run_quality(
+            register,
+            data,
+            out,
+            year=year,
+            extract=extract,
+            batch_rows=batch_rows or BATCH_ROWS,
+            raise_on_failure=False,
+        )
     click.echo(
         f"{report.register} ({report.mode}): {report.rows:,} rows, years "
         f"{', '.join(map(str, report.years))}; {len(report.outcomes)} expectations, "
@@ -91,12 +103,15 @@ def run(
 @_register
 @_data
 @_out
-def missingness(register: str, data: Path, out: Path) -> None:
+@delivery_options
+def missingness(register: str, data: Path, out: Path, read_options) -> None:
     """Structural versus item missingness per variable, year and kommun, with a
     heatmap."""
+    from mikrodata.quality.delivery.stage import staging
     from mikrodata.quality.missingness import write_missingness
 
-    report = write_missingness(register, data, out)
+    with staging(options=read_options):
+        report = write_missingness(register, data, out)
     by = report.by_year
     click.echo(
         f"{register}: {by['variable'].nunique()} variables x {by['year'].nunique()} years; "
@@ -109,11 +124,14 @@ def missingness(register: str, data: Path, out: Path) -> None:
 @_register
 @_data
 @_out
-def history(register: str, data: Path, out: Path) -> None:
+@delivery_options
+def history(register: str, data: Path, out: Path, read_options) -> None:
     """Documented vs observed variable history; breaks documented or flagged."""
+    from mikrodata.quality.delivery.stage import staging
     from mikrodata.quality.history_report import write_history
 
-    report = write_history(register, data, out)
+    with staging(options=read_options):
+        report = write_history(register, data, out)
     b = report.breaks
     click.echo(
         f"{register}: {len(b)} breaks, {int(b['documented'].sum())} documented, "

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import shutil
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -37,6 +38,8 @@ from mikrodata.access_requests import (
 )
 from mikrodata.pseudonymisation import KeyStore, ProjectKey
 from mikrodata.quality.catalogue import catalogue_version, load
+from mikrodata.quality.delivery import ReadOptions
+from mikrodata.quality.delivery.stage import Staged, staged_deliveries, staging
 from mikrodata.toolkit import __version__, clock
 from mikrodata.toolkit.atomic import atomic_directory
 from mikrodata.toolkit.errors import BadInputError, MikrodataError
@@ -127,8 +130,21 @@ def _inside(a: Path, b: Path) -> bool:
     return a == b or b in a.parents
 
 
-def _registers_entry(spec: RegisterSpec, result: RegisterResult, root: Path) -> dict[str, Any]:
+def _registers_entry(
+    spec: RegisterSpec, result: RegisterResult, root: Path, read: Staged | None = None
+) -> dict[str, Any]:
     schema = pq.read_schema(result.file)
+    delivery = (
+        {}
+        if read is None
+        else {
+            "delivery": {
+                "format": read.format,
+                "rows_in": read.rows_in,
+                "rows_unreadable": read.rows_rejected,
+            }
+        }
+    )
     return {
         "years": list(spec.years),
         "columns": [
@@ -145,6 +161,7 @@ def _registers_entry(spec: RegisterSpec, result: RegisterResult, root: Path) -> 
         "year_column": spec.year_column,
         "files": [result.file.relative_to(root).as_posix()],
         **result.as_dict(),
+        **delivery,
     }
 
 
@@ -160,9 +177,11 @@ def assemble_manifest(
     audit_head: tuple[int, str],
     delivery_checks: dict[str, str],
     dummy: bool,
+    read: dict[str, Staged] | None = None,
 ) -> dict[str, Any]:
     """The manifest of a finished extract directory ``root`` (see ``manifest.py``)."""
     files = sorted(p for p in root.rglob("*") if p.is_file())
+    read = read or {}
     return {
         "format": MANIFEST_FORMAT,
         "dummy": dummy,
@@ -178,7 +197,8 @@ def assemble_manifest(
         "delivery_checks": delivery_checks,
         "audit_head": {"seq": audit_head[0], "hash": audit_head[1]},
         "registers": {
-            s.register: _registers_entry(s, r, root) for s, r in zip(specs, results, strict=True)
+            s.register: _registers_entry(s, r, root, read.get(s.register))
+            for s, r in zip(specs, results, strict=True)
         },
         "files": [describe_file(root, p) for p in files],
         # What the request's coarsening changed, register by register (signed with the rest).
@@ -214,13 +234,43 @@ def build_extract(
     user: str | Identity | None = None,
     audit: AuditLog | None = None,
     delivery_checks: bool = True,
+    read_options: ReadOptions | None = None,
 ) -> BuildResult:
     """Build the project extract of the request at ``request_path`` into ``out``.
 
     ``delivery_checks=False`` skips the quality suites' delivery checks (for deliveries
     with deliberate faults, e.g. in tests of the reject path); the manifest says so. The
-    command line always runs them."""
+    command line always runs them. A register delivered in another format than Parquet
+    is read by the one delivery reader (``read_options``: encoding, separator, decimal
+    mark, layout), once, staged beside the extract for the length of the build."""
     request_path, registers_dir, out = Path(request_path), Path(registers_dir), Path(out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    # A delivery not in Parquet is staged beside the extract, on the disk that holds it.
+    with staging(out.parent, read_options):
+        return _build(
+            request_path,
+            registers_dir,
+            out,
+            keystore,
+            passphrase,
+            rejects,
+            user,
+            audit,
+            delivery_checks,
+        )
+
+
+def _build(
+    request_path: Path,
+    registers_dir: Path,
+    out: Path,
+    keystore: str | Path | None,
+    passphrase: str | None,
+    rejects: str | Path | None,
+    user: str | Identity | None,
+    audit: AuditLog | None,
+    delivery_checks: bool,
+) -> BuildResult:
     identity = resolve_identity(user)
     audit = audit or AuditLog()
     store = KeyStore.open(keystore or keystore_path(), passphrase)
@@ -310,6 +360,11 @@ def _build_locked(
                     run_register(con, s, registers_dir, tmp, reject_tmp, key, coarsening=coarsening)
                     for s in specs
                 ]
+                # Rows the delivery reader could not use (a register not in Parquet).
+                read = {r.register: r for r in staged_deliveries()}
+                for register, done in read.items():
+                    if done.rejects is not None:
+                        shutil.copy(done.rejects, reject_tmp / f"{register}.unreadable.parquet")
                 if len(specs) > 1:
                     check_collisions_across_registers(con, key)
                 (tmp / ".work").rmdir()
@@ -336,6 +391,7 @@ def _build_locked(
                     audit_head=audit_head,
                     delivery_checks=checks,
                     dummy=False,
+                    read={s.register: read[s.register] for s in specs if s.register in read},
                 )
                 manifest_sha = write_manifest(tmp, manifest, store.signing_key())
         finally:

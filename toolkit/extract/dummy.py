@@ -1,12 +1,17 @@
 """Dummy extracts: synthetic data with exactly the shape of the approved extract.
 
-:func:`synthetic_register` writes a small delivery of one register in the delivered
-layout (``DIR/<register>/<year column>=YYYY/part-0.parquet``, raw synthetic
-personnummer, every catalogue variable of each year, values of the right type from the
-catalogue's code lists and ranges). :func:`build_dummy_extract` runs that delivery
-through the same pipeline as a real build (same columns, types, derived variables,
-pseudonym form and sort order) under a throw-away random key that is never stored, so a
-notebook written against the dummy runs unchanged on the real extract.
+:func:`build_dummy_extract` draws the registers of the request from the synthetic
+population model (:func:`toolkit.synthetic.generate.generate`: people with a stable
+birth date and sex, households with stable members, assistance in spells, kommun
+changes only by moving, codes valid in their year), never from real data, and runs them
+through the same pipeline as a real build (the approved variables and years only, same
+columns, types, derived variables, pseudonym form and sort order) under a throw-away
+random key that is never stored, so a notebook written against the dummy runs unchanged
+on the real extract, and ``quality run --extract`` finds what it finds in a real one.
+
+:func:`synthetic_register` writes a small delivery of one register with independent
+values per row (every catalogue variable of each year, of the right type), for tests
+that need a delivery of any shape quickly; it is not what a dummy extract is made of.
 
 The dummy holds no register data, so it needs a valid request but not an approval; it
 is recorded in the audit log (``dummy_extract_built``), its manifest says
@@ -31,6 +36,7 @@ from mikrodata.pseudonymisation import ProjectKey, SigningKey
 from mikrodata.quality.catalogue import Register, Variable, load
 from mikrodata.toolkit.atomic import atomic_directory
 from mikrodata.toolkit.identity import Identity, resolve_identity
+from mikrodata.toolkit.synthetic.generate import generate
 from mikrodata.toolkit.synthetic.identifiers import random_personnummer
 
 from .build import assemble_manifest, coarsening_steps
@@ -127,12 +133,14 @@ def build_dummy_extract(
     request_path: str | Path,
     out: str | Path,
     *,
-    persons: int = 100,
+    persons: int = 2000,
     seed: int = 0,
     user: str | Identity | None = None,
     audit: AuditLog | None = None,
 ) -> DummyResult:
-    """Write a synthetic extract with the approved shape of the request into ``out``."""
+    """Write a synthetic extract with the approved shape of the request into ``out``,
+    drawn from a synthetic population of ``persons`` people (of whom the registers hold
+    those the model gives assistance, care or a death in the approved years)."""
     request = load_request(request_path)
     out = Path(out)
     identity = resolve_identity(user)
@@ -143,8 +151,8 @@ def build_dummy_extract(
     key = ProjectKey(request.project, 0, os.urandom(32))
     with tempfile.TemporaryDirectory(prefix="mikrodata-dummy-") as scratch:
         scratch = Path(scratch)
-        for i, s in enumerate(specs):
-            synthetic_register(s.register, s.years, persons, scratch / "src", seed=seed + i)
+        years = [y for s in specs for y in s.years]
+        generate(scratch / "src", persons, (min(years), max(years)), seed)
         con = connect(scratch)
         try:
             with atomic_directory(out) as tmp:

@@ -16,12 +16,12 @@ from pathlib import Path
 
 import duckdb
 import pyarrow as pa
-import pyarrow.csv as pacsv
-import pyarrow.parquet as pq
+import pyarrow.compute as pc
 
 from mikrodata.access_requests import POPULATION_REGISTER, AccessRequest
 from mikrodata.pseudonymisation import parse_identifiers
 from mikrodata.quality.catalogue import load
+from mikrodata.quality.delivery import open_delivery
 from mikrodata.toolkit.errors import BadInputError
 
 from .source import quote, source_relation
@@ -56,24 +56,26 @@ def _valid_normalised(values: pa.Array) -> tuple[pa.Array, pa.Table]:
 
 
 def _read_cohort(path: Path, column: str) -> pa.Array:
+    """The identifier column of a cohort file, in any delivery format (the one reader:
+    a semicolon or Latin-1 CSV, Stata, SAS...), as text."""
     if not path.exists():
         raise BadInputError(f"cohort file {path} does not exist", "Check population.file")
-    try:
-        if path.suffix.lower() == ".parquet":
-            table = pq.read_table(path, columns=[column])
-        else:
-            table = pacsv.read_csv(
-                path,
-                convert_options=pacsv.ConvertOptions(
-                    column_types={column: pa.string()}, include_columns=[column]
-                ),
-            )
-    except (pa.ArrowInvalid, KeyError) as exc:
+    if path.is_dir():
+        raise BadInputError(f"cohort file {path} is a directory", "Give population.file a file")
+    delivery = open_delivery(path)
+    if column not in delivery.schema.names:
         raise BadInputError(
-            f"cohort file {path.name}: cannot read column {column!r} ({type(exc).__name__})",
-            "Check population.file and population.column",
-        ) from None
-    return table.column(column).combine_chunks()
+            f"cohort file {path.name} has no column {column!r}",
+            "Check population.column against the file's header",
+        )
+    values = [pc.cast(b.column(column), pa.string()) for b in delivery.batches()]
+    if delivery.rows_rejected:
+        raise BadInputError(
+            f"cohort file {path.name}: {delivery.rows_rejected} line(s) cannot be read "
+            "(wrong number of fields)",
+            "Fix the file and build again",
+        )
+    return pa.chunked_array(values, pa.string()).combine_chunks()
 
 
 def build_population(

@@ -1,5 +1,10 @@
 """Reading a delivered register: ``DIR/<register>/**/*.parquet`` (hive partitions such as
-``statistikar=2015/`` are read as columns), through DuckDB so it streams."""
+``statistikar=2015/`` are read as columns), through DuckDB so it streams.
+
+A register delivered in another format (``DIR/<register>/`` of CSV, fixed-width, SAS,
+Stata or SPSS files, or one file ``DIR/<register>.<suffix>``) is read by the one
+delivery reader and staged as Parquet (:mod:`quality.delivery.stage`) inside the
+build's staging context; the staged rows keep their delivered file and row."""
 
 from __future__ import annotations
 
@@ -8,6 +13,7 @@ from typing import Any
 
 import duckdb
 
+from mikrodata.quality.delivery.stage import active, delivery_path, staged
 from mikrodata.toolkit.errors import BadInputError
 
 __all__ = ["connect", "quote", "source_files", "source_relation", "sql_literal"]
@@ -27,14 +33,29 @@ def sql_literal(value: Any) -> str:
     return repr(value)
 
 
+def _staged_file(registers_dir: Path, register: str) -> Path | None:
+    found = delivery_path(Path(registers_dir), register)
+    if found is None or found[1] == "parquet" or not active():
+        return None
+    return staged(found[0], register).file
+
+
 def source_files(registers_dir: Path, register: str) -> list[Path]:
-    """The Parquet files of ``register`` under ``registers_dir``; an error if none."""
+    """The Parquet files of ``register`` under ``registers_dir`` (staged, for another
+    format); an error if none."""
+    staged_file = _staged_file(registers_dir, register)
+    if staged_file is not None:
+        return [staged_file]
+    found = delivery_path(Path(registers_dir), register)
+    if found is not None and found[1] == "parquet" and found[0].is_file():
+        return [found[0]]  # one file, DIR/<register>.parquet
     root = Path(registers_dir) / register
     files = sorted(root.rglob("*.parquet")) if root.is_dir() else []
     if not files:
         raise BadInputError(
-            f"no Parquet files for register {register} under {registers_dir}",
-            f"Deliver it as {registers_dir}/{register}/<year column>=YYYY/part-0.parquet",
+            f"no delivered files for register {register} under {registers_dir}",
+            f"Deliver it as {registers_dir}/{register}/<year column>=YYYY/part-0.parquet, "
+            f"or as {register}.csv, .dta, .sas7bdat, .xpt or .sav (see docs/deliveries.md)",
         )
     return files
 
@@ -42,6 +63,9 @@ def source_files(registers_dir: Path, register: str) -> list[Path]:
 def source_relation(registers_dir: Path, register: str) -> str:
     """A DuckDB table expression over the register's files, with ``_file`` and ``_row``
     (the row's file and its row number in that file, from 1) for reject records."""
+    staged_file = _staged_file(registers_dir, register)
+    if staged_file is not None:  # carries _file and _row of the delivered file
+        return f"(SELECT * FROM read_parquet([{sql_literal(str(staged_file))}]))"
     files = ", ".join(sql_literal(str(f)) for f in source_files(registers_dir, register))
     return (
         f"(SELECT * EXCLUDE (filename, file_row_number), filename AS _file, "

@@ -29,6 +29,7 @@ __all__ = [
     "codes_of",
     "generic_values",
     "year_column",
+    "zero_padded",
 ]
 
 ARROW_TYPES = {
@@ -38,6 +39,14 @@ ARROW_TYPES = {
     "decimal": pa.float64(),
     "date": pa.date32(),
 }
+
+
+def zero_padded(numbers: np.ndarray, width: int) -> np.ndarray:
+    """Whole numbers as text padded with zeros to ``width`` (``7`` -> ``"07"``); an
+    empty array stays empty (np.char.zfill fails on one: a small population may have
+    no recipients or no deaths)."""
+    text = np.asarray(numbers).astype(str)
+    return np.char.zfill(text, width) if text.size else text
 
 
 def year_column(reg: Register) -> str:

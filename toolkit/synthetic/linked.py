@@ -28,7 +28,7 @@ import pyarrow as pa
 
 from mikrodata.quality.catalogue import Variable, load
 
-from .columns import build_table
+from .columns import build_table, zero_padded
 from .population import Geography, Population
 
 __all__ = ["LINKED_REGISTERS", "linked_tables"]
@@ -282,7 +282,7 @@ def _sol(pop, years, rng, geo):
         order = np.lexsort((insats.astype(str), person, month))
         person, month, insats = person[order], month[order], insats[order]
         key = key[order]
-        keep = np.r_[True, (key[1:] != key[:-1]) | (month[1:] != month[:-1])]
+        keep = np.r_[True, (key[1:] != key[:-1]) | (month[1:] != month[:-1])][: key.size]
         person, month, insats = person[keep], month[keep], insats[keep]
         if not reg.variable("manad").exists_in(y):
             # Before monthly reporting: the services in force on the yearly reference date
@@ -346,7 +346,7 @@ def _dodsorsak(pop, years, rng, geo):
         letters = np.array([chr(65 + i) for i in range(26)], dtype=object)
         icd = (
             letters[val // 100]
-            + np.char.zfill((val % 100).astype(str), 2).astype(object)
+            + zero_padded(val % 100, 2).astype(object)
             + rng.integers(0, 10, who.size).astype(str).astype(object)
         )
         missing = rng.random(who.size) < DEATH_CAUSE_MISSING

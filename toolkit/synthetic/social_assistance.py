@@ -37,7 +37,7 @@ import pyarrow as pa
 from mikrodata.quality.catalogue import load
 from mikrodata.toolkit.errors import CatalogueError
 
-from .columns import build_table, generic_values, year_column
+from .columns import build_table, generic_values, year_column, zero_padded
 from .identifiers import SEX_FEMALE, SEX_MALE
 from .population import Geography, Population
 from .series import interpolate
@@ -419,11 +419,9 @@ def simulate_assistance(
         kommun = geo.kommun[units.kommun[u_idx]]
         district = np.char.add(
             np.char.add(kommun.astype(str), "-"),
-            np.char.zfill((u_idx % 11 + 1).astype(str), 2),
+            zero_padded(u_idx % 11 + 1, 2),
         ).astype(object)
-        hhid = np.char.add(
-            "H", np.char.zfill((chunk_no * 10_000_000 + u_idx).astype(str), 12)
-        ).astype(object)
+        hhid = np.char.add("H", zero_padded(chunk_no * 10_000_000 + u_idx, 12)).astype(object)
         # Impediment group per adult and year: drawn for every person of the chunk.
         grp_all = np.full(pop.size + 1, 3, dtype=np.int64)
         unemployed_var = "arbetslost_hushall" in reg.names and reg.variable(

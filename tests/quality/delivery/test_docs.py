@@ -1,0 +1,26 @@
+"""docs/deliveries.md: its format x command table names tests that exist, and every
+format the reader knows has a row."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[3]
+DOC = (ROOT / "docs" / "deliveries.md").read_text(encoding="utf-8")
+
+
+def test_every_test_the_table_names_exists():
+    named = re.findall(r"`(test_\w+\.py)::(test_\w+)`", DOC)
+    assert len(named) >= 9
+    for file, name in named:
+        source = (Path(__file__).parent / file).read_text(encoding="utf-8")
+        assert f"def {name}(" in source, (file, name)
+
+
+def test_every_cell_of_the_table_says_read_or_error():
+    rows = [line for line in DOC.splitlines() if line.startswith("| ") and "[" in line]
+    assert len(rows) >= 7
+    for row in rows[:7]:
+        cells = [c.strip() for c in row.strip("|").split("|")][1:]
+        assert len(cells) == 7 and all(re.match(r"(read|error) \[\d\]", c) for c in cells), row
