@@ -437,7 +437,7 @@ def _reading_outcome(src: Source, year: int) -> ExpectationOutcome | None:
         expectation="expect_rows_readable_as_catalogue_types",
         check="readable",
         variable=None,
-        critical=True,
+        severity="critical",
         description="every row can be read, each value as its catalogue type",
         mostly=1.0,
         batches=1,
