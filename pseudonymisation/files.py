@@ -30,6 +30,7 @@ from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
@@ -38,6 +39,7 @@ from mikrodata.toolkit.errors import BadInputError, IntegrityError
 from mikrodata.toolkit.progress import progress
 
 from .keystore import ProjectKey
+from .residual import residual_identifiers
 from .tables import PreparedBatch, Pseudonymiser, ResolvedBatch, _refuse_residual
 
 __all__ = [
@@ -121,6 +123,13 @@ def _header(path: Path, encoding: str, delimiter: str | None) -> tuple[list[str]
     if delimiter is None:
         delimiter = max(_DELIMITERS, key=text.count)
     names = next(csv.reader(io.StringIO(text), delimiter=delimiter))
+    if residual_identifiers(pa.table({n: pa.nulls(0) for n in dict.fromkeys(names)})):
+        # A file without its header line: the "names" are a row of data. Say so without
+        # repeating them (they hold identifiers).
+        raise BadInputError(
+            f"the first line of {path.name} holds personnummer, not column names",
+            "deliver the file with a header line naming its columns",
+        )
     if len(set(names)) != len(names) or any(not n for n in names):
         raise BadInputError(
             f"the header of {path.name} has empty or repeated column names",
@@ -172,10 +181,13 @@ def _csv_batches(
     )
 
     def batches() -> Iterator[pa.RecordBatch]:
+        rows = 0
         try:
             for batch in reader:
                 if malformed:
                     break
+                _refuse_merged_lines(path, batch, rows)
+                rows += batch.num_rows
                 yield batch
         except (pa.ArrowInvalid, UnicodeDecodeError):
             # Arrow's message quotes the offending row: never pass it on.
@@ -191,6 +203,20 @@ def _csv_batches(
             )
 
     return reader.schema, batches(), malformed
+
+
+def _refuse_merged_lines(path: Path, batch: pa.RecordBatch, rows_before: int) -> None:
+    """An unterminated quote makes Arrow read the following lines into one field; a
+    line break inside a value is how that shows. Refused, never passed on merged."""
+    for column in batch.columns:
+        broken = pc.match_substring_regex(column, r"[\r\n]")
+        if pc.any(broken).as_py():
+            row = rows_before + int(pc.index(broken, True).as_py()) + 1
+            raise BadInputError(
+                f"{path.name} row {row}: a quoted value runs over a line break (an "
+                "unterminated quote?); nothing was written",
+                "fix the quoting in the file and run again",
+            )
 
 
 def pseudonymise_file(
@@ -288,10 +314,11 @@ def pseudonymise_file(
                 # after all of them.
                 parts = (4, 2)[i] if i < 2 else 1
                 size = -(-batch.num_rows // parts)
+                if check_residual:  # every value of every batch, in the reader thread
+                    _refuse_residual(engine, batch)
                 for start in range(0, max(batch.num_rows, 1), size or 1):
                     yield engine.prepare(batch.slice(start, size))
 
-        first = True
         with _Background("mikrodata-writer", depth=1) as writes:
 
             def assemble(resolved: ResolvedBatch) -> None:
@@ -299,9 +326,6 @@ def pseudonymise_file(
 
             with _Background("mikrodata-assembler", depth=1) as assembles:
                 for prepared in _prefetch(read()):
-                    if first and check_residual:
-                        _refuse_residual(engine, prepared.batch)
-                    first = False
                     assembles.submit(assemble, engine.resolve(prepared))
                     task.advance(prepared.batch.num_rows)
         engine.finish()

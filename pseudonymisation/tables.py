@@ -22,7 +22,6 @@ import pyarrow.compute as pc
 
 from mikrodata.toolkit.errors import BadInputError, IntegrityError
 
-from .identifiers import parse_identifiers_arrow
 from .keystore import ProjectKey
 from .pseudonyms import (
     PERSON,
@@ -32,6 +31,7 @@ from .pseudonyms import (
     check_domain,
     hex_pseudonyms,
 )
+from .residual import residual_identifiers
 
 __all__ = [
     "REJECT_FIELDS",
@@ -41,6 +41,7 @@ __all__ = [
     "ResolvedBatch",
     "normalise_columns",
     "pseudonymise_table",
+    "residual_message",
 ]
 
 # The fields a rejected row gets besides its non-identifier columns.
@@ -283,29 +284,11 @@ class Pseudonymiser:
         """Distinct identifiers seen per domain."""
         return {d: len(p.cache) for d, p in self._by_domain.items()}
 
-    def residual_identifier_columns(self, batch: pa.RecordBatch, sample: int = 2000) -> list[str]:
-        """Columns not named for pseudonymisation whose values look like personnummer
-        (more than half of a sample parses as valid): they would carry raw identifiers
-        into the output."""
-        suspects = []
-        for i, field in enumerate(batch.schema):
-            if field.name in self.columns:
-                continue
-            t = field.type
-            if not (
-                pa.types.is_string(t)
-                or pa.types.is_large_string(t)
-                or pa.types.is_integer(t)
-                or (pa.types.is_dictionary(t) and pa.types.is_string(t.value_type))
-            ):
-                continue
-            values = batch.column(i).drop_null()[:sample]
-            if len(values) == 0:
-                continue
-            parsed = parse_identifiers_arrow(values, self.reference_date)
-            if parsed.valid.mean() > 0.5:
-                suspects.append(field.name)
-        return suspects
+    def residual_identifiers(self, batch: pa.RecordBatch) -> dict[str, int]:
+        """Columns not named for pseudonymisation that hold personnummer anywhere in
+        any value (see :mod:`pseudonymisation.residual`), with how many distinct values
+        do: they would carry raw identifiers into the output."""
+        return residual_identifiers(batch, set(self.columns), self.reference_date)
 
 
 def _join(parts: list[pa.Array]) -> pa.Array:
@@ -346,8 +329,8 @@ def pseudonymise_table(
     domains are hashed as trimmed strings in their own domain); a list means person.
     Rows with an unusable identifier (invalid, missing, interim unless
     ``allow_interim``; nulls pass as null in ``allow_null`` columns) are moved to
-    ``.rejected``. With ``check_residual``, a column not named but full of
-    personnummer stops the run (BadInputError) rather than leak into the output.
+    ``.rejected``. With ``check_residual``, a column not named that holds a
+    personnummer in any value stops the run (BadInputError) rather than leak into the output.
     """
     arrow = _as_table(table)
     engine = Pseudonymiser(
@@ -362,7 +345,7 @@ def pseudonymise_table(
     for batch in arrow.to_batches(max_chunksize=_BATCH_ROWS) or [
         pa.RecordBatch.from_pylist([], schema=arrow.schema)
     ]:
-        if check_residual and not outs:
+        if check_residual:
             _refuse_residual(engine, batch)
         out, rej = engine.process(batch)
         outs.append(out)
@@ -381,10 +364,16 @@ def pseudonymise_table(
     return result
 
 
+def residual_message(found: dict[str, int]) -> str:
+    """What the residual guard found, in words: column names and counts, no value."""
+    parts = [f"{name} ({n} distinct value{'s' if n != 1 else ''})" for name, n in found.items()]
+    return f"column(s) {', '.join(parts)} look like personnummer but are not pseudonymised"
+
+
 def _refuse_residual(engine: Pseudonymiser, batch: pa.RecordBatch) -> None:
-    suspects = engine.residual_identifier_columns(batch)
-    if suspects:
+    found = engine.residual_identifiers(batch)
+    if found:
         raise BadInputError(
-            f"column(s) {', '.join(suspects)} look like personnummer but are not pseudonymised",
+            residual_message(found),
             "name them with --column (or drop them) so no raw identifier reaches the output",
         )

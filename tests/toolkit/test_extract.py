@@ -461,3 +461,25 @@ def test_a_second_build_of_the_same_extract_waits_its_turn(
         holder.kill()
         holder.wait()
     assert not (tmp_path / "extract").exists()
+
+
+def test_a_raw_number_in_free_text_in_a_later_year_stops_the_build(
+    request_path, delivery, keystore, tmp_path, log
+):
+    # A copy of the delivery with one personnummer written into a code column of the
+    # last approved year: not in the first batch, and one value among thousands.
+    import shutil
+
+    root = tmp_path / "registers"
+    shutil.copytree(delivery["root"], root)
+    path = root / "ekonomiskt_bistand" / "statistikar=2020" / "part-0.parquet"
+    table = pq.read_table(path)
+    raw = table.column("personnummer")[5].as_py()
+    kommun = table.column("kommun").to_pylist()
+    kommun[-1] = f"ring {raw[2:8]}-{raw[8:]}"
+    table = table.set_column(table.schema.get_field_index("kommun"), "kommun", pa.array(kommun))
+    pq.write_table(table, path)
+    with pytest.raises(IntegrityError, match="kommun") as info:
+        _build(request_path, {"root": root}, keystore, tmp_path, log)
+    assert raw[2:8] not in str(info.value) + str(info.value.hint)
+    assert not (tmp_path / "extract").exists()

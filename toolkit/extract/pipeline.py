@@ -23,7 +23,7 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from mikrodata.pseudonymisation import ProjectKey, parse_identifiers
-from mikrodata.pseudonymisation.tables import Pseudonymiser
+from mikrodata.pseudonymisation.tables import Pseudonymiser, residual_message
 from mikrodata.toolkit.errors import BadInputError, IntegrityError
 from mikrodata.toolkit.progress import progress
 
@@ -169,11 +169,11 @@ def _empty_batch(schema: pa.Schema) -> pa.RecordBatch:
 
 def _refuse_residual(engine: Pseudonymiser, batch: pa.RecordBatch, spec: RegisterSpec) -> None:
     """A column not declared an identifier but full of personnummer would leak them."""
-    suspects = engine.residual_identifier_columns(batch)
-    if suspects:
+    found = engine.residual_identifiers(batch)
+    if found:
         raise IntegrityError(
-            f"register {spec.register}: column(s) {', '.join(suspects)} look like "
-            "personnummer but are not direct identifiers in the catalogue",
+            f"register {spec.register}: {residual_message(found)} (not direct identifiers "
+            "in the catalogue)",
             "Fix the delivery or the catalogue; nothing was written",
         )
 
@@ -220,8 +220,7 @@ def run_register(
             good = batch.filter(pc.invert(bad))
             data = good.drop_columns(["_file", "_row", "_reject"]).combine_chunks()
             data_batch = data.to_batches()[0] if data.num_rows else _empty_batch(data.schema)
-            if writer is None:
-                _refuse_residual(engine, data_batch, spec)
+            _refuse_residual(engine, data_batch, spec)
             first_row = engine.rows_in + 1
             out, rej = engine.process(data_batch)
             if rej.num_rows:
