@@ -18,12 +18,14 @@ previous output or none.
 from __future__ import annotations
 
 import codecs
+import contextlib
 import csv
 import dataclasses
 import datetime as dt
 import io
 import os
 import queue
+import tempfile
 import threading
 from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
@@ -167,18 +169,26 @@ def _csv_batches(
         malformed.append(row.actual_columns)  # never the row's text
         return "skip"
 
-    reader = pacsv.open_csv(
-        path,
-        read_options=pacsv.ReadOptions(
-            encoding="utf8" if encoding == "utf-8" else encoding, block_size=block_size
-        ),
-        parse_options=pacsv.ParseOptions(delimiter=delimiter, invalid_row_handler=on_invalid),
-        convert_options=pacsv.ConvertOptions(
-            column_types={n: pa.string() for n in names},
-            strings_can_be_null=False,
-            quoted_strings_can_be_null=False,
-        ),
+    unreadable = BadInputError(
+        f"{path.name} could not be read as {encoding} CSV",
+        "check the encoding (--encoding, or leave it to auto) and the separator",
     )
+    try:  # Arrow reads the first block here already
+        reader = pacsv.open_csv(
+            path,
+            read_options=pacsv.ReadOptions(
+                encoding="utf8" if encoding == "utf-8" else encoding, block_size=block_size
+            ),
+            parse_options=pacsv.ParseOptions(delimiter=delimiter, invalid_row_handler=on_invalid),
+            convert_options=pacsv.ConvertOptions(
+                column_types={n: pa.string() for n in names},
+                strings_can_be_null=False,
+                quoted_strings_can_be_null=False,
+            ),
+        )
+    except (pa.ArrowInvalid, UnicodeDecodeError):
+        # Arrow's message quotes the offending row: never pass it on.
+        raise unreadable from None
 
     def batches() -> Iterator[pa.RecordBatch]:
         rows = 0
@@ -190,11 +200,7 @@ def _csv_batches(
                 rows += batch.num_rows
                 yield batch
         except (pa.ArrowInvalid, UnicodeDecodeError):
-            # Arrow's message quotes the offending row: never pass it on.
-            raise BadInputError(
-                f"{path.name} could not be read as {encoding} CSV",
-                "check the encoding (--encoding) and the separator",
-            ) from None
+            raise unreadable from None
         if malformed:
             raise BadInputError(
                 f"{path.name} has rows with the wrong number of fields "
@@ -290,7 +296,10 @@ def pseudonymise_file(
     with (
         atomic_file(out_path) as tmp_out,
         atomic_file(rej_path, mode=0o600) as tmp_rej,
-        _writer(out_kind, tmp_out, out_schema, uncompressed=engine.columns) as out_writer,
+        # The rows in input order first (a register sorted by personnummer would leak
+        # birth order), then sorted by pseudonym into tmp_out.
+        _scratch_file(out_path, ".unsorted.parquet") as tmp_work,
+        _writer("parquet", tmp_work, out_schema, uncompressed=engine.columns) as out_writer,
         _writer(out_kind, tmp_rej, rej_schema) as rej_writer,
         progress(f"pseudonymising {in_path.name}", total=expected_rows) as task,
     ):
@@ -336,12 +345,17 @@ def pseudonymise_file(
                 f"read {engine.rows_in} rows of {in_path.name}, its footer says {expected_rows}",
                 "the file may be damaged; nothing was written",
             )
-        if out_kind == "parquet":
-            written = pq.read_metadata(tmp_out).num_rows, pq.read_metadata(tmp_rej).num_rows
-            if written != (engine.rows_out, engine.rows_rejected):
-                raise IntegrityError("written row counts differ from the run's", "report this bug")
+        if pq.read_metadata(tmp_work).num_rows != engine.rows_out or (
+            out_kind == "parquet" and pq.read_metadata(tmp_rej).num_rows != engine.rows_rejected
+        ):
+            raise IntegrityError("written row counts differ from the run's", "report this bug")
         if engine.rows_in != engine.rows_out + engine.rows_rejected:
             raise IntegrityError("rows in differ from rows out + rejected", "report this bug")
+        sorted_rows = _sort_by_pseudonym(
+            tmp_work, tmp_out, out_kind, out_schema, engine.sort_keys(schema), batch_size
+        )
+        if sorted_rows != engine.rows_out:
+            raise IntegrityError("the sorted output lost rows", "report this bug")
 
     return FileResult(
         rows_in=engine.rows_in,
@@ -352,6 +366,49 @@ def pseudonymise_file(
         key_id=key.key_id,
         distinct=engine.distinct(),
     )
+
+
+@contextlib.contextmanager
+def _scratch_file(beside: Path, suffix: str) -> Iterator[Path]:
+    """A temporary file next to ``beside``, removed on the way out whatever happens."""
+    fd, name = tempfile.mkstemp(prefix=f".{beside.name}.", suffix=suffix, dir=beside.parent)
+    os.close(fd)
+    try:
+        yield Path(name)
+    finally:
+        Path(name).unlink(missing_ok=True)
+
+
+def _sort_by_pseudonym(
+    work: Path, target: Path, kind: str, schema: pa.Schema, by: list[str], batch_size: int
+) -> int:
+    """Write ``work`` (Parquet) to ``target`` sorted by the pseudonym columns ``by``
+    (DuckDB sorts out of core, spilling beside the output); returns the rows written."""
+    import duckdb  # only here: the rest of the module does not need it
+
+    def literal(p: Path) -> str:
+        return "'" + str(p).replace("'", "''") + "'"
+
+    order = ", ".join('"' + c.replace('"', '""') + '" NULLS LAST' for c in by)
+    rows = 0
+    with tempfile.TemporaryDirectory(prefix=".mikrodata-sort-", dir=target.parent) as scratch:
+        con = duckdb.connect()
+        try:
+            con.execute(f"SET temp_directory = {literal(Path(scratch))}")
+            con.execute("SET memory_limit = '2GB'")
+            # Ties (one person's rows) keep their input order, so a run is reproducible
+            # and agrees with pseudonymise_table's stable sort.
+            reader = con.sql(
+                f"SELECT * EXCLUDE (file_row_number) FROM read_parquet({literal(work)}, "
+                f"file_row_number = true) ORDER BY {order}, file_row_number"
+            ).to_arrow_reader(batch_size)
+            with _writer(kind, target, schema, uncompressed=by) as writer:
+                for batch in reader:
+                    writer.write_batch(batch.cast(schema))
+                    rows += batch.num_rows
+        finally:
+            con.close()
+    return rows
 
 
 _DONE = object()

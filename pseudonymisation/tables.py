@@ -29,6 +29,7 @@ from .pseudonyms import (
     ColumnPseudonymiser,
     PreparedColumn,
     check_domain,
+    check_identifier_type,
     hex_pseudonyms,
 )
 from .residual import residual_identifiers
@@ -146,12 +147,19 @@ class Pseudonymiser:
                 f"identifier column(s) not in the input: {', '.join(missing)}",
                 f"the input has {', '.join(schema.names)}",
             )
+        for name, domain in self.columns.items():
+            check_identifier_type(schema.field(name).type, domain, f"identifier column {name}")
         clash = [c for c in REJECT_FIELDS if c in schema.names]
         if clash:
             raise BadInputError(
                 f"the input already has column(s) named {', '.join(clash)}",
                 "rename them before pseudonymising",
             )
+
+    def sort_keys(self, schema: pa.Schema) -> list[str]:
+        """The columns an output is sorted by: the pseudonym columns in the input's
+        order (however they were named to the run)."""
+        return [n for n in schema.names if n in self.columns]
 
     def output_schema(self, schema: pa.Schema) -> pa.Schema:
         fields = [pa.field(f.name, pa.string()) if f.name in self.columns else f for f in schema]
@@ -351,8 +359,11 @@ def pseudonymise_table(
         outs.append(out)
         rejs.append(rej)
     engine.finish()
+    # Sorted by pseudonym: input order (often by personnummer) would leak birth order.
+    table = pa.Table.from_batches(outs, schema=engine.output_schema(arrow.schema))
+    table = table.sort_by([(c, "ascending", "at_end") for c in engine.sort_keys(arrow.schema)])
     result = PseudonymResult(
-        table=pa.Table.from_batches(outs, schema=engine.output_schema(arrow.schema)),
+        table=table,
         rejected=pa.Table.from_batches(rejs, schema=engine.rejected_schema(arrow.schema)),
         rows_in=engine.rows_in,
         rows_out=engine.rows_out,

@@ -17,7 +17,13 @@ import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
-__all__ = ["atomic_directory", "atomic_file", "write_bytes_atomic", "write_text_atomic"]
+__all__ = [
+    "atomic_directory",
+    "atomic_file",
+    "private_file",
+    "write_bytes_atomic",
+    "write_text_atomic",
+]
 
 
 def _fsync_dir(path: Path) -> None:
@@ -52,6 +58,16 @@ def atomic_file(path: str | os.PathLike[str], mode: int | None = None) -> Iterat
     finally:
         with contextlib.suppress(FileNotFoundError):
             tmp.unlink()
+
+
+def private_file(path: str | os.PathLike[str]) -> Path:
+    """Create ``path`` empty with mode 0600 (for a writer that opens it after): a file
+    holding raw identifiers is never readable by others, not even briefly."""
+    target = Path(path)
+    fd = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    os.close(fd)
+    os.chmod(target, 0o600)  # an existing file keeps its mode through O_CREAT
+    return target
 
 
 def write_bytes_atomic(path: str | os.PathLike[str], data: bytes, mode: int | None = None) -> None:

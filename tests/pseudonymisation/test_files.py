@@ -90,7 +90,7 @@ def test_csv_encodings(tmp_path, p1, encoding):
     )
     assert (result.rows_in, result.rows_out, result.rows_rejected) == (51, 50, 1)
     out = pacsv.read_csv(tmp_path / "out.csv")
-    assert out["namn_kommun"][0].as_py() == "Malmö Å0"  # written as UTF-8, nothing lost
+    assert "Malmö Å0" in out["namn_kommun"].to_pylist()  # written as UTF-8, nothing lost
     rej = pacsv.read_csv(result.reject_path)
     assert rej.to_pylist() == [
         {
@@ -118,7 +118,7 @@ def test_comma_csv_with_quotes_and_integers(tmp_path, p1):
     (tmp_path / "in.csv").write_text(text)
     result = pseudonymise_file(tmp_path / "in.csv", tmp_path / "o.parquet", p1, {"id": "person"})
     assert result.rows_out == 5
-    assert pq.read_table(tmp_path / "o.parquet")["note, with comma"][4].as_py() == "x, 4"
+    assert "x, 4" in pq.read_table(tmp_path / "o.parquet")["note, with comma"].to_pylist()
 
 
 def test_rejects_with_identifiers_is_steward_only_opt_in(tmp_path, p1):

@@ -143,6 +143,9 @@ def test_rows_are_accounted_for_and_rejects_stay_outside(built, tmp_path, delive
     ]
     assert all(f"statistikar={FAULT_YEAR}" in r["source_file"] for r in rejects)
     assert not (built.out / "rejects").exists()
+    # They hold raw identifiers: the steward's only.
+    assert (tmp_path / "rejects").stat().st_mode & 0o777 == 0o700
+    assert (tmp_path / "rejects" / "ekonomiskt_bistand.parquet").stat().st_mode & 0o777 == 0o600
 
 
 def test_sorted_by_pseudonym_then_period(built):

@@ -38,7 +38,7 @@ from mikrodata.access_requests import (
 from mikrodata.pseudonymisation import KeyStore, ProjectKey
 from mikrodata.quality.catalogue import catalogue_version, load
 from mikrodata.toolkit import __version__, clock
-from mikrodata.toolkit.atomic import atomic_directory
+from mikrodata.toolkit.atomic import atomic_directory, private_file
 from mikrodata.toolkit.errors import BadInputError, MikrodataError
 from mikrodata.toolkit.identity import Identity, resolve_identity
 from mikrodata.toolkit.paths import home, keystore_path
@@ -272,8 +272,9 @@ def _build_locked(
         try:
             with atomic_directory(out) as tmp, atomic_directory(reject_dir) as reject_tmp:
                 pop: PopulationResult = build_population(con, request, registers_dir)
+                reject_tmp.chmod(0o700)  # raw identifiers: the steward's eyes only
                 if pop.rejected is not None and pop.rejected.num_rows:
-                    pq.write_table(pop.rejected, reject_tmp / "cohort.parquet")
+                    pq.write_table(pop.rejected, private_file(reject_tmp / "cohort.parquet"))
                 results = [run_register(con, s, registers_dir, tmp, reject_tmp, key) for s in specs]
                 if len(specs) > 1:
                     check_collisions_across_registers(con, key)

@@ -24,6 +24,7 @@ import pyarrow.parquet as pq
 
 from mikrodata.pseudonymisation import ProjectKey, parse_identifiers
 from mikrodata.pseudonymisation.tables import Pseudonymiser, residual_message
+from mikrodata.toolkit.atomic import private_file
 from mikrodata.toolkit.errors import BadInputError, IntegrityError
 from mikrodata.toolkit.progress import progress
 
@@ -235,7 +236,8 @@ def run_register(
             for r in rejected:
                 if reject_writer is None:
                     rejects_path.parent.mkdir(parents=True, exist_ok=True)
-                    reject_writer = pq.ParquetWriter(rejects_path, r.schema)
+                    # Whole rows with raw identifiers: steward only, mode 0600.
+                    reject_writer = pq.ParquetWriter(private_file(rejects_path), r.schema)
                 reject_writer.write_table(r.cast(reject_writer.schema))
             task.advance(batch.num_rows)
     engine.finish()  # pseudonym collisions across the whole register stop the build
