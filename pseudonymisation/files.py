@@ -8,9 +8,9 @@ only identifiers it has not seen before. Memory is bounded by the batch size plu
 30-60 bytes per distinct identifier, not by the number of rows. Pseudonym columns
 are written to Parquet uncompressed (random hex hardly compresses; see `_writer`).
 
-The output (Parquet or CSV, by its suffix) and the reject file beside it
-(``<name>.rejected.<suffix>``, mode 0600) are written to temporary files and renamed
-into place only after the whole run passed its checks: rows in = rows out + rows
+The output (Parquet or CSV, by its suffix; sorted by pseudonym) and the reject file
+beside it (``<name>.rejected.<suffix>``, mode 0600) are written to temporary files and
+swapped in together only after the whole run passed its checks: rows in = rows out + rows
 rejected, the Parquet row counts, and no pseudonym collision. A failed run leaves the
 previous output or none.
 """
@@ -36,7 +36,7 @@ import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
-from mikrodata.toolkit.atomic import atomic_file
+from mikrodata.toolkit.atomic import atomic_together
 from mikrodata.toolkit.errors import BadInputError, IntegrityError
 from mikrodata.toolkit.progress import progress
 
@@ -294,8 +294,8 @@ def pseudonymise_file(
     rej_schema = engine.rejected_schema(schema, rejects_with_identifiers)
 
     with (
-        atomic_file(out_path) as tmp_out,
-        atomic_file(rej_path, mode=0o600) as tmp_rej,
+        # The output and its reject file replace the old pair as one step.
+        atomic_together([out_path, rej_path], modes=[None, 0o600]) as (tmp_out, tmp_rej),
         # The rows in input order first (a register sorted by personnummer would leak
         # birth order), then sorted by pseudonym into tmp_out.
         _scratch_file(out_path, ".unsorted.parquet") as tmp_work,

@@ -5,10 +5,9 @@ pseudonymised, atomic and audited.
 2. the delivery checks of each register and approved year (the quality suites' hook);
 3. the approved population; then per register :func:`~toolkit.extract.pipeline.run_register`;
 4. ``approval.json`` (the steward-signed approval), ``manifest.json`` and its signature
-   ``manifest.sig``; the extract directory is swapped in whole
-   (:func:`toolkit.atomic.atomic_directory`), so an interrupted build leaves the
-   previous extract or none; the rejects folder (steward side, outside the extract) is
-   swapped in the same way;
+   ``manifest.sig``; the extract directory and the rejects folder (steward side,
+   outside the extract) are swapped in together (:func:`toolkit.atomic.atomic_together`),
+   so an interrupted build leaves the previous pair or none;
 5. an ``extract_built`` audit event with the manifest's hash, signed, and the request
    moves to ``extract_delivered`` on its first delivery (signed too).
 """
@@ -38,7 +37,7 @@ from mikrodata.access_requests import (
 from mikrodata.pseudonymisation import KeyStore, ProjectKey
 from mikrodata.quality.catalogue import catalogue_version, load
 from mikrodata.toolkit import __version__, clock
-from mikrodata.toolkit.atomic import atomic_directory, private_file
+from mikrodata.toolkit.atomic import atomic_together, private_file
 from mikrodata.toolkit.errors import BadInputError, MikrodataError
 from mikrodata.toolkit.identity import Identity, resolve_identity
 from mikrodata.toolkit.paths import home, keystore_path
@@ -270,7 +269,9 @@ def _build_locked(
     with tempfile.TemporaryDirectory(prefix=".mikrodata-duckdb-", dir=out.parent) as scratch:
         con = connect(Path(scratch))
         try:
-            with atomic_directory(out) as tmp, atomic_directory(reject_dir) as reject_tmp:
+            # The extract and its rejects are swapped in as one step (a journal covers
+            # a kill between the two).
+            with atomic_together(directories=[out, reject_dir]) as (tmp, reject_tmp):
                 pop: PopulationResult = build_population(con, request, registers_dir)
                 reject_tmp.chmod(0o700)  # raw identifiers: the steward's eyes only
                 if pop.rejected is not None and pop.rejected.num_rows:
