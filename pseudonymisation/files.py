@@ -47,8 +47,10 @@ from .tables import PreparedBatch, Pseudonymiser, ResolvedBatch, _refuse_residua
 __all__ = [
     "ENCODINGS",
     "FileResult",
+    "InputBatches",
     "detect_encoding",
     "input_columns",
+    "open_input",
     "pseudonymise_file",
     "reject_path_for",
 ]
@@ -140,21 +142,57 @@ def _header(path: Path, encoding: str, delimiter: str | None) -> tuple[list[str]
     return names, delimiter
 
 
-def input_columns(
-    path: str | os.PathLike[str], encoding: str = "auto", delimiter: str | None = None
-) -> list[str]:
-    """The column names of a Parquet or CSV input file."""
+@dataclasses.dataclass(frozen=True)
+class InputBatches:
+    """An opened input: its name (for reject records), schema, record batches (read as
+    they are iterated) and row count when the format records it."""
+
+    name: str
+    schema: pa.Schema
+    batches: Iterator[pa.RecordBatch]
+    rows: int | None
+
+
+def open_input(
+    path: str | os.PathLike[str],
+    *,
+    encoding: str = "auto",
+    delimiter: str | None = None,
+    batch_size: int = 1_000_000,
+) -> InputBatches:
+    """Open an input file as a stream of Arrow record batches: the one place the
+    pseudonymiser, ``keys rekey`` and the column listing open a file. Parquet is read
+    row group by row group; CSV block by block with every column as text.
+
+    (Readers of further delivery formats plug in here: anything that yields record
+    batches feeds the same stream.)"""
     path = Path(path)
+    if encoding not in ENCODINGS:
+        raise BadInputError(f"unknown encoding {encoding!r}", f"use one of {', '.join(ENCODINGS)}")
     if not path.is_file():
         raise BadInputError(f"no input file {path}", "check the path")
     if _kind(path) == "parquet":
         try:
-            return list(pq.read_schema(path).names)
+            # pre_buffer=False: the pre-buffering reader keeps every row group it has read
+            # (memory grows with the file); without it memory stays flat.
+            source = pq.ParquetFile(path, pre_buffer=False)
         except (pa.ArrowInvalid, OSError):
             raise BadInputError(f"{path.name} is not a readable Parquet file", "check it") from None
-    if encoding == "auto":
-        encoding = detect_encoding(path)
-    return _header(path, encoding, delimiter)[0]
+        # use_threads=False: the batches are read in a thread of their own already;
+        # Arrow's pool would put two more threads on cores that have work enough.
+        batches = source.iter_batches(batch_size=batch_size, use_threads=False)
+        return InputBatches(
+            path.name, source.schema_arrow.remove_metadata(), batches, source.metadata.num_rows
+        )
+    schema, batches, _ = _csv_batches(path, encoding, delimiter, block_size=1 << 24)
+    return InputBatches(path.name, schema.remove_metadata(), batches, None)
+
+
+def input_columns(
+    path: str | os.PathLike[str], encoding: str = "auto", delimiter: str | None = None
+) -> list[str]:
+    """The column names of a Parquet or CSV input file."""
+    return list(open_input(path, encoding=encoding, delimiter=delimiter).schema.names)
 
 
 def _csv_batches(
@@ -252,15 +290,14 @@ def pseudonymise_file(
     """
     in_path, out_path = Path(in_path), Path(out_path)
     rej_path = Path(reject_path) if reject_path is not None else reject_path_for(out_path)
-    if encoding not in ENCODINGS:
-        raise BadInputError(f"unknown encoding {encoding!r}", f"use one of {', '.join(ENCODINGS)}")
     if not in_path.is_file():
         raise BadInputError(f"no input file {in_path}", "check the path")
     resolved = {p.resolve() for p in (out_path, rej_path)}
     if in_path.resolve() in resolved or len(resolved) < 2:
         raise BadInputError("the output would overwrite the input", "choose another --out")
-    in_kind, out_kind = _kind(in_path), _kind(out_path)
+    out_kind = _kind(out_path)
     _kind(rej_path)
+    source = open_input(in_path, encoding=encoding, delimiter=delimiter, batch_size=batch_size)
 
     engine = Pseudonymiser(
         key,
@@ -268,27 +305,9 @@ def pseudonymise_file(
         reference_date=reference_date,
         allow_interim=allow_interim,
         allow_null=allow_null,
+        source=source.name,
     )
-    expected_rows: int | None = None
-    if in_kind == "parquet":
-        try:
-            # pre_buffer=False: the pre-buffering reader keeps every row group it has read
-            # (memory grows with the file); without it memory stays flat.
-            source = pq.ParquetFile(in_path, pre_buffer=False)
-        except (pa.ArrowInvalid, OSError):
-            raise BadInputError(
-                f"{in_path.name} is not a readable Parquet file", "check it"
-            ) from None
-        schema = source.schema_arrow
-        expected_rows = source.metadata.num_rows
-        # use_threads=False: the batches are read in a thread of their own already;
-        # Arrow's pool would put two more threads on cores that have work enough.
-        batches: Iterator[pa.RecordBatch] = source.iter_batches(
-            batch_size=batch_size, use_threads=False
-        )
-    else:
-        schema, batches, _ = _csv_batches(in_path, encoding, delimiter, block_size=1 << 24)
-    schema = schema.remove_metadata()
+    schema, batches, expected_rows = source.schema, source.batches, source.rows
     engine.check_schema(schema)
     out_schema = engine.output_schema(schema)
     rej_schema = engine.rejected_schema(schema, rejects_with_identifiers)

@@ -24,6 +24,7 @@ from mikrodata.pseudonymisation import (
 )
 from mikrodata.pseudonymisation.tables import Pseudonymiser
 from mikrodata.toolkit.errors import BadInputError, IntegrityError
+from mikrodata.toolkit.rejects import REASONS
 from tests.pseudonymisation.synthetic import REFERENCE, forms, synthetic_population
 
 POPULATION = synthetic_population(300, seed=7)
@@ -186,12 +187,23 @@ def test_rejected_rows_keep_other_columns_but_no_identifier(p1):
     result = pseudonymise_table(table, p1, {"pnr": "person", "hh": "household"}, REFERENCE)
     assert (result.rows_in, result.rows_out, result.rows_rejected) == (5, 1, 4)
     rej = result.rejected.to_pylist()
-    assert rej == [
-        {"amount": 2, "row_number": 2, "column": "pnr", "reason": "check_digit"},
-        {"amount": 3, "row_number": 3, "column": "pnr", "reason": "missing"},
-        {"amount": 4, "row_number": 4, "column": "pnr", "reason": "interim"},
-        {"amount": 5, "row_number": 5, "column": "hh", "reason": "missing"},
+    # One record per row (toolkit.rejects): the first column at fault, rows from 1, the
+    # other values as text, never the identifiers.
+    assert [(r["source_row"], r["column"], r["reason"], r["value_amount"]) for r in rej] == [
+        (2, "pnr", "check_digit", "2"),
+        (3, "pnr", "missing", "3"),
+        (4, "pnr", "interim", "4"),
+        (5, "hh", "missing", "5"),
     ]
+    assert result.rejected.column_names == [
+        "source_file",
+        "source_row",
+        "column",
+        "reason",
+        "detail",
+        "value_amount",
+    ]
+    assert rej[0]["detail"] == REASONS["check_digit"] and rej[0]["source_file"] == "table"
     assert result.table.column_names == ["pnr", "hh", "amount"]
     interim = pseudonymise_table(table.slice(3, 1), p1, {"pnr": "person"}, allow_interim=True)
     assert interim.rows_out == 1

@@ -20,6 +20,7 @@ from mikrodata.toolkit.errors import (
 )
 from mikrodata.toolkit.extract import build_extract, read_manifest, verify_extract
 from mikrodata.toolkit.extract.build import build_lock_path
+from mikrodata.toolkit.rejects import REJECT_FIELDS
 from tests.access_requests.support import (
     FAULT_YEAR,
     PASSPHRASE,
@@ -133,7 +134,11 @@ def test_rows_are_accounted_for_and_rejects_stay_outside(built, tmp_path, delive
     assert entry["rows_in"] == entry["rows_out"] + entry["rows_rejected"]
     assert entry["rows_rejected"] == delivery["faulty_rows"]
     assert entry["rows_out"] == _table(built).num_rows
-    rejects = pq.read_table(tmp_path / "rejects" / "ekonomiskt_bistand.parquet").to_pylist()
+    table = pq.read_table(tmp_path / "rejects" / "ekonomiskt_bistand.parquet")
+    # One reject record for both the extract and `mikrodata pseudonymise` (toolkit.rejects).
+    assert table.column_names[: len(REJECT_FIELDS)] == list(REJECT_FIELDS)
+    assert "value_personnummer" in table.column_names  # whole rows: the steward corrects them
+    rejects = table.to_pylist()
     assert len(rejects) == 4
     assert sorted((r["source_row"], r["column"], r["reason"]) for r in rejects) == [
         (1, "personnummer", "check_digit"),

@@ -242,7 +242,7 @@ def rekey(
     steward-side file: lets existing extracts be moved to a new key version."""
     import pyarrow.parquet as pq
 
-    from mikrodata.pseudonymisation import input_columns, rekey_table
+    from mikrodata.pseudonymisation import open_input, rekey_table
     from mikrodata.toolkit.atomic import atomic_file
     from mikrodata.toolkit.errors import BadInputError
 
@@ -250,26 +250,14 @@ def rekey(
         raise BadInputError(
             f"--from and --to are both version {old}", "Give two different key versions"
         )
-    if column not in input_columns(in_path):
+    source = open_input(in_path)  # the one way an input file is opened
+    if column not in source.schema.names:
         raise BadInputError(f"column {column} is not in {in_path.name}", "check --column")
-    if in_path.suffix.lower() in (".parquet", ".pq"):
-        values = pq.read_table(in_path, columns=[column]).column(column)
-    else:
-        import pyarrow as pa
-        import pyarrow.csv as pacsv
+    import pyarrow as pa
 
-        from mikrodata.pseudonymisation import detect_encoding
-
-        enc = detect_encoding(in_path)
-        names = input_columns(in_path)
-        values = pacsv.read_csv(
-            in_path,
-            read_options=pacsv.ReadOptions(encoding="utf8" if enc == "utf-8" else enc),
-            parse_options=pacsv.ParseOptions(delimiter=_delimiter(in_path, enc)),
-            convert_options=pacsv.ConvertOptions(
-                column_types={n: pa.string() for n in names}, include_columns=[column]
-            ),
-        ).column(column)
+    values = pa.chunked_array(
+        [b.column(column) for b in source.batches], source.schema.field(column).type
+    )
     store = open_keystore(keystore)
     table = rekey_table(store, project, values, old, new, domain=domain)
     with atomic_file(out_path, mode=0o600) as tmp:
@@ -289,9 +277,3 @@ def rekey(
         signer=store,
     )
     click.echo(f"wrote {table.num_rows} pairs to {out_path} ({rejected} distinct invalid skipped)")
-
-
-def _delimiter(path: Path, encoding: str) -> str:
-    with open(path, "rb") as handle:
-        first = handle.readline(1 << 20).decode(encoding, errors="replace")
-    return max((";", ",", "\t", "|"), key=first.count)

@@ -44,7 +44,7 @@ from mikrodata.toolkit.paths import home, keystore_path
 
 from .columns import RegisterSpec, register_spec
 from .manifest import MANIFEST_FORMAT, describe_file, write_manifest
-from .pipeline import RegisterResult, check_collisions_across_registers, run_register
+from .pipeline import RegisterResult, run_register
 from .population import PopulationResult, build_population
 from .source import connect, source_files
 
@@ -276,9 +276,11 @@ def _build_locked(
                 reject_tmp.chmod(0o700)  # raw identifiers: the steward's eyes only
                 if pop.rejected is not None and pop.rejected.num_rows:
                     pq.write_table(pop.rejected, private_file(reject_tmp / "cohort.parquet"))
-                results = [run_register(con, s, registers_dir, tmp, reject_tmp, key) for s in specs]
-                if len(specs) > 1:
-                    check_collisions_across_registers(con, key)
+                shared: dict = {}  # one pseudonym map per domain across the registers
+                results = [
+                    run_register(con, s, registers_dir, tmp, reject_tmp, key, shared=shared)
+                    for s in specs
+                ]
                 (tmp / ".work").rmdir()
                 # The signed approval travels with the extract: a researcher's machine
                 # checks the extract's scope against it offline.

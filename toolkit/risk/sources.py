@@ -139,11 +139,11 @@ def _drop_rejected(con: duckdb.DuckDBPyConnection, name: str, spec: RegisterSpec
     result = pseudonymise_table(
         values, throwaway, others, allow_null=spec.nullable_pseudonyms, check_residual=False
     )
-    rejected = result.rejected.select(["row_number"])
+    rejected = result.rejected.select(["source_row"])
     if rejected.num_rows:
         con.register("_risk_rejected", rejected)
         con.execute(
-            f"DELETE FROM {name} WHERE _plan_row IN (SELECT row_number FROM _risk_rejected)"
+            f"DELETE FROM {name} WHERE _plan_row IN (SELECT source_row FROM _risk_rejected)"
         )
         con.unregister("_risk_rejected")
 
