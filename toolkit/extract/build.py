@@ -137,6 +137,7 @@ def _registers_entry(spec: RegisterSpec, result: RegisterResult, root: Path) -> 
                 "arrow_type": str(schema.field(c.name).type),
             }
             | ({"domain": c.domain} if c.domain else {})
+            | ({"source": c.source} if c.source else {})
             for c in spec.columns
         ],
         "sort_order": list(spec.sort_order),

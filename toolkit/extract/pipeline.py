@@ -110,13 +110,13 @@ def _select_sql(src: str, spec: RegisterSpec, years: str, population: bool) -> s
     for c in spec.columns:
         if c.role == "derived":
             cols.append(f"{derived[c.name]} AS {quote(c.name)}")
-        elif c.name == spec.person:
+        elif c.name == spec.person_column:
             # The normalised number where it parsed, else the value as delivered (the
             # pseudonymiser rejects it with its reason).
-            raw = f"CAST(s.{quote(c.name)} AS VARCHAR)"
-            cols.append(f"coalesce(i.normalised, {raw}) AS {quote(c.name)}")
+            raw = f"CAST(s.{quote(c.delivered)} AS VARCHAR)"
+            cols.append(f"coalesce(i.normalised, {raw}) AS {quote(c.delivered)}")
         elif c.role == "pseudonym":
-            cols.append(f"CAST(s.{quote(c.name)} AS VARCHAR) AS {quote(c.name)}")
+            cols.append(f"CAST(s.{quote(c.delivered)} AS VARCHAR) AS {quote(c.delivered)}")
         else:
             cols.append(f"CAST(s.{quote(c.name)} AS {c.sql_type}) AS {quote(c.name)}")
     unusable = "i.normalised IS NULL OR i.kind = 'interim'"
@@ -132,7 +132,7 @@ def _select_sql(src: str, spec: RegisterSpec, years: str, population: bool) -> s
 
 def _check_columns(con: duckdb.DuckDBPyConnection, src: str, spec: RegisterSpec) -> None:
     present = {r[0] for r in con.execute(f"DESCRIBE SELECT * FROM {src}").fetchall()}
-    needed = [c.name for c in spec.columns if c.role != "derived"]
+    needed = [c.delivered for c in spec.columns if c.role != "derived"]
     needed += [spec.year_column] + ([spec.month_column] if spec.month_column else [])
     missing = sorted(set(needed) - present)
     if missing:
@@ -193,9 +193,9 @@ def run_register(
     sql = _select_sql(src, spec, years, population)
     reader = con.sql(sql).to_arrow_reader(BATCH_ROWS)
     data_schema = pa.schema([f for f in reader.schema if not f.name.startswith("_")])
-    writer = pq.ParquetWriter(
-        work, engine.output_schema(data_schema).remove_metadata(), compression="zstd"
-    )
+    out_schema = engine.output_schema(data_schema).remove_metadata()
+    out_schema = pa.schema([out_schema.field(c.delivered).with_name(c.name) for c in spec.columns])
+    writer = pq.ParquetWriter(work, out_schema, compression="zstd")
     root = str(Path(registers_dir).resolve()).rstrip("/") + "/"
     with progress(f"extract {spec.register}", total=rows_read) as task:
         for batch in reader:
@@ -208,7 +208,9 @@ def run_register(
                 source_file=pc.replace_substring(batch.column("_file"), root, ""),
                 source_rows=batch.column("_row").to_numpy(zero_copy_only=False),
             )
-            writer.write_batch(out.select(list(spec.names)).cast(writer.schema))
+            renamed = [spec.extract_names.get(n, n) for n in out.schema.names]
+            out = out.rename_columns(renamed).select(list(spec.names))
+            writer.write_batch(out.cast(writer.schema))
             if rej.num_rows:
                 if reject_writer is None:
                     rejects_path.parent.mkdir(parents=True, exist_ok=True)

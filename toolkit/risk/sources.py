@@ -127,9 +127,9 @@ def _drop_rejected(con: duckdb.DuckDBPyConnection, name: str, spec: RegisterSpec
     (a household id that is missing, too long, ...): its own rules, run on the values
     under a throwaway key whose pseudonyms are discarded."""
     others = {
-        c.name: c.domain
+        c.delivered: c.domain
         for c in spec.columns
-        if c.role == "pseudonym" and c.domain != "person" and c.name != spec.person
+        if c.role == "pseudonym" and c.domain != "person" and c.name != spec.person_column
     }
     if not others:
         return
@@ -172,7 +172,7 @@ def planned_tables(
         )
         _drop_rejected(con, name, spec)
         drop = ", ".join(
-            [quote(c.name) for c in spec.columns if c.role == "pseudonym"] + ["_plan_row"]
+            [quote(c.delivered) for c in spec.columns if c.role == "pseudonym"] + ["_plan_row"]
         )
         con.execute(f"ALTER TABLE {name} RENAME TO {name}_full")
         con.execute(f"CREATE TEMP TABLE {name} AS SELECT * EXCLUDE ({drop}) FROM {name}_full")
