@@ -400,17 +400,15 @@ def _pseudonym_order(table: pa.Table, by: list[str]) -> np.ndarray:
     keys: list[np.ndarray] = []
     for name in reversed(by):  # np.lexsort: the last key is the primary one
         codes, null = _hex_values(table.column(name))
-        keys += [codes, null]
+        keys += [codes] + ([null] if null.any() else [])
+    if len(keys) == 1:  # the common case: one pseudonym column, no nulls
+        return np.argsort(keys[0], kind="stable")
     return np.lexsort(keys) if keys else np.arange(table.num_rows)
 
 
-_NIBBLE = np.zeros(256, dtype=np.uint64)
-for _i, _c in enumerate(b"0123456789abcdef"):
-    _NIBBLE[_c] = _i
-
-
 def _hex_values(column: pa.ChunkedArray) -> tuple[np.ndarray, np.ndarray]:
-    """uint64 values of 16-character lowercase hex pseudonyms, and the null mask."""
+    """uint64 values of 16-character hex pseudonyms, and the null mask: the strings'
+    bytes are one run of hex digits, which ``bytes.fromhex`` decodes in one call."""
     null = column.is_null().to_numpy(zero_copy_only=False)
     if not len(column):
         return np.zeros(0, dtype=np.uint64), null
@@ -420,11 +418,8 @@ def _hex_values(column: pa.ChunkedArray) -> tuple[np.ndarray, np.ndarray]:
     data = np.frombuffer(text.buffers()[2], dtype=np.uint8)[offsets[0] : offsets[-1]]
     if len(data) != 16 * n:
         raise IntegrityError("a pseudonym column holds values of another form", "report this bug")
-    nibbles = _NIBBLE[data.reshape(n, 16)]
-    values = np.zeros(n, dtype=np.uint64)
-    for i in range(16):
-        values = (values << np.uint64(4)) | nibbles[:, i]
-    return values, null
+    values = np.frombuffer(bytes.fromhex(data.tobytes().decode("ascii")), dtype=">u8")
+    return values.astype(np.uint64), null
 
 
 _PREFIXES = 4096  # the three leading hex digits of a pseudonym

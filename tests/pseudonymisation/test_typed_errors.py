@@ -106,3 +106,25 @@ def test_output_is_sorted_by_pseudonym_not_birth_order(tmp_path, p1):
     pq.write_table(table, tmp_path / "in.parquet")
     pseudonymise_file(tmp_path / "in.parquet", tmp_path / "out.parquet", p1, ["pnr"])
     assert pq.read_table(tmp_path / "out.parquet").equals(out)
+
+
+def test_sorted_by_every_pseudonym_column_with_nulls_last(tmp_path, p1):
+    # Several rows per person, a nullable household column: the file's bucket sort and
+    # the table's sort agree (person, then household, nulls last, ties in input order).
+    people = PEOPLE[:5] * 6
+    households = [None if i % 4 == 0 else f"H{i % 3}" for i in range(len(people))]
+    table = pa.table({"pnr": people, "hh": households, "row": list(range(len(people)))})
+    columns = {"pnr": "person", "hh": "household"}
+    out = pseudonymise_table(table, p1, columns, REFERENCE, allow_null=["hh"]).table
+    pq.write_table(table, tmp_path / "in.parquet")
+    pseudonymise_file(
+        tmp_path / "in.parquet",
+        tmp_path / "out.parquet",
+        p1,
+        columns,
+        reference_date=REFERENCE,
+        allow_null=["hh"],
+    )
+    assert pq.read_table(tmp_path / "out.parquet").equals(out)
+    keys = list(zip(out["pnr"].to_pylist(), out["hh"].to_pylist(), strict=True))
+    assert keys == sorted(keys, key=lambda k: (k[0], k[1] is None, k[1] or ""))
