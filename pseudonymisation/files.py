@@ -8,9 +8,9 @@ only identifiers it has not seen before. Memory is bounded by the batch size plu
 30-60 bytes per distinct identifier, not by the number of rows. Pseudonym columns
 are written to Parquet uncompressed (random hex hardly compresses; see `_writer`).
 
-The output (Parquet or CSV, by its suffix) and the reject file beside it
-(``<name>.rejected.<suffix>``, mode 0600) are written to temporary files and renamed
-into place only after the whole run passed its checks: rows in = rows out + rows
+The output (Parquet or CSV, by its suffix; sorted by pseudonym) and the reject file
+beside it (``<name>.rejected.<suffix>``, mode 0600) are written to temporary files and
+swapped in together only after the whole run passed its checks: rows in = rows out + rows
 rejected, the Parquet row counts, and no pseudonym collision. A failed run leaves the
 previous output or none.
 """
@@ -24,27 +24,35 @@ import datetime as dt
 import io
 import os
 import queue
+import shutil
+import tempfile
 import threading
 from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.csv as pacsv
+import pyarrow.ipc  # noqa: F401 - pa.ipc
 import pyarrow.parquet as pq
 
-from mikrodata.toolkit.atomic import atomic_file
+from mikrodata.toolkit.atomic import atomic_together
 from mikrodata.toolkit.errors import BadInputError, IntegrityError
 from mikrodata.toolkit.progress import progress
 
 from .keystore import ProjectKey
+from .residual import residual_identifiers
 from .tables import PreparedBatch, Pseudonymiser, ResolvedBatch, _refuse_residual
 
 __all__ = [
     "ENCODINGS",
     "FileResult",
+    "InputBatches",
     "detect_encoding",
     "input_columns",
+    "open_input",
     "pseudonymise_file",
     "reject_path_for",
 ]
@@ -121,6 +129,13 @@ def _header(path: Path, encoding: str, delimiter: str | None) -> tuple[list[str]
     if delimiter is None:
         delimiter = max(_DELIMITERS, key=text.count)
     names = next(csv.reader(io.StringIO(text), delimiter=delimiter))
+    if residual_identifiers(pa.table({n: pa.nulls(0) for n in dict.fromkeys(names)})):
+        # A file without its header line: the "names" are a row of data. Say so without
+        # repeating them (they hold identifiers).
+        raise BadInputError(
+            f"the first line of {path.name} holds personnummer, not column names",
+            "deliver the file with a header line naming its columns",
+        )
     if len(set(names)) != len(names) or any(not n for n in names):
         raise BadInputError(
             f"the header of {path.name} has empty or repeated column names",
@@ -129,21 +144,57 @@ def _header(path: Path, encoding: str, delimiter: str | None) -> tuple[list[str]
     return names, delimiter
 
 
-def input_columns(
-    path: str | os.PathLike[str], encoding: str = "auto", delimiter: str | None = None
-) -> list[str]:
-    """The column names of a Parquet or CSV input file."""
+@dataclasses.dataclass(frozen=True)
+class InputBatches:
+    """An opened input: its name (for reject records), schema, record batches (read as
+    they are iterated) and row count when the format records it."""
+
+    name: str
+    schema: pa.Schema
+    batches: Iterator[pa.RecordBatch]
+    rows: int | None
+
+
+def open_input(
+    path: str | os.PathLike[str],
+    *,
+    encoding: str = "auto",
+    delimiter: str | None = None,
+    batch_size: int = 1_000_000,
+) -> InputBatches:
+    """Open an input file as a stream of Arrow record batches: the one place the
+    pseudonymiser, ``keys rekey`` and the column listing open a file. Parquet is read
+    row group by row group; CSV block by block with every column as text.
+
+    (Readers of further delivery formats plug in here: anything that yields record
+    batches feeds the same stream.)"""
     path = Path(path)
+    if encoding not in ENCODINGS:
+        raise BadInputError(f"unknown encoding {encoding!r}", f"use one of {', '.join(ENCODINGS)}")
     if not path.is_file():
         raise BadInputError(f"no input file {path}", "check the path")
     if _kind(path) == "parquet":
         try:
-            return list(pq.read_schema(path).names)
+            # pre_buffer=False: the pre-buffering reader keeps every row group it has read
+            # (memory grows with the file); without it memory stays flat.
+            source = pq.ParquetFile(path, pre_buffer=False)
         except (pa.ArrowInvalid, OSError):
             raise BadInputError(f"{path.name} is not a readable Parquet file", "check it") from None
-    if encoding == "auto":
-        encoding = detect_encoding(path)
-    return _header(path, encoding, delimiter)[0]
+        # use_threads=False: the batches are read in a thread of their own already;
+        # Arrow's pool would put two more threads on cores that have work enough.
+        batches = source.iter_batches(batch_size=batch_size, use_threads=False)
+        return InputBatches(
+            path.name, source.schema_arrow.remove_metadata(), batches, source.metadata.num_rows
+        )
+    schema, batches, _ = _csv_batches(path, encoding, delimiter, block_size=1 << 24)
+    return InputBatches(path.name, schema.remove_metadata(), batches, None)
+
+
+def input_columns(
+    path: str | os.PathLike[str], encoding: str = "auto", delimiter: str | None = None
+) -> list[str]:
+    """The column names of a Parquet or CSV input file."""
+    return list(open_input(path, encoding=encoding, delimiter=delimiter).schema.names)
 
 
 def _csv_batches(
@@ -158,31 +209,38 @@ def _csv_batches(
         malformed.append(row.actual_columns)  # never the row's text
         return "skip"
 
-    reader = pacsv.open_csv(
-        path,
-        read_options=pacsv.ReadOptions(
-            encoding="utf8" if encoding == "utf-8" else encoding, block_size=block_size
-        ),
-        parse_options=pacsv.ParseOptions(delimiter=delimiter, invalid_row_handler=on_invalid),
-        convert_options=pacsv.ConvertOptions(
-            column_types={n: pa.string() for n in names},
-            strings_can_be_null=False,
-            quoted_strings_can_be_null=False,
-        ),
+    unreadable = BadInputError(
+        f"{path.name} could not be read as {encoding} CSV",
+        "check the encoding (--encoding, or leave it to auto) and the separator",
     )
+    try:  # Arrow reads the first block here already
+        reader = pacsv.open_csv(
+            path,
+            read_options=pacsv.ReadOptions(
+                encoding="utf8" if encoding == "utf-8" else encoding, block_size=block_size
+            ),
+            parse_options=pacsv.ParseOptions(delimiter=delimiter, invalid_row_handler=on_invalid),
+            convert_options=pacsv.ConvertOptions(
+                column_types={n: pa.string() for n in names},
+                strings_can_be_null=False,
+                quoted_strings_can_be_null=False,
+            ),
+        )
+    except (pa.ArrowInvalid, UnicodeDecodeError):
+        # Arrow's message quotes the offending row: never pass it on.
+        raise unreadable from None
 
     def batches() -> Iterator[pa.RecordBatch]:
+        rows = 0
         try:
             for batch in reader:
                 if malformed:
                     break
+                _refuse_merged_lines(path, batch, rows)
+                rows += batch.num_rows
                 yield batch
         except (pa.ArrowInvalid, UnicodeDecodeError):
-            # Arrow's message quotes the offending row: never pass it on.
-            raise BadInputError(
-                f"{path.name} could not be read as {encoding} CSV",
-                "check the encoding (--encoding) and the separator",
-            ) from None
+            raise unreadable from None
         if malformed:
             raise BadInputError(
                 f"{path.name} has rows with the wrong number of fields "
@@ -191,6 +249,20 @@ def _csv_batches(
             )
 
     return reader.schema, batches(), malformed
+
+
+def _refuse_merged_lines(path: Path, batch: pa.RecordBatch, rows_before: int) -> None:
+    """An unterminated quote makes Arrow read the following lines into one field; a
+    line break inside a value is how that shows. Refused, never passed on merged."""
+    for column in batch.columns:
+        broken = pc.match_substring_regex(column, r"[\r\n]")
+        if pc.any(broken).as_py():
+            row = rows_before + int(pc.index(broken, True).as_py()) + 1
+            raise BadInputError(
+                f"{path.name} row {row}: a quoted value runs over a line break (an "
+                "unterminated quote?); nothing was written",
+                "fix the quoting in the file and run again",
+            )
 
 
 def pseudonymise_file(
@@ -223,16 +295,17 @@ def pseudonymise_file(
     """
     in_path, out_path = Path(in_path), Path(out_path)
     rej_path = Path(reject_path) if reject_path is not None else reject_path_for(out_path)
-    if encoding not in ENCODINGS:
-        raise BadInputError(f"unknown encoding {encoding!r}", f"use one of {', '.join(ENCODINGS)}")
     if not in_path.is_file():
         raise BadInputError(f"no input file {in_path}", "check the path")
     resolved = {p.resolve() for p in (out_path, rej_path)}
     if in_path.resolve() in resolved or len(resolved) < 2:
         raise BadInputError("the output would overwrite the input", "choose another --out")
-    in_kind = "opened" if source is not None else _kind(in_path)
     out_kind = _kind(out_path)
     _kind(rej_path)
+    if source is None:
+        opened = open_input(in_path, encoding=encoding, delimiter=delimiter, batch_size=batch_size)
+    else:  # opened by the delivery reader: in_path only names it
+        opened = InputBatches(in_path.name, source[0].remove_metadata(), iter(source[1]), None)
 
     engine = Pseudonymiser(
         key,
@@ -240,37 +313,21 @@ def pseudonymise_file(
         reference_date=reference_date,
         allow_interim=allow_interim,
         allow_null=allow_null,
+        source=opened.name,
     )
-    expected_rows: int | None = None
-    if source is not None:
-        schema, batches = source[0], iter(source[1])
-    elif in_kind == "parquet":
-        try:
-            # pre_buffer=False: the pre-buffering reader keeps every row group it has read
-            # (memory grows with the file); without it memory stays flat.
-            source = pq.ParquetFile(in_path, pre_buffer=False)
-        except (pa.ArrowInvalid, OSError):
-            raise BadInputError(
-                f"{in_path.name} is not a readable Parquet file", "check it"
-            ) from None
-        schema = source.schema_arrow
-        expected_rows = source.metadata.num_rows
-        # use_threads=False: the batches are read in a thread of their own already;
-        # Arrow's pool would put two more threads on cores that have work enough.
-        batches: Iterator[pa.RecordBatch] = source.iter_batches(
-            batch_size=batch_size, use_threads=False
-        )
-    else:
-        schema, batches, _ = _csv_batches(in_path, encoding, delimiter, block_size=1 << 24)
-    schema = schema.remove_metadata()
+    schema, batches, expected_rows = opened.schema, opened.batches, opened.rows
     engine.check_schema(schema)
     out_schema = engine.output_schema(schema)
     rej_schema = engine.rejected_schema(schema, rejects_with_identifiers)
 
     with (
-        atomic_file(out_path) as tmp_out,
-        atomic_file(rej_path, mode=0o600) as tmp_rej,
-        _writer(out_kind, tmp_out, out_schema, uncompressed=engine.columns) as out_writer,
+        # The output and its reject file replace the old pair as one step.
+        atomic_together([out_path, rej_path], modes=[None, 0o600]) as (tmp_out, tmp_rej),
+        # The rows in input order first (a register sorted by personnummer would leak
+        # birth order), then sorted by pseudonym into tmp_out.
+        _Buckets(
+            out_path, out_schema, engine.sort_keys(schema), _bucket_count(in_path, expected_rows)
+        ) as out_writer,
         _writer(out_kind, tmp_rej, rej_schema) as rej_writer,
         progress(f"pseudonymising {in_path.name}", total=expected_rows) as task,
     ):
@@ -294,10 +351,11 @@ def pseudonymise_file(
                 # after all of them.
                 parts = (4, 2)[i] if i < 2 else 1
                 size = -(-batch.num_rows // parts)
+                if check_residual:  # every value of every batch, in the reader thread
+                    _refuse_residual(engine, batch)
                 for start in range(0, max(batch.num_rows, 1), size or 1):
                     yield engine.prepare(batch.slice(start, size))
 
-        first = True
         with _Background("mikrodata-writer", depth=1) as writes:
 
             def assemble(resolved: ResolvedBatch) -> None:
@@ -305,9 +363,6 @@ def pseudonymise_file(
 
             with _Background("mikrodata-assembler", depth=1) as assembles:
                 for prepared in _prefetch(read()):
-                    if first and check_residual:
-                        _refuse_residual(engine, prepared.batch)
-                    first = False
                     assembles.submit(assemble, engine.resolve(prepared))
                     task.advance(prepared.batch.num_rows)
         engine.finish()
@@ -318,12 +373,15 @@ def pseudonymise_file(
                 f"read {engine.rows_in} rows of {in_path.name}, its footer says {expected_rows}",
                 "the file may be damaged; nothing was written",
             )
-        if out_kind == "parquet":
-            written = pq.read_metadata(tmp_out).num_rows, pq.read_metadata(tmp_rej).num_rows
-            if written != (engine.rows_out, engine.rows_rejected):
-                raise IntegrityError("written row counts differ from the run's", "report this bug")
+        if out_writer.rows != engine.rows_out or (
+            out_kind == "parquet" and pq.read_metadata(tmp_rej).num_rows != engine.rows_rejected
+        ):
+            raise IntegrityError("written row counts differ from the run's", "report this bug")
         if engine.rows_in != engine.rows_out + engine.rows_rejected:
             raise IntegrityError("rows in differ from rows out + rejected", "report this bug")
+        sorted_rows = out_writer.write_sorted(tmp_out, out_kind, batch_size)
+        if sorted_rows != engine.rows_out:
+            raise IntegrityError("the sorted output lost rows", "report this bug")
 
     return FileResult(
         rows_in=engine.rows_in,
@@ -334,6 +392,111 @@ def pseudonymise_file(
         key_id=key.key_id,
         distinct=engine.distinct(),
     )
+
+
+def _bucket_count(path: Path, rows: int | None) -> int:
+    """Buckets of about a million rows each (a CSV's rows guessed at 40 bytes each)."""
+    estimate = rows if rows is not None else path.stat().st_size // 40
+    return max(1, min(_PREFIXES, -(-estimate // 1_000_000)))
+
+
+def _pseudonym_order(table: pa.Table, by: list[str]) -> np.ndarray:
+    """The stable order of ``table`` by its pseudonym columns ``by`` (nulls last): by
+    their 64-bit values, a NumPy sort, many times faster than sorting the strings."""
+    keys: list[np.ndarray] = []
+    for name in reversed(by):  # np.lexsort: the last key is the primary one
+        codes, null = _hex_values(table.column(name))
+        keys += [codes] + ([null] if null.any() else [])
+    if len(keys) == 1:  # the common case: one pseudonym column, no nulls
+        return np.argsort(keys[0], kind="stable")
+    return np.lexsort(keys) if keys else np.arange(table.num_rows)
+
+
+def _hex_values(column: pa.ChunkedArray) -> tuple[np.ndarray, np.ndarray]:
+    """uint64 values of 16-character hex pseudonyms, and the null mask: the strings'
+    bytes are one run of hex digits, which ``bytes.fromhex`` decodes in one call."""
+    null = column.is_null().to_numpy(zero_copy_only=False)
+    if not len(column):
+        return np.zeros(0, dtype=np.uint64), null
+    text = pc.fill_null(column, "0" * 16).combine_chunks().cast(pa.large_string())
+    n = len(text)
+    offsets = np.frombuffer(text.buffers()[1], dtype=np.int64)[text.offset : text.offset + n + 1]
+    data = np.frombuffer(text.buffers()[2], dtype=np.uint8)[offsets[0] : offsets[-1]]
+    if len(data) != 16 * n:
+        raise IntegrityError("a pseudonym column holds values of another form", "report this bug")
+    values = np.frombuffer(bytes.fromhex(data.tobytes().decode("ascii")), dtype=">u8")
+    return values.astype(np.uint64), null
+
+
+_PREFIXES = 4096  # the three leading hex digits of a pseudonym
+_PREFIX_SET = pa.array([f"{i:03x}" for i in range(_PREFIXES)], pa.string())
+
+
+class _Buckets:
+    """The sort by pseudonym, out of core in one extra pass over uncompressed Arrow IPC:
+    rows go to the bucket of their first sort key's leading hex digits (pseudonyms are
+    uniform, so buckets come out even; nulls in the last), each bucket is then sorted in
+    memory (stably: one person's rows keep their input order) and written in turn.
+    Memory: one bucket, about a million rows; disk: the output once more, briefly."""
+
+    def __init__(self, beside: Path, schema: pa.Schema, by: list[str], count: int) -> None:
+        self._schema, self._by, self._count = schema, by, count
+        self._dir = Path(
+            tempfile.mkdtemp(prefix=f".{beside.name}.", suffix=".sort", dir=beside.parent)
+        )
+        self._writers: dict[int, pa.ipc.RecordBatchStreamWriter] = {}
+        self._buckets: list[int] = []
+        self.rows = 0
+
+    def __enter__(self) -> _Buckets:
+        return self
+
+    def _path(self, bucket: int) -> Path:
+        return self._dir / f"{bucket:05d}.arrow"
+
+    def write_batch(self, batch: pa.RecordBatch) -> None:
+        if not batch.num_rows:
+            return
+        self.rows += batch.num_rows
+        prefix = pc.index_in(pc.utf8_slice_codeunits(batch.column(self._by[0]), 0, 3), _PREFIX_SET)
+        bucket = pc.fill_null(prefix, _PREFIXES).to_numpy(zero_copy_only=False)
+        bucket = bucket.astype(np.int64) * self._count // _PREFIXES  # nulls: bucket count
+        order = np.argsort(bucket, kind="stable")
+        ordered = bucket[order]
+        starts = np.flatnonzero(np.r_[True, ordered[1:] != ordered[:-1]])
+        ends = np.r_[starts[1:], len(ordered)]
+        taken = batch.take(pa.array(order))
+        for start, end in zip(starts.tolist(), ends.tolist(), strict=True):
+            b = int(ordered[start])
+            writer = self._writers.get(b)
+            if writer is None:
+                writer = pa.ipc.new_stream(str(self._path(b)), self._schema)
+                self._writers[b] = writer
+            writer.write_batch(taken.slice(start, end - start))
+
+    def close(self) -> None:
+        for writer in self._writers.values():
+            writer.close()
+        self._buckets = sorted({*self._buckets, *self._writers})
+        self._writers = {}
+
+    def write_sorted(self, target: Path, kind: str, batch_size: int) -> int:
+        """Write the buckets in order, each sorted, to ``target``; returns the rows."""
+        rows = 0
+        with _writer(kind, target, self._schema, uncompressed=self._by) as writer:
+            for b in self._buckets:
+                with pa.memory_map(str(self._path(b))) as source:
+                    table = pa.ipc.open_stream(source).read_all()
+                table = table.take(pa.array(_pseudonym_order(table, self._by)))
+                for batch in table.to_batches(max_chunksize=batch_size):
+                    writer.write_batch(batch)
+                rows += table.num_rows
+                self._path(b).unlink()
+        return rows
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+        shutil.rmtree(self._dir, ignore_errors=True)
 
 
 _DONE = object()

@@ -185,7 +185,15 @@ def _to_strings(arr: pa.Array) -> tuple[pa.Array, np.ndarray | None]:
     if pa.types.is_large_string(t) or pa.types.is_string(t):
         return arr, None
     if pa.types.is_binary(t) or pa.types.is_large_binary(t):
-        return pc.cast(arr, pa.string()), None
+        try:
+            return pc.cast(arr, pa.string()), None
+        except pa.ArrowInvalid:
+            raise BadInputError(
+                "an identifier column holds bytes that are not UTF-8 text",
+                "deliver identifiers as text (UTF-8) or whole numbers",
+            ) from None
+    if pa.types.is_uint64(t):
+        return _to_strings(pc.cast(arr, pa.string()))
     if pa.types.is_null(t):
         return pa.nulls(len(arr), pa.string()), None
     raise BadInputError(

@@ -140,6 +140,23 @@ def _aad(header: dict[str, Any]) -> bytes:
     return json.dumps({k: header[k] for k in _AAD_FIELDS}, sort_keys=True).encode()
 
 
+# What a key store may ask of scrypt. Below: too cheap to slow a guesser (a file edited
+# to weaken it); above: memory or time no steward's machine has (128 * r * n bytes).
+_SCRYPT_BOUNDS = {"n": (2**14, 2**20), "r": (1, 32), "p": (1, 16)}
+MIN_PASSPHRASE = 12  # characters, at `keys init`
+
+
+def _check_kdf(path: Path, n: int, r: int, p: int) -> None:
+    values = {"n": n, "r": r, "p": p}
+    bad = [k for k, (lo, hi) in _SCRYPT_BOUNDS.items() if not lo <= values[k] <= hi]
+    if bad or n & (n - 1) or 128 * r * n * p > 2**31:
+        raise KeyStoreError(
+            f"the key store {path} asks for key derivation parameters out of bounds "
+            f"(scrypt n={n}, r={r}, p={p}); it was not opened",
+            "restore the key store from your backup; mikrodata writes n=2^17, r=8, p=1",
+        )
+
+
 def _derive(passphrase: str, salt: bytes, n: int, r: int, p: int) -> bytes:
     return Scrypt(salt=salt, length=32, n=n, r=r, p=p).derive(passphrase.encode("utf-8"))
 
@@ -189,6 +206,12 @@ class KeyStore:
         """Create a new key store with a fresh random master secret. Never overwrites."""
         path = Path(path)
         passphrase = _passphrase(passphrase)
+        if len(passphrase) < MIN_PASSPHRASE:
+            raise KeyStoreError(
+                f"the passphrase has {len(passphrase)} characters; a key store needs at "
+                f"least {MIN_PASSPHRASE}",
+                "choose a longer passphrase (several words are easy to remember)",
+            )
         with filelock.FileLock(str(path) + ".lock"):
             if path.exists():
                 raise KeyStoreError(
@@ -222,7 +245,9 @@ class KeyStore:
         kdf = header["kdf"]
         try:
             salt = _unb64(kdf["salt"])
-            wrap_key = _derive(passphrase, salt, int(kdf["n"]), int(kdf["r"]), int(kdf["p"]))
+            n, r, p = int(kdf["n"]), int(kdf["r"]), int(kdf["p"])
+            _check_kdf(path, n, r, p)
+            wrap_key = _derive(passphrase, salt, n, r, p)
             check = _unb64(header["check"])
         except (KeyError, TypeError, ValueError, binascii.Error, OverflowError, MemoryError):
             raise KeyStoreError(

@@ -388,6 +388,7 @@ class ColumnPseudonymiser:
         values. Touches no shared state, so a reader thread can run it ahead."""
         if isinstance(column, pa.ChunkedArray):
             column = column.combine_chunks()
+        column = identifier_column(column, self.domain)
         raw = _twelve_digit_keys(column) if self.domain == PERSON else None
         return PreparedColumn(column, raw)
 
@@ -466,6 +467,50 @@ class ColumnPseudonymiser:
             reason[:] = entry_reason[idx]
             codes[:] = entry_codes[idx]
         reason[null_rows] = 0 if allow_null else _MISSING
+
+
+def check_identifier_type(t: pa.DataType, domain: str, name: str = "an identifier column") -> None:
+    """Refuse a column type that holds no single identifier per row (lists, structs,
+    dates...) before anything is read: a typed error rather than Arrow's own."""
+    if pa.types.is_dictionary(t):
+        t = t.value_type
+    ok = (
+        pa.types.is_string(t)
+        or pa.types.is_large_string(t)
+        or pa.types.is_integer(t)
+        or pa.types.is_binary(t)
+        or pa.types.is_large_binary(t)
+        or pa.types.is_null(t)
+        or (domain == PERSON and pa.types.is_floating(t))
+    )
+    if not ok:
+        raise BadInputError(
+            f"{name} has type {t}, which holds no identifier of its own per row",
+            "deliver identifiers as text or whole numbers, one per row",
+        )
+
+
+def identifier_column(column: pa.Array, domain: str) -> pa.Array:
+    """An identifier column in a type the parsers read: bytes as UTF-8 text (an error if
+    they are not), uint64 beyond int64 as text (too long for an identifier anyway)."""
+    t = column.type
+    check_identifier_type(t, domain)
+    if pa.types.is_dictionary(t) and not (
+        pa.types.is_string(t.value_type) or pa.types.is_large_string(t.value_type)
+    ):
+        return identifier_column(column.dictionary_decode(), domain)
+    if pa.types.is_binary(t) or pa.types.is_large_binary(t):
+        try:
+            return column.cast(pa.large_string() if pa.types.is_large_binary(t) else pa.string())
+        except pa.ArrowInvalid:
+            raise BadInputError(
+                "an identifier column holds bytes that are not UTF-8 text",
+                "deliver identifiers as text (UTF-8) or whole numbers",
+            ) from None
+    if pa.types.is_uint64(t):
+        top = pc.max(column).as_py()
+        return column.cast(pa.string() if top is not None and top >= 2**63 else pa.int64())
+    return column
 
 
 def _twelve_digit_keys(column: pa.Array) -> np.ndarray | None:

@@ -21,8 +21,8 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from mikrodata.toolkit.errors import BadInputError, IntegrityError
+from mikrodata.toolkit.rejects import REASONS, REJECT_FIELDS, reject_schema
 
-from .identifiers import parse_identifiers_arrow
 from .keystore import ProjectKey
 from .pseudonyms import (
     PERSON,
@@ -30,8 +30,10 @@ from .pseudonyms import (
     ColumnPseudonymiser,
     PreparedColumn,
     check_domain,
+    check_identifier_type,
     hex_pseudonyms,
 )
+from .residual import residual_identifiers
 
 __all__ = [
     "REJECT_FIELDS",
@@ -41,11 +43,9 @@ __all__ = [
     "ResolvedBatch",
     "normalise_columns",
     "pseudonymise_table",
+    "residual_message",
 ]
 
-# The fields a rejected row gets besides its non-identifier columns.
-REJECT_FIELDS = ("row_number", "column", "reason")
-_REASON_ARRAY = pa.array(REJECT_REASONS, pa.string())
 _BATCH_ROWS = 1_000_000
 
 
@@ -68,9 +68,10 @@ def normalise_columns(columns: Mapping[str, str] | Iterable[str] | str) -> dict[
 class PseudonymResult:
     """The pseudonymised table, the rejected rows and the counts.
 
-    ``rejected`` holds the rejected rows' other columns, ``row_number`` (1-based, in
-    input order), ``column`` and ``reason`` (several joined by ';'); never the raw
-    identifiers.
+    ``rejected`` holds one reject record per rejected row (:mod:`toolkit.rejects`:
+    ``source_file``, ``source_row`` counted from 1, the first ``column`` at fault, its
+    ``reason`` code and ``detail``) and the row's other values as text (``value_*``);
+    never the raw identifiers.
     """
 
     table: pa.Table
@@ -88,10 +89,13 @@ class PseudonymResult:
 
 
 class PreparedBatch(NamedTuple):
-    """A batch with its identifier columns read (:meth:`Pseudonymiser.prepare`)."""
+    """A batch with its identifier columns read (:meth:`Pseudonymiser.prepare`), and
+    where its rows come from (``source_rows`` None: counted on from the batches before)."""
 
     batch: pa.RecordBatch
     columns: dict[str, PreparedColumn]
+    source_file: str | pa.Array  # one name, or one per row
+    source_rows: np.ndarray | None
 
 
 class ResolvedBatch(NamedTuple):
@@ -101,6 +105,8 @@ class ResolvedBatch(NamedTuple):
 
     batch: pa.RecordBatch
     first_row: int
+    source_file: str | pa.Array  # one name, or one per row
+    source_rows: np.ndarray | None
     codes: dict[str, tuple[np.ndarray, np.ndarray]]
     reasons: dict[str, np.ndarray]
     rejected: np.ndarray
@@ -119,23 +125,30 @@ class Pseudonymiser:
         allow_interim: bool = False,
         allow_null: Iterable[str] = (),
         nbytes: int | None = None,
+        source: str = "table",
+        shared: dict[str, ColumnPseudonymiser] | None = None,
     ) -> None:
+        """``source`` names the input in reject records. ``shared`` (domain ->
+        :class:`ColumnPseudonymiser`) lets several runs, e.g. the registers of one
+        extract, share their pseudonym maps: each identifier is hashed once, and
+        :meth:`finish` checks collisions across all of them."""
         if not isinstance(key, ProjectKey):
             raise BadInputError("a ProjectKey is needed", "get one with KeyStore.project_key")
         self.key = key
         self.columns = normalise_columns(columns)
         self.allow_null = set(allow_null)
         self.reference_date = reference_date or dt.date.today()
-        self._by_domain = {
-            d: ColumnPseudonymiser(
-                key,
-                d,
-                reference_date=self.reference_date,
-                allow_interim=allow_interim,
-                nbytes=nbytes,
-            )
-            for d in sorted(set(self.columns.values()))
-        }
+        self.source = source
+        self._by_domain = shared if shared is not None else {}
+        for d in sorted(set(self.columns.values())):
+            if d not in self._by_domain:
+                self._by_domain[d] = ColumnPseudonymiser(
+                    key,
+                    d,
+                    reference_date=self.reference_date,
+                    allow_interim=allow_interim,
+                    nbytes=nbytes,
+                )
         self.rows_in = self.rows_out = self.rows_rejected = 0
 
     def check_schema(self, schema: pa.Schema) -> None:
@@ -145,24 +158,25 @@ class Pseudonymiser:
                 f"identifier column(s) not in the input: {', '.join(missing)}",
                 f"the input has {', '.join(schema.names)}",
             )
-        clash = [c for c in REJECT_FIELDS if c in schema.names]
-        if clash:
-            raise BadInputError(
-                f"the input already has column(s) named {', '.join(clash)}",
-                "rename them before pseudonymising",
-            )
+        for name, domain in self.columns.items():
+            check_identifier_type(schema.field(name).type, domain, f"identifier column {name}")
+
+    def sort_keys(self, schema: pa.Schema) -> list[str]:
+        """The columns an output is sorted by: the pseudonym columns in the input's
+        order (however they were named to the run)."""
+        return [n for n in schema.names if n in self.columns]
 
     def output_schema(self, schema: pa.Schema) -> pa.Schema:
         fields = [pa.field(f.name, pa.string()) if f.name in self.columns else f for f in schema]
         return pa.schema(fields, metadata=self.metadata())
 
     def rejected_schema(self, schema: pa.Schema, with_identifiers: bool = False) -> pa.Schema:
-        fields = [f for f in schema if f.name not in self.columns]
-        fields += [pa.field("row_number", pa.int64()), pa.field("column", pa.string())]
-        fields += [pa.field("reason", pa.string())]
-        if with_identifiers:
-            fields += [pa.field(c, schema.field(c).type) for c in self.columns]
-        return pa.schema(fields)
+        """The reject records (:func:`toolkit.rejects.reject_schema`) with the rows'
+        other values; their raw identifiers too only ``with_identifiers``."""
+        return reject_schema(pa.schema(self._reject_values(schema, with_identifiers)))
+
+    def _reject_values(self, schema: pa.Schema, with_identifiers: bool) -> list[pa.Field]:
+        return [f for f in schema if with_identifiers or f.name not in self.columns]
 
     def metadata(self) -> dict[str, str]:
         """Public facts for the output's schema metadata (the key id, not the key)."""
@@ -172,7 +186,12 @@ class Pseudonymiser:
         }
 
     def process(
-        self, batch: pa.RecordBatch, with_identifiers: bool = False
+        self,
+        batch: pa.RecordBatch,
+        with_identifiers: bool = False,
+        *,
+        source_file: str | pa.Array | None = None,
+        source_rows: np.ndarray | None = None,
     ) -> tuple[pa.RecordBatch, pa.RecordBatch]:
         """Pseudonymise one batch: returns (output rows, rejected rows). Row numbers
         continue from the batches seen before.
@@ -181,16 +200,26 @@ class Pseudonymiser:
         pseudonymise_file` does to spread a file's work over the cores: :meth:`prepare`
         (stateless: in a reader thread), :meth:`resolve` (the pseudonym map: one batch
         at a time, in order) and :meth:`assemble` (stateless: in a writer thread)."""
-        return self.assemble(self.resolve(self.prepare(batch)), with_identifiers)
+        prepared = self.prepare(batch, source_file=source_file, source_rows=source_rows)
+        return self.assemble(self.resolve(prepared), with_identifiers)
 
-    def prepare(self, batch: pa.RecordBatch) -> PreparedBatch:
-        """Check the batch's columns and read its identifier columns; no state."""
+    def prepare(
+        self,
+        batch: pa.RecordBatch,
+        *,
+        source_file: str | pa.Array | None = None,
+        source_rows: np.ndarray | None = None,
+    ) -> PreparedBatch:
+        """Check the batch's columns and read its identifier columns; no state.
+        ``source_file`` and ``source_rows`` (each row's number in it, from 1) name the
+        rows in reject records; by default the engine's source, rows counted on."""
         self.check_schema(batch.schema)
         columns = {
             name: self._by_domain[domain].prepare(batch.column(name))
             for name, domain in self.columns.items()
         }
-        return PreparedBatch(batch, columns)
+        source = self.source if source_file is None else source_file
+        return PreparedBatch(batch, columns, source, source_rows)
 
     def resolve(self, prepared: PreparedBatch) -> ResolvedBatch:
         """Pseudonym codes and reasons for a prepared batch, and the row counts."""
@@ -213,7 +242,16 @@ class Pseudonymiser:
         self.rows_rejected += n_rejected
         if self.rows_in != self.rows_out + self.rows_rejected:
             raise IntegrityError("rows in differ from rows out + rejected", "report this bug")
-        return ResolvedBatch(batch, first_row, codes, reasons, rejected, n_rejected)
+        return ResolvedBatch(
+            batch,
+            first_row,
+            prepared.source_file,
+            prepared.source_rows,
+            codes,
+            reasons,
+            rejected,
+            n_rejected,
+        )
 
     def assemble(
         self, resolved: ResolvedBatch, with_identifiers: bool = False
@@ -240,31 +278,7 @@ class Pseudonymiser:
             for f in batch.schema
         ]
         out = pa.RecordBatch.from_arrays(out_arrays, schema=self.output_schema(batch.schema))
-        # The rejected rows only (usually few): their other columns, number and reasons.
-        picked = pa.array(rows)
-        reject_columns, reject_reasons = [], []
-        for name, reason in resolved.reasons.items():
-            sub = reason[rows]
-            reject_reasons.append(_REASON_ARRAY.take(pa.array(sub)))
-            reject_columns.append(
-                pc.if_else(pa.array(sub != 0), pa.scalar(name), pa.scalar(None, pa.string()))
-            )
-        other = [
-            batch.column(i).take(picked)
-            for i, f in enumerate(batch.schema)
-            if f.name not in self.columns
-        ]
-        rej_arrays = [
-            *other,
-            pa.array(rows.astype(np.int64) + resolved.first_row),
-            _join(reject_columns),
-            _join(reject_reasons),
-        ]
-        if with_identifiers:
-            rej_arrays += [batch.column(c).take(picked) for c in self.columns]
-        rej = pa.RecordBatch.from_arrays(
-            rej_arrays, schema=self.rejected_schema(batch.schema, with_identifiers)
-        )
+        rej = self._reject_records(resolved, rows, with_identifiers)
         # (The run's totals are checked in resolve: a writer thread may assemble while
         # the next batch is being resolved.)
         if out.num_rows + rej.num_rows != n or rej.num_rows != resolved.n_rejected:
@@ -273,6 +287,42 @@ class Pseudonymiser:
                 "this is a bug in mikrodata; please report it",
             )
         return out, rej
+
+    def _reject_records(
+        self, resolved: ResolvedBatch, rows: np.ndarray, with_identifiers: bool
+    ) -> pa.RecordBatch:
+        """One reject record per rejected row (usually few): where it is, the first
+        column at fault in the run's column order, its reason, and the row's values."""
+        batch, n = resolved.batch, len(rows)
+        column = np.full(n, None, dtype=object)
+        reason = np.zeros(n, dtype=np.int8)
+        for name, codes in reversed(resolved.reasons.items()):  # the first one wins
+            sub = codes[rows]
+            column[sub != 0] = name
+            reason[sub != 0] = sub[sub != 0]
+        codes = [REJECT_REASONS[r] for r in reason.tolist()]
+        if resolved.source_rows is not None:
+            source_rows = np.asarray(resolved.source_rows, dtype=np.int64)[rows]
+        else:
+            source_rows = rows.astype(np.int64) + resolved.first_row
+        picked = pa.array(rows)
+        values = [
+            _as_text(batch.column(f.name).take(picked))
+            for f in self._reject_values(batch.schema, with_identifiers)
+        ]
+        arrays = [
+            pa.array([resolved.source_file] * n, pa.string())
+            if isinstance(resolved.source_file, str)
+            else resolved.source_file.take(picked).cast(pa.string()),
+            pa.array(source_rows, pa.int64()),
+            pa.array(column.tolist(), pa.string()),
+            pa.array(codes, pa.string()),
+            pa.array([REASONS[c] for c in codes], pa.string()),
+            *values,
+        ]
+        return pa.RecordBatch.from_arrays(
+            arrays, schema=self.rejected_schema(batch.schema, with_identifiers)
+        )
 
     def finish(self) -> None:
         """Check the whole run for pseudonym collisions (raises IntegrityError)."""
@@ -283,38 +333,20 @@ class Pseudonymiser:
         """Distinct identifiers seen per domain."""
         return {d: len(p.cache) for d, p in self._by_domain.items()}
 
-    def residual_identifier_columns(self, batch: pa.RecordBatch, sample: int = 2000) -> list[str]:
-        """Columns not named for pseudonymisation whose values look like personnummer
-        (more than half of a sample parses as valid): they would carry raw identifiers
-        into the output."""
-        suspects = []
-        for i, field in enumerate(batch.schema):
-            if field.name in self.columns:
-                continue
-            t = field.type
-            if not (
-                pa.types.is_string(t)
-                or pa.types.is_large_string(t)
-                or pa.types.is_integer(t)
-                or (pa.types.is_dictionary(t) and pa.types.is_string(t.value_type))
-            ):
-                continue
-            values = batch.column(i).drop_null()[:sample]
-            if len(values) == 0:
-                continue
-            parsed = parse_identifiers_arrow(values, self.reference_date)
-            if parsed.valid.mean() > 0.5:
-                suspects.append(field.name)
-        return suspects
+    def residual_identifiers(self, batch: pa.RecordBatch) -> dict[str, int]:
+        """Columns not named for pseudonymisation that hold personnummer anywhere in
+        any value (see :mod:`pseudonymisation.residual`), with how many distinct values
+        do: they would carry raw identifiers into the output."""
+        return residual_identifiers(batch, set(self.columns), self.reference_date)
 
 
-def _join(parts: list[pa.Array]) -> pa.Array:
-    """Join non-null strings element-wise with ';' (null where all are null)."""
-    joined = parts[0]
-    for part in parts[1:]:
-        both = pc.binary_join_element_wise(joined, part, ";")
-        joined = pc.coalesce(both, joined, part)
-    return joined
+def _as_text(values: pa.Array) -> pa.Array:
+    """A rejected row's values as text for its record (any type; nested ones as their
+    Python form, which is fine for the few rows a reject file holds)."""
+    try:
+        return pc.cast(values, pa.string())
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+        return pa.array([None if v is None else str(v) for v in values.to_pylist()], pa.string())
 
 
 def _as_table(table: Any) -> pa.Table:
@@ -346,8 +378,8 @@ def pseudonymise_table(
     domains are hashed as trimmed strings in their own domain); a list means person.
     Rows with an unusable identifier (invalid, missing, interim unless
     ``allow_interim``; nulls pass as null in ``allow_null`` columns) are moved to
-    ``.rejected``. With ``check_residual``, a column not named but full of
-    personnummer stops the run (BadInputError) rather than leak into the output.
+    ``.rejected``. With ``check_residual``, a column not named that holds a
+    personnummer in any value stops the run (BadInputError) rather than leak into the output.
     """
     arrow = _as_table(table)
     engine = Pseudonymiser(
@@ -362,14 +394,17 @@ def pseudonymise_table(
     for batch in arrow.to_batches(max_chunksize=_BATCH_ROWS) or [
         pa.RecordBatch.from_pylist([], schema=arrow.schema)
     ]:
-        if check_residual and not outs:
+        if check_residual:
             _refuse_residual(engine, batch)
         out, rej = engine.process(batch)
         outs.append(out)
         rejs.append(rej)
     engine.finish()
+    # Sorted by pseudonym: input order (often by personnummer) would leak birth order.
+    table = pa.Table.from_batches(outs, schema=engine.output_schema(arrow.schema))
+    table = table.sort_by([(c, "ascending", "at_end") for c in engine.sort_keys(arrow.schema)])
     result = PseudonymResult(
-        table=pa.Table.from_batches(outs, schema=engine.output_schema(arrow.schema)),
+        table=table,
         rejected=pa.Table.from_batches(rejs, schema=engine.rejected_schema(arrow.schema)),
         rows_in=engine.rows_in,
         rows_out=engine.rows_out,
@@ -381,10 +416,16 @@ def pseudonymise_table(
     return result
 
 
+def residual_message(found: dict[str, int]) -> str:
+    """What the residual guard found, in words: column names and counts, no value."""
+    parts = [f"{name} ({n} distinct value{'s' if n != 1 else ''})" for name, n in found.items()]
+    return f"column(s) {', '.join(parts)} look like personnummer but are not pseudonymised"
+
+
 def _refuse_residual(engine: Pseudonymiser, batch: pa.RecordBatch) -> None:
-    suspects = engine.residual_identifier_columns(batch)
-    if suspects:
+    found = engine.residual_identifiers(batch)
+    if found:
         raise BadInputError(
-            f"column(s) {', '.join(suspects)} look like personnummer but are not pseudonymised",
+            residual_message(found),
             "name them with --column (or drop them) so no raw identifier reaches the output",
         )

@@ -236,17 +236,16 @@ def test_errors_in_background_threads_reach_the_caller_and_write_nothing(
 def test_an_error_after_the_reader_has_read_everything_reaches_the_caller(
     tmp_path, p1, monkeypatch
 ):
-    # A 3-row file with an unnamed personnummer column: the residual check refuses its
-    # first batch (quartered into 3), by when the reader has queued the rest.
+    # A 3-row file whose first batch (quartered into 3) the main thread refuses only
+    # once the reader has queued the rest.
     people = POPULATION[:3]
-    pq.write_table(pa.table({"personnummer": people, "copy": people}), tmp_path / "in.parquet")
-    refuse = files._refuse_residual
+    pq.write_table(pa.table({"personnummer": people}), tmp_path / "in.parquet")
 
-    def slow_refuse(engine, batch):
+    def slow_refuse(self, prepared):
         time.sleep(0.3)  # the reader is done by now (it is anyway, most of the time)
-        refuse(engine, batch)
+        raise BadInputError("refused in the main thread", "a test")
 
-    monkeypatch.setattr(files, "_refuse_residual", slow_refuse)
+    monkeypatch.setattr(files.Pseudonymiser, "resolve", slow_refuse)
     args = (tmp_path / "in.parquet", tmp_path / "out.parquet", p1, ["personnummer"])
-    with pytest.raises(BadInputError, match="copy look like personnummer"):
+    with pytest.raises(BadInputError, match="refused in the main thread"):
         _run_or_hang(pseudonymise_file, *args, timeout=5)

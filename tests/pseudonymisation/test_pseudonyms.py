@@ -24,15 +24,18 @@ from mikrodata.pseudonymisation import (
 )
 from mikrodata.pseudonymisation.tables import Pseudonymiser
 from mikrodata.toolkit.errors import BadInputError, IntegrityError
+from mikrodata.toolkit.rejects import REASONS
 from tests.pseudonymisation.synthetic import REFERENCE, forms, synthetic_population
 
 POPULATION = synthetic_population(300, seed=7)
 
 
 def _pseudonyms(key, values, domain="person", **kwargs):
-    table = pa.table({"id": pa.array(values)})
+    """Pseudonyms in the order of ``values`` (the output is sorted by pseudonym: the row
+    number travels along to put them back)."""
+    table = pa.table({"id": pa.array(values), "row": pa.array(range(len(values)), pa.int64())})
     result = pseudonymise_table(table, key, {"id": domain}, REFERENCE, **kwargs)
-    return result.table["id"].to_pylist(), result
+    return result.table.sort_by("row")["id"].to_pylist(), result
 
 
 def test_form_and_pattern(p1):
@@ -109,7 +112,7 @@ def test_non_person_domains_trim_and_reject(p1):
     table = pa.table({"hh": pa.array([None if v is None else str(v) for v in values])})
     result = pseudonymise_table(table, p1, {"hh": "household"})
     assert result.rows_out == 4 and result.rows_rejected == 4
-    out = result.table["hh"].to_pylist()
+    out = _pseudonyms(p1, values[:3], "household")[0]
     assert out[0] == out[1] != out[2]
     assert result.rejected["reason"].to_pylist() == ["missing", "missing", "length", "characters"]
     nullable = pseudonymise_table(table.slice(4, 1), p1, {"hh": "household"}, allow_null=["hh"])
@@ -184,12 +187,23 @@ def test_rejected_rows_keep_other_columns_but_no_identifier(p1):
     result = pseudonymise_table(table, p1, {"pnr": "person", "hh": "household"}, REFERENCE)
     assert (result.rows_in, result.rows_out, result.rows_rejected) == (5, 1, 4)
     rej = result.rejected.to_pylist()
-    assert rej == [
-        {"amount": 2, "row_number": 2, "column": "pnr", "reason": "check_digit"},
-        {"amount": 3, "row_number": 3, "column": "pnr", "reason": "missing"},
-        {"amount": 4, "row_number": 4, "column": "pnr", "reason": "interim"},
-        {"amount": 5, "row_number": 5, "column": "hh", "reason": "missing"},
+    # One record per row (toolkit.rejects): the first column at fault, rows from 1, the
+    # other values as text, never the identifiers.
+    assert [(r["source_row"], r["column"], r["reason"], r["value_amount"]) for r in rej] == [
+        (2, "pnr", "check_digit", "2"),
+        (3, "pnr", "missing", "3"),
+        (4, "pnr", "interim", "4"),
+        (5, "hh", "missing", "5"),
     ]
+    assert result.rejected.column_names == [
+        "source_file",
+        "source_row",
+        "column",
+        "reason",
+        "detail",
+        "value_amount",
+    ]
+    assert rej[0]["detail"] == REASONS["check_digit"] and rej[0]["source_file"] == "table"
     assert result.table.column_names == ["pnr", "hh", "amount"]
     interim = pseudonymise_table(table.slice(3, 1), p1, {"pnr": "person"}, allow_interim=True)
     assert interim.rows_out == 1

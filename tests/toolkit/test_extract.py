@@ -20,6 +20,7 @@ from mikrodata.toolkit.errors import (
 )
 from mikrodata.toolkit.extract import build_extract, read_manifest, verify_extract
 from mikrodata.toolkit.extract.build import build_lock_path
+from mikrodata.toolkit.rejects import REJECT_FIELDS
 from tests.access_requests.support import (
     FAULT_YEAR,
     PASSPHRASE,
@@ -83,6 +84,14 @@ def built(request_path, delivery, keystore, tmp_path, log):
     return _build(request_path, delivery, keystore, tmp_path, log)
 
 
+def _extract_names(register, names):
+    """Approved variables as an extract names them (the catalogue's extract_name)."""
+    from mikrodata.quality.catalogue import load
+
+    reg = load(register)
+    return tuple(reg.variable(n).extract_name if n in reg.names else n for n in names)
+
+
 def _table(result, register="ekonomiskt_bistand"):
     return pq.read_table(result.out / register / "part-0.parquet")
 
@@ -90,7 +99,8 @@ def _table(result, register="ekonomiskt_bistand"):
 def test_extract_contains_exactly_the_approved_columns_and_years(built, request_path):
     request = load_request(request_path)
     table = _table(built)
-    assert tuple(table.column_names) == request.columns("ekonomiskt_bistand")
+    names = request.columns("ekonomiskt_bistand")
+    assert tuple(table.column_names) == _extract_names("ekonomiskt_bistand", names)
     years = set(table.column("statistikar").to_pylist())
     assert years == set(request.register("ekonomiskt_bistand").years)  # 2010, 2011, 2021 left out
     for not_approved in ("flykting", "kon", "andamal", "distrikt", "belopp_livsforing_ovrigt"):
@@ -124,7 +134,9 @@ def test_no_raw_personnummer_anywhere_in_the_extract(built, delivery):
             assert value.encode() not in text
             assert value[2:].encode() not in text
     table = _table(built)
-    for name in ("personnummer", "hushallsid"):
+    # Named as the catalogue declares them (Variable.extract_name), not as delivered.
+    assert "personnummer" not in table.column_names and "hushallsid" not in table.column_names
+    for name in ("lopnr", "lopnr_hushall"):
         assert is_pseudonym(table.column(name).to_pylist()).all()
 
 
@@ -133,7 +145,11 @@ def test_rows_are_accounted_for_and_rejects_stay_outside(built, tmp_path, delive
     assert entry["rows_in"] == entry["rows_out"] + entry["rows_rejected"]
     assert entry["rows_rejected"] == delivery["faulty_rows"]
     assert entry["rows_out"] == _table(built).num_rows
-    rejects = pq.read_table(tmp_path / "rejects" / "ekonomiskt_bistand.parquet").to_pylist()
+    table = pq.read_table(tmp_path / "rejects" / "ekonomiskt_bistand.parquet")
+    # One reject record for both the extract and `mikrodata pseudonymise` (toolkit.rejects).
+    assert table.column_names[: len(REJECT_FIELDS)] == list(REJECT_FIELDS)
+    assert "value_personnummer" in table.column_names  # whole rows: the steward corrects them
+    rejects = table.to_pylist()
     assert len(rejects) == 4
     assert sorted((r["source_row"], r["column"], r["reason"]) for r in rejects) == [
         (1, "personnummer", "check_digit"),
@@ -143,13 +159,16 @@ def test_rows_are_accounted_for_and_rejects_stay_outside(built, tmp_path, delive
     ]
     assert all(f"statistikar={FAULT_YEAR}" in r["source_file"] for r in rejects)
     assert not (built.out / "rejects").exists()
+    # They hold raw identifiers: the steward's only.
+    assert (tmp_path / "rejects").stat().st_mode & 0o777 == 0o700
+    assert (tmp_path / "rejects" / "ekonomiskt_bistand.parquet").stat().st_mode & 0o777 == 0o600
 
 
 def test_sorted_by_pseudonym_then_period(built):
     table = _table(built)
     keys = list(
         zip(
-            table.column("personnummer").to_pylist(),
+            table.column("lopnr").to_pylist(),
             table.column("statistikar").to_pylist(),
             table.column("manad").to_pylist(),
             strict=True,
@@ -157,7 +176,7 @@ def test_sorted_by_pseudonym_then_period(built):
     )
     assert keys == sorted(keys)
     assert built.manifest["registers"]["ekonomiskt_bistand"]["sort_order"] == [
-        "personnummer",
+        "lopnr",
         "statistikar",
         "manad",
     ]
@@ -179,7 +198,7 @@ def test_derived_variables_match_the_identifier(built, delivery, keystore):
     rows = _table(built).to_pylist()
     assert rows
     for row in rows[::37]:
-        parsed = parse_identifiers([by_pseudonym[row["personnummer"]]]).iloc[0]
+        parsed = parse_identifiers([by_pseudonym[row["lopnr"]]]).iloc[0]
         born = parsed["birth_date"]
         assert row["birth_year"] == born.year
         assert row["sex"] == parsed["sex"]
@@ -424,18 +443,16 @@ def test_cohort_population_and_a_second_register(tmp_path, log, keystore, stewar
     assert all(v.startswith("passed") for v in m["delivery_checks"].values())
     assert m["population"] == {"type": "cohort_file", "persons": 20, "cohort_rows_rejected": 1}
     bef = pq.read_table(result.out / "befolkning" / "part-0.parquet")
-    assert bef.column_names == ["personnummer", "ar", "kon", "birth_year"]
+    assert bef.column_names == ["lopnr", "ar", "kon", "birth_year"]
     assert set(bef.column("ar").to_pylist()) == {2016}
-    assert len(bef.column("personnummer").unique()) <= 20
+    assert len(bef.column("lopnr").unique()) <= 20
     eb = m["registers"]["ekonomiskt_bistand"]
     assert eb["rows_outside_population"] > 0
     assert eb["rows_read"] == eb["rows_outside_population"] + eb["rows_in"]
     assert pq.read_table(tmp_path / "rejects" / "cohort.parquet").num_rows == 1
     # the same person has the same pseudonym in both registers
-    eb_ids = set(
-        pq.read_table(result.out / "ekonomiskt_bistand").column("personnummer").to_pylist()
-    )
-    assert eb_ids & set(bef.column("personnummer").to_pylist())
+    eb_ids = set(pq.read_table(result.out / "ekonomiskt_bistand").column("lopnr").to_pylist())
+    assert eb_ids & set(bef.column("lopnr").to_pylist())
     verify_extract(result.out, request=path, user=RESEARCHER, audit=log)
 
 
@@ -463,4 +480,26 @@ def test_a_second_build_of_the_same_extract_waits_its_turn(
     finally:
         holder.kill()
         holder.wait()
+    assert not (tmp_path / "extract").exists()
+
+
+def test_a_raw_number_in_free_text_in_a_later_year_stops_the_build(
+    request_path, delivery, keystore, tmp_path, log
+):
+    # A copy of the delivery with one personnummer written into a code column of the
+    # last approved year: not in the first batch, and one value among thousands.
+    import shutil
+
+    root = tmp_path / "registers"
+    shutil.copytree(delivery["root"], root)
+    path = root / "ekonomiskt_bistand" / "statistikar=2020" / "part-0.parquet"
+    table = pq.read_table(path)
+    raw = table.column("personnummer")[5].as_py()
+    kommun = table.column("kommun").to_pylist()
+    kommun[-1] = f"ring {raw[2:8]}-{raw[8:]}"
+    table = table.set_column(table.schema.get_field_index("kommun"), "kommun", pa.array(kommun))
+    pq.write_table(table, path)
+    with pytest.raises(IntegrityError, match="kommun") as info:
+        _build(request_path, {"root": root}, keystore, tmp_path, log)
+    assert raw[2:8] not in str(info.value) + str(info.value.hint)
     assert not (tmp_path / "extract").exists()

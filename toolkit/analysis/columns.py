@@ -1,7 +1,8 @@
 """The column names the researcher's toolkit reads, and checking that a frame has them.
 
 An extract names the person pseudonym ``lopnr`` and the household pseudonym
-``lopnr_hushall``; every other column keeps its catalogue name. The toolkit works on
+``lopnr_hushall`` (the catalogue's ``pseudonym`` of personnummer and hushallsid, read
+from it); every other column keeps its catalogue name. The toolkit works on
 any frame with these names, made by the extract or by hand::
 
     require(columns, ["lopnr", "statistikar"], "ekonomiskt_bistand frame")
@@ -23,8 +24,16 @@ __all__ = [
     "sweden_code",
 ]
 
-PERSON = "lopnr"
-HOUSEHOLD = "lopnr_hushall"
+
+def _pseudonym_column(domain: str) -> str:
+    """The extract column of a domain's pseudonym, as the catalogue declares it
+    (``Variable.extract_name``): not repeated in code."""
+    reg = load("ekonomiskt_bistand")
+    return next(v.extract_name for v in reg.direct_identifiers() if v.identifier_domain == domain)
+
+
+PERSON = _pseudonym_column("person")  # lopnr
+HOUSEHOLD = _pseudonym_column("household")  # lopnr_hushall
 # The amounts that make up the assistance of a row (försörjningsstöd and livsföring i
 # övrigt, SoL 4 kap. 1 §); introduction compensation is not social assistance.
 AMOUNT_COLUMNS = ("belopp_forsorjningsstod", "belopp_livsforing_ovrigt")

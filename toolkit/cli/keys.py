@@ -16,6 +16,7 @@ import click
 
 from mikrodata.pseudonymisation import PASSPHRASE_ENV, KeyStore
 from mikrodata.toolkit.cli._output import console
+from mikrodata.toolkit.errors import KeyStoreError
 from mikrodata.toolkit.paths import keystore_path, trusted_keys_path
 
 __all__ = ["keys", "keystore_option", "log_option", "open_keystore", "passphrase"]
@@ -26,9 +27,17 @@ def passphrase(confirm: bool = False) -> str:
     value = os.environ.get(PASSPHRASE_ENV)
     if value is not None:
         return value
-    return click.prompt(
-        "Key store passphrase", hide_input=True, confirmation_prompt=confirm, err=True
-    )
+    try:
+        return click.prompt(
+            "Key store passphrase", hide_input=True, confirmation_prompt=confirm, err=True
+        )
+    except click.Abort:
+        # No terminal (a script, a job) and nothing on stdin: say what to do instead
+        # of click's bare "Aborted!".
+        raise KeyStoreError(
+            f"no key store passphrase: {PASSPHRASE_ENV} is not set and none was typed",
+            f"run in a terminal, or set {PASSPHRASE_ENV} for scripts and jobs",
+        ) from None
 
 
 def open_keystore(path: Path | None) -> KeyStore:

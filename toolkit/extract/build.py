@@ -5,10 +5,9 @@ pseudonymised, atomic and audited.
 2. the delivery checks of each register and approved year (the quality suites' hook);
 3. the approved population; then per register :func:`~toolkit.extract.pipeline.run_register`;
 4. ``approval.json`` (the steward-signed approval), ``manifest.json`` and its signature
-   ``manifest.sig``; the extract directory is swapped in whole
-   (:func:`toolkit.atomic.atomic_directory`), so an interrupted build leaves the
-   previous extract or none; the rejects folder (steward side, outside the extract) is
-   swapped in the same way;
+   ``manifest.sig``; the extract directory and the rejects folder (steward side,
+   outside the extract) are swapped in together (:func:`toolkit.atomic.atomic_together`),
+   so an interrupted build leaves the previous pair or none;
 5. an ``extract_built`` audit event with the manifest's hash, signed, and the request
    moves to ``extract_delivered`` on its first delivery (signed too).
 """
@@ -41,7 +40,7 @@ from mikrodata.quality.catalogue import catalogue_version, load
 from mikrodata.quality.delivery import ReadOptions
 from mikrodata.quality.delivery.stage import Staged, staged_deliveries, staging
 from mikrodata.toolkit import __version__, clock
-from mikrodata.toolkit.atomic import atomic_directory
+from mikrodata.toolkit.atomic import atomic_together, private_file
 from mikrodata.toolkit.errors import BadInputError, MikrodataError
 from mikrodata.toolkit.identity import Identity, resolve_identity
 from mikrodata.toolkit.paths import home, keystore_path
@@ -49,7 +48,7 @@ from mikrodata.toolkit.paths import home, keystore_path
 from .coarsen import Step, applies, steps_from_list
 from .columns import RegisterSpec, register_spec
 from .manifest import MANIFEST_FORMAT, describe_file, write_manifest
-from .pipeline import RegisterResult, check_collisions_across_registers, run_register
+from .pipeline import RegisterResult, run_register
 from .population import PopulationResult, build_population
 from .source import connect, source_files
 
@@ -155,6 +154,7 @@ def _registers_entry(
                 "arrow_type": str(schema.field(c.name).type),
             }
             | ({"domain": c.domain} if c.domain else {})
+            | ({"source": c.source} if c.source else {})
             for c in spec.columns
         ],
         "sort_order": list(spec.sort_order),
@@ -352,21 +352,33 @@ def _build_locked(
     with tempfile.TemporaryDirectory(prefix=".mikrodata-duckdb-", dir=out.parent) as scratch:
         con = connect(Path(scratch))
         try:
-            with atomic_directory(out) as tmp, atomic_directory(reject_dir) as reject_tmp:
+            # The extract and its rejects are swapped in as one step (a journal covers
+            # a kill between the two).
+            with atomic_together(directories=[out, reject_dir]) as (tmp, reject_tmp):
                 pop: PopulationResult = build_population(con, request, registers_dir)
+                reject_tmp.chmod(0o700)  # raw identifiers: the steward's eyes only
                 if pop.rejected is not None and pop.rejected.num_rows:
-                    pq.write_table(pop.rejected, reject_tmp / "cohort.parquet")
+                    pq.write_table(pop.rejected, private_file(reject_tmp / "cohort.parquet"))
+                shared: dict = {}  # one pseudonym map per domain across the registers
                 results = [
-                    run_register(con, s, registers_dir, tmp, reject_tmp, key, coarsening=coarsening)
+                    run_register(
+                        con,
+                        s,
+                        registers_dir,
+                        tmp,
+                        reject_tmp,
+                        key,
+                        shared=shared,
+                        coarsening=coarsening,
+                    )
                     for s in specs
                 ]
                 # Rows the delivery reader could not use (a register not in Parquet).
                 read = {r.register: r for r in staged_deliveries()}
                 for register, done in read.items():
                     if done.rejects is not None:
-                        shutil.copy(done.rejects, reject_tmp / f"{register}.unreadable.parquet")
-                if len(specs) > 1:
-                    check_collisions_across_registers(con, key)
+                        target = private_file(reject_tmp / f"{register}.unreadable.parquet")
+                        shutil.copyfile(done.rejects, target)  # keeps the 0600
                 (tmp / ".work").rmdir()
                 # The signed approval travels with the extract: a researcher's machine
                 # checks the extract's scope against it offline.

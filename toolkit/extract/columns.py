@@ -35,6 +35,12 @@ class ColumnSpec:
     role: str
     domain: str | None = None
     nullable: bool = False
+    source: str | None = None  # a pseudonym's delivered column (personnummer for lopnr)
+
+    @property
+    def delivered(self) -> str:
+        """The column this one is read from in the delivery."""
+        return self.source or self.name
 
     @property
     def sql_type(self) -> str:
@@ -48,10 +54,11 @@ class RegisterSpec:
     register: str
     years: tuple[int, ...]
     columns: tuple[ColumnSpec, ...]
-    person: str  # the person identifier column (delivered as a pseudonym)
+    person: str  # the delivered person identifier column (personnummer)
     year_column: str  # the period column holding the year
     month_column: str | None  # the period column holding the month, if any
     sort_order: tuple[str, ...]  # person pseudonym, then the period columns
+    person_column: str = ""  # its pseudonym column in the extract (lopnr, from the catalogue)
 
     @property
     def names(self) -> tuple[str, ...]:
@@ -59,11 +66,18 @@ class RegisterSpec:
 
     @property
     def pseudonymised(self) -> dict[str, str]:
-        return {c.name: c.domain for c in self.columns if c.role == "pseudonym"}
+        """Delivered identifier column -> domain (pseudonymised under their delivered
+        names, so reject records name the delivery's columns; renamed after)."""
+        return {c.delivered: c.domain for c in self.columns if c.role == "pseudonym"}
 
     @property
     def nullable_pseudonyms(self) -> tuple[str, ...]:
-        return tuple(c.name for c in self.columns if c.role == "pseudonym" and c.nullable)
+        return tuple(c.delivered for c in self.columns if c.role == "pseudonym" and c.nullable)
+
+    @property
+    def extract_names(self) -> dict[str, str]:
+        """Delivered name -> extract name of each pseudonym column (personnummer -> lopnr)."""
+        return {c.delivered: c.name for c in self.columns if c.role == "pseudonym"}
 
 
 def _month_column(reg: Register) -> str | None:
@@ -89,6 +103,7 @@ def register_spec(request: AccessRequest, register: str) -> RegisterSpec:
             "An extract is keyed by person; fix the catalogue",
         )
     person = next((p for p in persons if p in reg.key), persons[0])
+    person_column = reg.variable(person).extract_name
     columns = []
     for name in request.columns(register):
         if name in DERIVED_VARIABLES and name not in reg.names:
@@ -96,11 +111,16 @@ def register_spec(request: AccessRequest, register: str) -> RegisterSpec:
             continue
         v = reg.variable(name)
         if v.is_direct_identifier:
-            columns.append(ColumnSpec(name, "string", "pseudonym", v.identifier_domain, v.nullable))
+            # Named as the catalogue says (lopnr, lopnr_hushall), read from the delivered one.
+            columns.append(
+                ColumnSpec(
+                    v.extract_name, "string", "pseudonym", v.identifier_domain, v.nullable, name
+                )
+            )
         else:
             columns.append(ColumnSpec(name, v.type, "variable"))
-    if person not in {c.name for c in columns}:  # the key is always delivered
-        columns.insert(0, ColumnSpec(person, "string", "pseudonym", "person"))
+    if person_column not in {c.name for c in columns}:  # the key is always delivered
+        columns.insert(0, ColumnSpec(person_column, "string", "pseudonym", "person", False, person))
     period = tuple(p for p in reg.period if p in {c.name for c in columns})
     return RegisterSpec(
         register=register,
@@ -109,5 +129,6 @@ def register_spec(request: AccessRequest, register: str) -> RegisterSpec:
         person=person,
         year_column=_year_column(reg),
         month_column=_month_column(reg),
-        sort_order=(person, *period),
+        sort_order=(person_column, *period),
+        person_column=person_column,
     )

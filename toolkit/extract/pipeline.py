@@ -24,7 +24,9 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from mikrodata.pseudonymisation import ProjectKey, parse_identifiers
-from mikrodata.pseudonymisation.tables import Pseudonymiser
+from mikrodata.pseudonymisation.pseudonyms import ColumnPseudonymiser
+from mikrodata.pseudonymisation.tables import Pseudonymiser, residual_message
+from mikrodata.toolkit.atomic import private_file
 from mikrodata.toolkit.errors import BadInputError, IntegrityError
 from mikrodata.toolkit.progress import progress
 
@@ -33,17 +35,9 @@ from .columns import RegisterSpec
 from .population import TABLE as POPULATION
 from .source import quote, source_relation, sql_literal
 
-__all__ = [
-    "BATCH_ROWS",
-    "PERSONS_SEEN",
-    "RegisterResult",
-    "approved_rows_sql",
-    "check_collisions_across_registers",
-    "run_register",
-]
+__all__ = ["BATCH_ROWS", "RegisterResult", "approved_rows_sql", "run_register"]
 
 BATCH_ROWS = 250_000
-PERSONS_SEEN = "persons_seen"
 
 
 @dataclass(frozen=True)
@@ -73,7 +67,9 @@ class RegisterResult:
 
 
 def _identifiers(con: duckdb.DuckDBPyConnection, src: str, spec: RegisterSpec, years: str) -> None:
-    """Parse the distinct person identifiers once; a DuckDB table ``ids``."""
+    """Parse the distinct person identifiers once; a DuckDB table ``ids`` (for the
+    derived variables and the population; the pseudonymiser is given the normalised
+    form, which it checks by integer arithmetic and hashes once per person)."""
     raw = (
         con.sql(
             f"SELECT DISTINCT CAST({quote(spec.person)} AS VARCHAR) AS raw FROM {src} "
@@ -96,12 +92,6 @@ def _identifiers(con: duckdb.DuckDBPyConnection, src: str, spec: RegisterSpec, y
     con.register("_ids_arrow", ids)
     con.execute("CREATE OR REPLACE TEMP TABLE ids AS SELECT * FROM _ids_arrow")
     con.unregister("_ids_arrow")
-    # Every valid person seen, over all registers, for the cross-register collision check.
-    con.execute(f"CREATE TEMP TABLE IF NOT EXISTS {PERSONS_SEEN} (normalised VARCHAR)")
-    con.execute(
-        f"INSERT INTO {PERSONS_SEEN} SELECT normalised FROM ids "
-        "WHERE normalised IS NOT NULL AND kind <> 'interim'"
-    )
 
 
 def _select_sql(src: str, spec: RegisterSpec, years: str, population: bool) -> str:
@@ -124,8 +114,13 @@ def _select_sql(src: str, spec: RegisterSpec, years: str, population: bool) -> s
     for c in spec.columns:
         if c.role == "derived":
             cols.append(f"{derived[c.name]} AS {quote(c.name)}")
+        elif c.name == spec.person_column:
+            # The normalised number where it parsed, else the value as delivered (the
+            # pseudonymiser rejects it with its reason).
+            raw = f"CAST(s.{quote(c.delivered)} AS VARCHAR)"
+            cols.append(f"coalesce(i.normalised, {raw}) AS {quote(c.delivered)}")
         elif c.role == "pseudonym":
-            cols.append(f"CAST(s.{quote(c.name)} AS VARCHAR) AS {quote(c.name)}")
+            cols.append(f"CAST(s.{quote(c.delivered)} AS VARCHAR) AS {quote(c.delivered)}")
         else:
             cols.append(f"CAST(s.{quote(c.name)} AS {c.sql_type}) AS {quote(c.name)}")
     unusable = "i.normalised IS NULL OR i.kind = 'interim'"
@@ -133,16 +128,15 @@ def _select_sql(src: str, spec: RegisterSpec, years: str, population: bool) -> s
     if population:
         where += f" AND ({unusable} OR i.normalised IN (SELECT normalised FROM {POPULATION}))"
     return (
-        f"SELECT s._file AS _file, s._row AS _row, CASE WHEN i.normalised IS NULL THEN "
-        f"coalesce(i.reason, 'missing') WHEN i.kind = 'interim' THEN 'interim_number' END "
-        f"AS _reject, {', '.join(cols)} FROM {src} s LEFT JOIN ids i "
+        f"SELECT s._file AS _file, s._row AS _row, ({unusable}) AS _unusable, "
+        f"{', '.join(cols)} FROM {src} s LEFT JOIN ids i "
         f"ON CAST(s.{quote(spec.person)} AS VARCHAR) IS NOT DISTINCT FROM i.raw WHERE {where}"
     )
 
 
 def _check_columns(con: duckdb.DuckDBPyConnection, src: str, spec: RegisterSpec) -> None:
     present = {r[0] for r in con.execute(f"DESCRIBE SELECT * FROM {src}").fetchall()}
-    needed = [c.name for c in spec.columns if c.role != "derived"]
+    needed = [c.delivered for c in spec.columns if c.role != "derived"]
     needed += [spec.year_column] + ([spec.month_column] if spec.month_column else [])
     missing = sorted(set(needed) - present)
     if missing:
@@ -152,32 +146,13 @@ def _check_columns(con: duckdb.DuckDBPyConnection, src: str, spec: RegisterSpec)
         )
 
 
-def _reject_rows(rows: pa.Table, columns: pa.Array, reasons: pa.Array) -> pa.Table:
-    """Rejected rows as the steward keeps them: source file and row, the column at fault,
-    the reason, and the row's (steward-side) values as text."""
-    data = {
-        "source_file": rows.column("_file"),
-        "source_row": rows.column("_row"),
-        "column": columns.cast(pa.string()),
-        "reason": reasons.cast(pa.string()),
-    }
-    for name in rows.column_names:
-        if not name.startswith("_"):
-            data[f"value_{name}"] = pc.cast(rows.column(name), pa.string())
-    return pa.table(data)
-
-
-def _empty_batch(schema: pa.Schema) -> pa.RecordBatch:
-    return pa.RecordBatch.from_pylist([], schema=schema)
-
-
 def _refuse_residual(engine: Pseudonymiser, batch: pa.RecordBatch, spec: RegisterSpec) -> None:
     """A column not declared an identifier but full of personnummer would leak them."""
-    suspects = engine.residual_identifier_columns(batch)
-    if suspects:
+    found = engine.residual_identifiers(batch)
+    if found:
         raise IntegrityError(
-            f"register {spec.register}: column(s) {', '.join(suspects)} look like "
-            "personnummer but are not direct identifiers in the catalogue",
+            f"register {spec.register}: {residual_message(found)} (not direct identifiers "
+            "in the catalogue)",
             "Fix the delivery or the catalogue; nothing was written",
         )
 
@@ -191,9 +166,15 @@ def run_register(
     key: ProjectKey,
     *,
     population: bool = True,
+    shared: dict[str, ColumnPseudonymiser] | None = None,
     coarsening: Sequence[Step] = (),
 ) -> RegisterResult:
-    """Build ``out_dir/<register>/part-0.parquet``; rejects to ``reject_dir``; the
+    """Build ``out_dir/<register>/part-0.parquet``; rejects to ``reject_dir``.
+
+    The rows go through the same :class:`~pseudonymisation.tables.Pseudonymiser` stream
+    as ``mikrodata pseudonymise``: one reject record type, rows counted from 1 in their
+    delivered file. ``shared`` pseudonym maps (one per domain) span the registers of one
+    build, so a person is hashed once and collisions are checked across registers. The
     ``coarsening`` steps that apply to the register are applied after pseudonymisation."""
     src = source_relation(registers_dir, spec.register)
     _check_columns(con, src, spec)
@@ -207,63 +188,52 @@ def run_register(
     work.parent.mkdir(parents=True, exist_ok=True)
     rejects_path = reject_dir / f"{spec.register}.parquet"
     rows_in = rows_rejected = 0
-    writer: pq.ParquetWriter | None = None
     reject_writer: pq.ParquetWriter | None = None
-    engine = Pseudonymiser(key, spec.pseudonymised, allow_null=spec.nullable_pseudonyms)
+    engine = Pseudonymiser(
+        key,
+        spec.pseudonymised,
+        allow_null=spec.nullable_pseudonyms,
+        source=spec.register,
+        shared=shared,
+    )
     sql = _select_sql(src, spec, years, population)
     reader = con.sql(sql).to_arrow_reader(BATCH_ROWS)
+    data_schema = pa.schema([f for f in reader.schema if not f.name.startswith("_")])
+    out_schema = engine.output_schema(data_schema).remove_metadata()
+    out_schema = pa.schema([out_schema.field(c.delivered).with_name(c.name) for c in spec.columns])
+    writer = pq.ParquetWriter(work, out_schema, compression="zstd")
+    root = str(Path(registers_dir).resolve()).rstrip("/") + "/"
     with progress(f"extract {spec.register}", total=rows_read) as task:
-        for record_batch in reader:
-            batch = pa.Table.from_batches([record_batch])
+        for batch in reader:
             rows_in += batch.num_rows
-            bad = pc.is_valid(batch.column("_reject"))
-            rejected = []
-            if pc.any(bad).as_py():
-                rows = batch.filter(bad)
-                person = pa.array([spec.person] * rows.num_rows, pa.string())
-                rejected.append(_reject_rows(rows, person, rows.column("_reject")))
-                rows_rejected += rows.num_rows
-            good = batch.filter(pc.invert(bad))
-            data = good.drop_columns(["_file", "_row", "_reject"]).combine_chunks()
-            data_batch = data.to_batches()[0] if data.num_rows else _empty_batch(data.schema)
-            if writer is None:
-                _refuse_residual(engine, data_batch, spec)
-            first_row = engine.rows_in + 1
-            out, rej = engine.process(data_batch)
+            data = batch.select(data_schema.names)
+            _refuse_residual(engine, data, spec)
+            out, rej = engine.process(
+                data,
+                with_identifiers=True,  # whole rows: the steward corrects the delivery
+                source_file=pc.replace_substring(batch.column("_file"), root, ""),
+                source_rows=batch.column("_row").to_numpy(zero_copy_only=False),
+            )
+            renamed = [spec.extract_names.get(n, n) for n in out.schema.names]
+            out = out.rename_columns(renamed).select(list(spec.names))
+            writer.write_batch(out.cast(writer.schema))
             if rej.num_rows:
-                # the engine numbers rows from 1 across the whole run
-                rows = good.take(pc.subtract(rej.column("row_number"), first_row))
-                rejected.append(_reject_rows(rows, rej.column("column"), rej.column("reason")))
-                rows_rejected += rej.num_rows
-            table = pa.Table.from_batches([out]).select(list(spec.names))
-            if writer is None:
-                writer = pq.ParquetWriter(work, table.schema, compression="zstd")
-            writer.write_table(table)
-            for r in rejected:
                 if reject_writer is None:
                     rejects_path.parent.mkdir(parents=True, exist_ok=True)
-                    reject_writer = pq.ParquetWriter(rejects_path, r.schema)
-                reject_writer.write_table(r.cast(reject_writer.schema))
+                    # Whole rows with raw identifiers: steward only, mode 0600.
+                    reject_writer = pq.ParquetWriter(private_file(rejects_path), rej.schema)
+                reject_writer.write_batch(rej)
+                rows_rejected += rej.num_rows
             task.advance(batch.num_rows)
-    engine.finish()  # pseudonym collisions across the whole register stop the build
+    engine.finish()  # pseudonym collisions (across this build's registers) stop the build
     if reject_writer is not None:
         reject_writer.close()
-    if writer is None:  # no rows at all: still an empty file with the approved schema
-        schema = (
-            con.sql(sql + " LIMIT 0")
-            .to_arrow_table()
-            .drop_columns(["_file", "_row", "_reject"])
-            .schema
-        )
-        writer = pq.ParquetWriter(
-            work, engine.output_schema(schema).remove_metadata(), compression="zstd"
-        )
     writer.close()
     target = out_dir / spec.register / "part-0.parquet"
     applied = write_sorted(con, work, target, spec, coarsening)
     work.unlink()
     rows_out = pq.ParquetFile(target).metadata.num_rows
-    if rows_in != rows_out + rows_rejected:
+    if rows_in != rows_out + rows_rejected or engine.rows_rejected != rows_rejected:
         raise IntegrityError(
             f"register {spec.register}: {rows_in} rows in but {rows_out} out and "
             f"{rows_rejected} rejected",
@@ -324,19 +294,6 @@ def write_sorted(
     return tuple(applied)
 
 
-def check_collisions_across_registers(con: duckdb.DuckDBPyConnection, key: ProjectKey) -> int:
-    """Each register's run checks its own pseudonyms; two people who appear only in
-    different registers are checked here, over every distinct person seen (hashed once
-    more, distinct values only). Raises ``IntegrityError`` on a collision; returns the
-    number of distinct persons checked."""
-    persons = con.sql(f"SELECT DISTINCT normalised FROM {PERSONS_SEEN}").to_arrow_table()
-    engine = Pseudonymiser(key, {"normalised": "person"})
-    for batch in persons.to_batches(max_chunksize=BATCH_ROWS):
-        engine.process(batch)
-    engine.finish()
-    return persons.num_rows
-
-
 def approved_rows_sql(
     con: duckdb.DuckDBPyConnection,
     spec: RegisterSpec,
@@ -355,7 +312,6 @@ def approved_rows_sql(
     _identifiers(con, src, spec, years)
     person = quote(spec.person)
     return (
-        f"SELECT s.* EXCLUDE (_file, _row, _reject), i.normalised AS _person "
-        f"FROM ({_select_sql(src, spec, years, population)}) s JOIN ids i "
-        f"ON s.{person} IS NOT DISTINCT FROM i.raw WHERE s._reject IS NULL"
+        f"SELECT s.* EXCLUDE (_file, _row, _unusable), s.{person} AS _person "
+        f"FROM ({_select_sql(src, spec, years, population)}) s WHERE NOT s._unusable"
     )

@@ -23,6 +23,7 @@ from mikrodata.pseudonymisation import parse_identifiers
 from mikrodata.quality.catalogue import load
 from mikrodata.quality.delivery import open_delivery
 from mikrodata.toolkit.errors import BadInputError
+from mikrodata.toolkit.rejects import REASONS, REJECT_SCHEMA
 
 from .source import quote, source_relation
 
@@ -37,20 +38,27 @@ class PopulationResult:
 
     type: str
     persons: int
-    rejected: pa.Table | None = None  # row_number, reason (cohort files only)
+    rejected: pa.Table | None = None  # reject records (cohort files only)
 
 
-def _valid_normalised(values: pa.Array) -> tuple[pa.Array, pa.Table]:
-    """Normalised valid (non-interim) identifiers, and the rejects (row_number, reason)."""
+def _valid_normalised(
+    values: pa.Array, source: str = "", column: str | None = None
+) -> tuple[pa.Array, pa.Table]:
+    """Normalised valid (non-interim) identifiers, and the reject records of the others
+    (:data:`toolkit.rejects.REJECT_SCHEMA`, rows counted from 1)."""
     parsed = parse_identifiers(values)
     ok = (parsed["reason"].isna() & (parsed["kind"] != "interim")).to_numpy(dtype=bool)
-    reason = pa.array(parsed["reason"].fillna("interim_number"), pa.string())
+    codes = parsed["reason"].fillna("interim").to_numpy(dtype=object)[~ok].tolist()
     normalised = pa.array(parsed["normalised"], pa.string())
     rejected = pa.table(
         {
-            "row_number": pa.array((~ok).nonzero()[0] + 1, pa.int64()),
-            "reason": reason.filter(pa.array(~ok)),
-        }
+            "source_file": pa.array([source] * len(codes), pa.string()),
+            "source_row": pa.array((~ok).nonzero()[0] + 1, pa.int64()),
+            "column": pa.array([column] * len(codes), pa.string()),
+            "reason": pa.array(codes, pa.string()),
+            "detail": pa.array([REASONS[c] for c in codes], pa.string()),
+        },
+        schema=REJECT_SCHEMA,
     )
     return normalised.filter(pa.array(ok)), rejected
 
@@ -84,7 +92,9 @@ def build_population(
     """Create the DuckDB table ``population(normalised)`` for ``request``."""
     pop = request.population
     if pop.type == "cohort_file":
-        values, rejected = _valid_normalised(_read_cohort(pop.file, pop.column))
+        values, rejected = _valid_normalised(
+            _read_cohort(pop.file, pop.column), Path(pop.file).name, pop.column
+        )
     else:
         reg = load(POPULATION_REGISTER)
         person = next(v.name for v in reg.direct_identifiers() if v.identifier_domain == "person")

@@ -27,7 +27,12 @@ from mikrodata.toolkit.errors import BadInputError
 __all__ = ["PERSON_PSEUDONYM", "ColumnRoles", "column_roles"]
 
 # The person pseudonym of every extract (HELPERS.md: the extract contract).
-PERSON_PSEUDONYM = "lopnr"
+# The person pseudonym's extract column, as the catalogue declares it (lopnr).
+PERSON_PSEUDONYM = next(
+    v.extract_name
+    for v in load("ekonomiskt_bistand").direct_identifiers()
+    if v.identifier_domain == "person"
+)
 
 
 @dataclass(frozen=True)

@@ -127,9 +127,9 @@ def _drop_rejected(con: duckdb.DuckDBPyConnection, name: str, spec: RegisterSpec
     (a household id that is missing, too long, ...): its own rules, run on the values
     under a throwaway key whose pseudonyms are discarded."""
     others = {
-        c.name: c.domain
+        c.delivered: c.domain
         for c in spec.columns
-        if c.role == "pseudonym" and c.domain != "person" and c.name != spec.person
+        if c.role == "pseudonym" and c.domain != "person" and c.name != spec.person_column
     }
     if not others:
         return
@@ -139,11 +139,11 @@ def _drop_rejected(con: duckdb.DuckDBPyConnection, name: str, spec: RegisterSpec
     result = pseudonymise_table(
         values, throwaway, others, allow_null=spec.nullable_pseudonyms, check_residual=False
     )
-    rejected = result.rejected.select(["row_number"])
+    rejected = result.rejected.select(["source_row"])
     if rejected.num_rows:
         con.register("_risk_rejected", rejected)
         con.execute(
-            f"DELETE FROM {name} WHERE _plan_row IN (SELECT row_number FROM _risk_rejected)"
+            f"DELETE FROM {name} WHERE _plan_row IN (SELECT source_row FROM _risk_rejected)"
         )
         con.unregister("_risk_rejected")
 
@@ -172,7 +172,7 @@ def planned_tables(
         )
         _drop_rejected(con, name, spec)
         drop = ", ".join(
-            [quote(c.name) for c in spec.columns if c.role == "pseudonym"] + ["_plan_row"]
+            [quote(c.delivered) for c in spec.columns if c.role == "pseudonym"] + ["_plan_row"]
         )
         con.execute(f"ALTER TABLE {name} RENAME TO {name}_full")
         con.execute(f"CREATE TEMP TABLE {name} AS SELECT * EXCLUDE ({drop}) FROM {name}_full")

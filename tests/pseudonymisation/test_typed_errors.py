@@ -1,0 +1,130 @@
+"""A user's mistake gets one typed line with a hint, never a traceback: identifier
+columns of unusable types, a wrong encoding, a key store asking for absurd key
+derivation, no passphrase and no terminal, a short passphrase at ``keys init``. And the
+output is sorted by pseudonym, not in the input's (birth) order."""
+
+from __future__ import annotations
+
+import json
+import time
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+
+from mikrodata.pseudonymisation import KeyStore, pseudonymise_file, pseudonymise_table
+from mikrodata.toolkit.errors import BadInputError, KeyStoreError
+from tests.pseudonymisation.synthetic import REFERENCE, synthetic_population
+
+PEOPLE = synthetic_population(30, seed=11)
+
+
+@pytest.fixture
+def env(workdir, passphrase):
+    return {
+        "MIKRODATA_HOME": str(workdir / ".mikrodata"),
+        "MIKRODATA_KEYSTORE": "",
+        "MIKRODATA_KEYSTORE_PASSPHRASE": passphrase,
+    }
+
+
+@pytest.mark.parametrize(
+    ("column", "domain", "message"),
+    [
+        (pa.array([[p] for p in PEOPLE]), "person", "type list"),
+        (pa.array([{"a": p} for p in PEOPLE]), "household", "type struct"),
+        (pa.array([b"\xff" + p.encode() for p in PEOPLE]), "person", "not UTF-8"),
+        (pa.array([True] * len(PEOPLE)), "person", "type bool"),
+    ],
+)
+def test_unusable_identifier_columns_are_typed_errors(p1, column, domain, message):
+    with pytest.raises(BadInputError, match=message):
+        pseudonymise_table(pa.table({"id": column}), p1, {"id": domain}, REFERENCE)
+
+
+def test_binary_and_uint64_identifiers_are_read(p1):
+    text = pseudonymise_table(pa.table({"id": PEOPLE}), p1, ["id"], REFERENCE).table
+    as_bytes = pa.table({"id": pa.array([p.encode() for p in PEOPLE], pa.binary())})
+    assert pseudonymise_table(as_bytes, p1, ["id"], REFERENCE).table.equals(text)
+    big = pa.array([int(p) for p in PEOPLE] + [2**64 - 1], pa.uint64())
+    result = pseudonymise_table(pa.table({"id": big}), p1, ["id"], REFERENCE)
+    assert (result.rows_out, result.rejected["reason"].to_pylist()) == (30, ["length"])
+
+
+def test_a_wrong_encoding_is_a_typed_error(tmp_path, p1, run_cli, workdir, env):
+    path = workdir / "in.csv"
+    rows = "".join(f"{p};Malmö {i}\n" for i, p in enumerate(PEOPLE))
+    path.write_bytes(("pnr;namn\n" + rows).encode("cp1252"))
+    with pytest.raises(BadInputError, match="could not be read as utf-8"):
+        pseudonymise_file(path, tmp_path / "o.parquet", p1, ["pnr"], encoding="utf-8")
+    with pytest.raises(BadInputError, match="unknown encoding"):
+        pseudonymise_file(path, tmp_path / "o.parquet", p1, ["pnr"], encoding="utf-16")
+    assert run_cli("keys", "init", "--project", "P1", env=env).exit_code == 0
+    args = ["pseudonymise", "--project", "P1", "--in", "in.csv", "--out", "o.csv"]
+    result = run_cli(*args, "--column", "pnr", "--encoding", "utf-8", env=env)
+    assert result.exit_code != 0 and "could not be read as utf-8" in result.output
+    assert "Traceback" not in result.output and not isinstance(result.exception, UnicodeError)
+    bad = run_cli(*args, "--column", "pnr", "--encoding", "ebcdic", env=env)
+    assert bad.exit_code == 2 and "ebcdic" in bad.output
+
+
+@pytest.mark.parametrize(("field", "value"), [("n", 2**40), ("n", 2), ("r", 10**6), ("n", 3)])
+def test_absurd_key_derivation_parameters_are_refused_at_once(tmp_path, passphrase, field, value):
+    path = tmp_path / "ks"
+    KeyStore.create(path, passphrase)
+    doc = json.loads(path.read_text())
+    doc["kdf"][field] = value
+    path.write_text(json.dumps(doc))
+    path.chmod(0o600)
+    started = time.monotonic()
+    with pytest.raises(KeyStoreError, match="out of bounds"):
+        KeyStore.open(path, passphrase)
+    assert time.monotonic() - started < 5  # refused before scrypt runs
+
+
+def test_no_passphrase_and_no_terminal(run_cli, workdir):
+    env = {"MIKRODATA_KEYSTORE_PASSPHRASE": None}
+    result = run_cli("keys", "init", "--keystore", str(workdir / "ks"), env=env, input="")
+    assert result.exit_code == 14, result.output
+    assert "MIKRODATA_KEYSTORE_PASSPHRASE" in result.output and "Aborted" not in result.output
+
+
+def test_passphrase_policy_at_init(run_cli, workdir, tmp_path):
+    with pytest.raises(KeyStoreError, match="at least 12"):
+        KeyStore.create(tmp_path / "ks", "short pass")
+    env = {"MIKRODATA_KEYSTORE_PASSPHRASE": "too short"}
+    result = run_cli("keys", "init", "--keystore", str(workdir / "ks"), env=env)
+    assert result.exit_code == 14 and "at least 12" in result.output
+    assert not (workdir / "ks").exists()
+
+
+def test_output_is_sorted_by_pseudonym_not_birth_order(tmp_path, p1):
+    ordered = sorted(PEOPLE)  # a register sorted by personnummer: birth order
+    table = pa.table({"pnr": ordered, "row": list(range(len(ordered)))})
+    out = pseudonymise_table(table, p1, ["pnr"], REFERENCE).table
+    assert out["pnr"].to_pylist() == sorted(out["pnr"].to_pylist())
+    pq.write_table(table, tmp_path / "in.parquet")
+    pseudonymise_file(tmp_path / "in.parquet", tmp_path / "out.parquet", p1, ["pnr"])
+    assert pq.read_table(tmp_path / "out.parquet").equals(out)
+
+
+def test_sorted_by_every_pseudonym_column_with_nulls_last(tmp_path, p1):
+    # Several rows per person, a nullable household column: the file's bucket sort and
+    # the table's sort agree (person, then household, nulls last, ties in input order).
+    people = PEOPLE[:5] * 6
+    households = [None if i % 4 == 0 else f"H{i % 3}" for i in range(len(people))]
+    table = pa.table({"pnr": people, "hh": households, "row": list(range(len(people)))})
+    columns = {"pnr": "person", "hh": "household"}
+    out = pseudonymise_table(table, p1, columns, REFERENCE, allow_null=["hh"]).table
+    pq.write_table(table, tmp_path / "in.parquet")
+    pseudonymise_file(
+        tmp_path / "in.parquet",
+        tmp_path / "out.parquet",
+        p1,
+        columns,
+        reference_date=REFERENCE,
+        allow_null=["hh"],
+    )
+    assert pq.read_table(tmp_path / "out.parquet").equals(out)
+    keys = list(zip(out["pnr"].to_pylist(), out["hh"].to_pylist(), strict=True))
+    assert keys == sorted(keys, key=lambda k: (k[0], k[1] is None, k[1] or ""))
