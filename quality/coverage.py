@@ -30,8 +30,9 @@ DETECTED_BY: dict[str, tuple[tuple[str, ...], str]] = {
 UNDETECTABLE: dict[str, str] = {
     "missing_month": (
         "A month left out at the start or the end of a spell leaves no hole: the data "
-        "look like a spell one month shorter. Before 2017 (no avslutsorsak) a one-month "
-        "hole cannot be told from a real gap between two spells: such holes are listed "
+        "look like a spell one month shorter; holes are looked for within a year, so a "
+        "January or December left out leaves none either. Before 2017 (no avslutsorsak) "
+        "a one-month hole cannot be told from a real gap between two spells: such holes are listed "
         "(month_holes, info), not flagged. A kommun's whole month missing is flagged by "
         "months_complete and kommun_month_drop."
     ),

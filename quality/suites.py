@@ -585,17 +585,12 @@ def spell_end_variable(reg: Register, year: int) -> str | None:
 
 
 def unchanged_household_variables(reg: Register, year: int) -> tuple[str, ...]:
-    """Household variables that stay the same through a spell (codes and counts, not
-    amounts, identifiers or the spell-end variable): compared either side of a hole."""
+    """What a household is through a spell: its kommun and its composition (the
+    columns of the household-composition rule, :mod:`quality.rules`), compared either
+    side of a hole. Not the month's assistance (amounts, purposes), which vary."""
+    wanted = ("kommun", *RULES["household_composition"].columns)
     return tuple(
-        v.name
-        for v in reg.variables_in(year)
-        if v.level == "household"
-        and v.type in ("code", "integer")
-        and not v.is_direct_identifier
-        and v.applies_in is None
-        and v.name not in reg.period
-        and v.unit is None
+        v.name for v in reg.variables_in(year) if v.name in wanted and v.level == "household"
     )
 
 
