@@ -43,6 +43,7 @@ def test_demo_runs_the_whole_path_to_a_checked_figure(run_cli, tmp_path):
     assert "extract: critical failures: 0" in result.output
     assert "disclosure check of the table: pass" in result.output
     assert "figure checked: True" in result.output
+    assert "LSS linkage table (checked): pass" in result.output
     # the faulty delivery is caught
     assert "faulty delivery: critical failures: 0" not in result.output
     assert (out / "catalogue" / "index.html").exists()
