@@ -121,11 +121,11 @@ def _lab_project(extract: Path, lab: Path) -> Path:
 
 def _researcher(extract: Path, out: Path, facts: dict[str, Any]) -> dict[str, Any]:
     """Open the extract as the researcher and build the analysis the figure comes from."""
-    import mikrodata
     from mikrodata.quality.catalogue import load
     from mikrodata.toolkit import analysis as mk
+    from mikrodata.toolkit.project import open_extract
 
-    project = mikrodata.open_extract(extract, user=RESEARCHER)
+    project = open_extract(extract, user=RESEARCHER)
 
     def frame(register: str):
         # Analysis works on codes and on the pseudonyms' extract names (lopnr, ...).
@@ -133,9 +133,9 @@ def _researcher(extract: Path, out: Path, facts: dict[str, Any]) -> dict[str, An
         return project.frame(register, labels=None).rename(columns=names)
 
     eb = frame("ekonomiskt_bistand")
-    result = mikrodata.build_spells(eb, gap=1)
-    lt = mikrodata.long_term(eb)
-    counts = mikrodata.official_counts(eb)
+    result = mk.build_spells(eb, gap=1)
+    lt = mk.long_term(eb)
+    counts = mk.official_counts(eb)
     links = mk.overlaps(result.spells, mk.register_intervals(frame("lss"), "lss"))
     facts["spells (rows that could not be placed)"] = (
         f"{len(result.spells):,} ({len(result.issues):,})"
@@ -149,8 +149,8 @@ def _researcher(extract: Path, out: Path, facts: dict[str, Any]) -> dict[str, An
 
 def _outputs(work: dict[str, Any], requests: Path, facts: dict[str, Any]) -> tuple[Path, Path]:
     """A table and a figure checked against the approval's rules, put into the request."""
-    from mikrodata import disclosure
     from mikrodata.toolkit import analysis as mk
+    from mikrodata.toolkit import disclosure
 
     project = work["project"]
     rules = disclosure.Rules.from_request(project.approval.request)
