@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lint format install clean lab browser
+.PHONY: demo demo-lab test lint format install clean lab browser
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -17,8 +17,20 @@ $(STAMP): $(BIN)/python pyproject.toml setup.py
 
 install: $(STAMP)
 
+DEMO ?= demo-output
 demo: install
-	$(BIN)/mikrodata demo --out demo-output
+	$(BIN)/mikrodata demo --out $(DEMO)
+
+# The secure JupyterLab on the extract `make demo` built, as its researcher: the
+# researcher's own home, the steward's public key, and the project's output request.
+# (The demo declares the researcher's name; a real lab uses the account's own.)
+demo-lab: install
+	@test -d $(DEMO)/lab/extract || { echo "run make demo first"; exit 1; }
+	MIKRODATA_HOME=$(abspath $(DEMO))/researcher-home \
+	MIKRODATA_TRUSTED_KEYS=$(abspath $(DEMO))/state/trusted_keys \
+	MIKRODATA_OUTPUT_REQUESTS=$(abspath $(DEMO))/output-request \
+	MIKRODATA_USER=anna.andersson MIKRODATA_DECLARED_IDENTITY=1 \
+	$(BIN)/mikrodata lab start --project $(DEMO)/lab --port $(LAB_PORT)
 
 # The secure JupyterLab for one project (docs/lab.md). Without an extract yet, the
 # project gets a dummy one for the example request. The token: $$JUPYTER_TOKEN or printed.

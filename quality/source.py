@@ -54,8 +54,11 @@ class Source:
     def __post_init__(self) -> None:
         self._con = duckdb.connect()
         self._con.execute("SET threads TO 2")
-        # DuckDB draws its own progress bar on long queries; ours is the only one.
-        self._con.execute("SET enable_progress_bar = false")
+        # DuckDB draws its own progress bar on long queries; ours is the only one. In a
+        # Jupyter kernel without ipywidgets DuckDB refuses to change the setting at all
+        # (and draws no bar there), so a notebook must not fail on it.
+        with contextlib.suppress(duckdb.InvalidInputException):
+            self._con.execute("SET enable_progress_bar = false")
         file_list = ", ".join(_sql_str(str(f)) for f in self.files)
         if self.staged is not None:
             # The staged file carries the delivered file and row (from 1) of each row.

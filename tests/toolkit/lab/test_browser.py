@@ -1,12 +1,14 @@
 """A real browser: Debian's Chromium, headless, driven by Playwright, against `make lab`.
 
-It opens a notebook, runs all its cells, checks that a plotly figure is drawn in the
-page, that no menu, context menu or command palette entry offers a download, an export,
-printing or a browser tab, and that the browser loaded nothing from anywhere but the lab
-server. A screenshot is saved under ``test-artifacts/lab-browser/`` (or
+It opens the researcher's notebook (open the extract, spells, long-term receipt, counts
+per year, a disclosure-checked table and figure), runs all its cells, checks that the
+checked plotly figure is drawn in the page and the disclosure check passed, that no
+menu, context menu or command palette entry offers a download, an export, printing or a
+browser tab, and that the browser loaded nothing from anywhere but the lab server. A
+screenshot is saved under ``test-artifacts/lab-browser/`` (or
 ``$MIKRODATA_TEST_ARTIFACTS``), and its path printed.
 
-The notebook is ``notebooks/lab_first_look.ipynb``; set ``MIKRODATA_BROWSER_NOTEBOOK``
+The notebook is ``notebooks/researcher_spells.ipynb``; set ``MIKRODATA_BROWSER_NOTEBOOK``
 to the name of another notebook in ``notebooks/`` to drive that one instead.
 
 Chromium comes from ``make browser`` (``apt-get install chromium``; never a browser
@@ -43,6 +45,9 @@ FLAGS = [
 MENUS = ("File", "Edit", "View", "Run", "Kernel", "Tabs", "Settings", "Help")
 FORBIDDEN = re.compile(r"download|export|print|browser tab|open from url|terminal", re.I)
 TIMEOUT_MS = 180_000
+NOTEBOOK = "researcher_spells.ipynb"
+# What the researcher notebook prints once its table and figure have passed the checks.
+CHECKED = ("disclosure check: pass", "figure checked: True")
 
 
 def _artifacts() -> Path:
@@ -66,7 +71,7 @@ def browser():
 
 
 def test_a_notebook_runs_in_the_browser_with_a_plotly_figure_and_nothing_to_download(lab, browser):
-    name = os.environ.get("MIKRODATA_BROWSER_NOTEBOOK", "lab_first_look.ipynb")
+    name = os.environ.get("MIKRODATA_BROWSER_NOTEBOOK", NOTEBOOK)
     shutil.copy2(ROOT / "notebooks" / name, lab.project / "notebooks" / name)
     origin = urlsplit(lab.base).netloc
     requests: list[str] = []
@@ -92,6 +97,9 @@ def test_a_notebook_runs_in_the_browser_with_a_plotly_figure_and_nothing_to_down
     page.wait_for_selector(".jp-StatusBar-TextItem:has-text('| Idle')")
     errors = page.locator(".jp-OutputArea-output[data-mime-type='application/vnd.jupyter.stderr']")
     assert "Traceback" not in " ".join(errors.all_inner_texts())
+    if name == NOTEBOOK:
+        shown = " ".join(page.locator(".jp-OutputArea-output").all_text_contents())
+        assert all(line in shown for line in CHECKED), shown[-2000:]
     shot = _artifacts() / f"{Path(name).stem}.png"
     page.screenshot(path=str(shot), full_page=True)
     print(f"\nbrowser screenshot: {shot}")
@@ -102,7 +110,7 @@ def test_a_notebook_runs_in_the_browser_with_a_plotly_figure_and_nothing_to_down
         offered[menu] = [t for t in page.locator(".lm-Menu-itemLabel").all_inner_texts() if t]
         page.keyboard.press("Escape")
     assert "Run All Cells" in offered["Run"]  # the menus were read
-    page.click(".jp-DirListing-item:has-text('lab_first_look')", button="right")
+    page.click(f".jp-DirListing-item:has-text('{Path(name).stem}')", button="right")
     offered["file context menu"] = page.locator(".lm-Menu-itemLabel").all_inner_texts()
     assert "Rename" in offered["file context menu"]
     page.keyboard.press("Escape")
