@@ -195,9 +195,12 @@ def _resolution(engine: Engine, cols: list[str], asked: str | None) -> str:
     return "year" if annual else "month"
 
 
-def _source_view(cols: list[str], unit: str, resolution: str, ids: bool = False) -> str:
+def _source_view(
+    cols: list[str], unit: str, resolution: str, ids: bool = False, keys: bool = False
+) -> str:
     """One row per input row with the columns every later stage uses. With ``ids`` the
-    person is the integer ``__pid`` (see :func:`_person_ids`), else the pseudonym."""
+    person is the integer ``__pid`` (see :func:`_person_ids`), else the pseudonym; with
+    ``keys`` the one-pass spell keys of :func:`_ordered_keys` come along."""
 
     def col(name: str, sql_type: str = "VARCHAR") -> str:
         return name if name in cols else f"CAST(NULL AS {sql_type})"
@@ -242,7 +245,7 @@ def _source_view(cols: list[str], unit: str, resolution: str, ids: bool = False)
                CASE WHEN pre_issue IS NULL THEN p END AS p,
                paid, amount,
                CAST({col("avslutsorsak")} AS VARCHAR) AS avsl,
-               pre_issue, statistikar_in, manad_in
+               pre_issue, statistikar_in, manad_in{", __g, __spell, __next, __dup" if keys else ""}
         FROM (SELECT *, {p} AS p, {paid} AS paid, {amount} AS amount,
                      {pre_issue} AS pre_issue,
                      statistikar AS statistikar_in, {col("manad", "BIGINT")} AS manad_in
@@ -301,14 +304,6 @@ def _persons(engine: Engine, befolkning, dodsorsak, resolution: str, names=None)
 # The unit's previous run's end and next run's start, beside each run (one window).
 _NEIGHBOURS = """lag(last_p) OVER (PARTITION BY unit ORDER BY first_p) AS prev_last,
                  lead(first_p) OVER (PARTITION BY unit ORDER BY first_p) AS next_first"""
-# The same, over runs ordered by input position (sorted input): neighbours of another
-# unit do not count.
-_NEIGHBOURS_SORTED = """
-    CASE WHEN lag(unit) OVER (ORDER BY ord) = unit THEN lag(last_p) OVER (ORDER BY ord) END
-        AS prev_last,
-    CASE WHEN lead(unit) OVER (ORDER BY ord) = unit THEN lead(first_p) OVER (ORDER BY ord) END
-        AS next_first,
-    coalesce(lag(unit) OVER (ORDER BY ord) <> unit, TRUE) AS new_unit"""
 _EMPTY_ISSUES = pa.schema(
     [
         ("row", pa.int64()),
@@ -337,41 +332,47 @@ def _first_runs(cols: list[str], resolution: str) -> str:
         count(pre_issue) AS n_bad"""
 
 
-def _first_pass(engine: Engine, cols: list[str], resolution: str, sorted_input: bool):
+def _first_pass(engine: Engine, cols: list[str], resolution: str):
     """Runs of consecutive periods of every person (``runs_w``, with each run's
-    neighbours): period - sequence number is constant along a run. The input position
-    is the sequence number when the input is sorted by (lopnr, period), so no sort is
-    needed; otherwise ROW_NUMBER gives it. Returns the first and last period and
-    whether the sorted path held (each person's rows in one block of positions)."""
-    seq = "row_id" if sorted_input else "row_number() OVER (PARTITION BY unit ORDER BY p, row_id)"
+    neighbours), by the general definition: period - ROW_NUMBER is constant along a
+    run. Returns the first and last period."""
+    seq = "row_number() OVER (PARTITION BY unit ORDER BY p, row_id)"
     engine.table(
         "runs0",
-        f"""SELECT {_first_runs(cols, resolution)}, min(row_id) AS ord
+        f"""SELECT {_first_runs(cols, resolution)}
             FROM (SELECT *, p - {seq} AS k FROM src) x
             GROUP BY unit, k""",
     )
     lo, hi = engine.row("SELECT min(first_p), max(last_p) FROM runs0")
-    if sorted_input:
-        engine.table("runs_w", f"SELECT *, {_NEIGHBOURS_SORTED} FROM runs0")
-        blocks, units = engine.row(
-            "SELECT count(CASE WHEN new_unit THEN 1 END), count(DISTINCT unit) FROM runs_w"
-            " WHERE unit IS NOT NULL"
-        )
-        if blocks == units:
-            return lo, hi, True
-        engine.execute("DROP TABLE runs_w")  # a person's rows are not in one block
-        return _first_pass(engine, cols, resolution, False)
     engine.table("runs_w", f"SELECT *, {_NEIGHBOURS} FROM runs0")
-    return lo, hi, False
+    return lo, hi
 
 
 def _person_ids(arrow: pa.Table, in_order: bool) -> tuple[pa.Array, pa.Array]:
     """Integer ids for the person pseudonyms (so that every later stage groups, sorts and
     joins integers, not strings) and the pseudonyms by id. Ids follow the pseudonyms'
     sort order. For input sorted by person the id is the number of the row's block of
-    equal pseudonyms (one pass over neighbours); otherwise its rank among the sorted
-    distinct pseudonyms (a hash lookup)."""
-    lop = arrow.column(PERSON).cast(pa.string()).combine_chunks()
+    equal pseudonyms (one pass over neighbours); for a dictionary-encoded column the
+    rank of its dictionary entry (the distinct values are there already); otherwise its
+    rank among the sorted distinct pseudonyms (a hash lookup)."""
+    column = arrow.column(PERSON)
+    if pa.types.is_dictionary(column.type):
+        dictionary = column.unify_dictionaries() if column.num_chunks > 1 else column
+        codes = pa.chunked_array(
+            [c.indices.cast(pa.int64()) for c in dictionary.chunks], pa.int64()
+        ).combine_chunks()
+        values = dictionary.chunk(0).dictionary.cast(pa.string()) if column.num_chunks else None
+        if (
+            values is not None
+            and values.null_count == 0
+            and pc.count_distinct(values).as_py() == len(values)
+        ):
+            order = np.asarray(pc.sort_indices(values))
+            rank = np.empty(len(order), np.int64)
+            rank[order] = np.arange(len(order))
+            ids = pa.array(rank[np.asarray(codes.fill_null(0))], mask=np.asarray(codes.is_null()))
+            return ids, values.take(pa.array(order))
+    lop = column.cast(pa.string()).combine_chunks()
     if in_order and len(lop) and lop.null_count == 0:
         new = pc.not_equal(lop.slice(1), lop.slice(0, len(lop) - 1))
         starts = np.concatenate([[True], np.asarray(new)])
@@ -398,22 +399,104 @@ def _with_ids(data, names, what: str):
     return table.append_column("__pid", pc.index_in(lop, value_set=names).cast(pa.int64()))
 
 
-def _looks_sorted(arrow: pa.Table, resolution: str) -> bool:
-    """Is the input sorted by (lopnr, period)? A vectorised check of neighbours."""
-    if arrow.num_rows < 2 or PERSON not in arrow.column_names:
-        return True
+def _period_numbers(arrow: pa.Table, resolution: str) -> tuple[np.ndarray, np.ndarray] | None:
+    """Each row's period index and whether it has one, or None when the period columns
+    are not whole numbers (the general path then reads them with the row rules)."""
     try:
-        unit = arrow.column(PERSON).cast(pa.string())
-        year = arrow.column("statistikar").cast(pa.int64())
-        p = year
-        if resolution == "month" and "manad" in arrow.column_names:
-            p = pc.add(pc.multiply(year, 12), arrow.column("manad").cast(pa.int64()))
+        p = arrow.column("statistikar").cast(pa.int64())
+        if resolution == "month":
+            month = arrow.column("manad").cast(pa.int64())
+            p = pc.add(pc.multiply(p, 12), pc.subtract(month, 1))
     except (pa.ArrowInvalid, pa.ArrowNotImplementedError, KeyError):
-        return False
-    a, b = unit.slice(0, len(unit) - 1), unit.slice(1)
-    pa_, pb = p.slice(0, len(p) - 1), p.slice(1)
-    backwards = pc.or_(pc.less(b, a), pc.and_(pc.equal(a, b), pc.less(pb, pa_))).fill_null(False)
-    return not pc.any(backwards).as_py()
+        return None
+    p = p.combine_chunks()
+    return np.asarray(p.fill_null(0)), np.asarray(p.is_valid())
+
+
+def _ordered_keys(ids: pa.Array, periods, gap: int) -> tuple[pa.Table, bool]:
+    """The one pass over rows in (person, period) order: each row's spell key ``__g``
+    (a running count of spell starts), its spell's number within the person
+    ``__spell``, the next spell's start on a spell's last row ``__next``, and ``__dup``
+    for a second row of a person and period. Rows already in that order (as extracts
+    are written) are read as they are; otherwise an integer sort of (id, period) puts
+    them in it. A row without person or period is a spell of its own; its person goes
+    to the row rules, as does a person with a duplicate, so only clean persons keep
+    these keys. Returns the columns in input order and whether the input was in order.
+    """
+    p, valid = periods
+    pid = np.asarray(ids.fill_null(-1))
+    valid = valid & np.asarray(ids.is_valid())
+    pv = np.where(valid, p, 0)
+    backwards = (pid[1:] < pid[:-1]) | ((pid[1:] == pid[:-1]) & (pv[1:] < pv[:-1]))
+    in_order = not backwards.any()
+    perm = None if in_order else np.lexsort((pv, pid))  # stable: ties keep input order
+    if perm is not None:
+        pid, pv, valid = pid[perm], pv[perm], valid[perm]
+    n = len(pid)
+    new_unit = np.ones(n, bool)
+    new_unit[1:] = pid[1:] != pid[:-1]
+    step = np.diff(pv)
+    start = new_unit | ~valid
+    start[1:] |= (step - 1 > gap) | ~valid[:-1]
+    dup = np.zeros(n, np.int64)
+    dup[1:] = ~start[1:] & (step == 0)
+    g = np.cumsum(start) - 1
+    spell = g - np.maximum.accumulate(np.where(new_unit, g, 0)) + 1
+    nxt = np.zeros(n, np.int64)
+    has_next = np.zeros(n, bool)
+    has_next[:-1] = start[1:] & ~new_unit[1:]
+    nxt[:-1] = pv[1:]
+    columns = {"__g": g, "__spell": spell, "__next": nxt, "__dup": dup, "__has_next": has_next}
+    if perm is not None:  # back to input order
+        for name, values in columns.items():
+            back = np.empty_like(values)
+            back[perm] = values
+            columns[name] = back
+    has = columns.pop("__has_next")
+    columns["__next"] = pa.array(columns["__next"], mask=~has)
+    return pa.table(columns), in_order
+
+
+def _ordered_pass(engine: Engine, cols: list[str], resolution: str):
+    """Spells of every person from the keys of :func:`_ordered_keys`: one GROUP BY, no
+    window. Each spell keeps ``n_bad`` (rows with an issue or a duplicate); the persons
+    with one are redone by the row rules. Returns the first and last period."""
+    paid = "count(*)" if resolution == "month" else "sum(paid)"
+    avsl = value_at_max("avsl", "p") if "avslutsorsak" in cols else "CAST(NULL AS VARCHAR)"
+    amount = "sum(amount)" if any(c in cols for c in AMOUNT_COLUMNS) else "CAST(NULL AS DOUBLE)"
+    engine.table(
+        "spells0",
+        f"""SELECT min(unit) AS unit, min(__spell) AS spell, min(p) AS start_p,
+                   max(p) AS end_p, count(*) AS n_rows, {paid} AS paid, {amount} AS amount,
+                   {avsl} AS avsl, min(unit) AS who, max(__next) AS next_start,
+                   count(pre_issue) + sum(__dup) AS n_bad
+            FROM src GROUP BY __g""",
+    )
+    return engine.row("SELECT min(start_p), max(end_p) FROM spells0")
+
+
+def _numbered_spells(runs: str, gap: int, who: str) -> str:
+    """Runs -> spells: a run starts a new spell when it is its unit's first (no previous
+    run) or more than `gap` empty periods follow the previous run; the running count of
+    starts within the unit is the spell number. The next spell starts at the run after
+    the spell's last run."""
+    start = (
+        f"CASE WHEN prev_last IS NOT NULL AND first_p - prev_last - 1 <= {integer(gap)}"
+        " THEN 0 ELSE 1 END"
+    )
+    frame_ = "ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW"
+    numbered = (
+        f"SELECT *, sum({start}) OVER (PARTITION BY unit ORDER BY first_p {frame_}) AS g"
+        f" FROM ({runs}) r"
+    )
+    return f"""SELECT unit, g AS spell, min(first_p) AS start_p,
+                   max(last_p) AS end_p, sum(n_rows) AS n_rows, sum(paid) AS paid,
+                   sum(amount) AS amount, {value_at_max("avsl_last", "last_p")} AS avsl,
+                   {who} AS who,
+                   CASE WHEN max(next_first) > max(last_p) THEN max(next_first) END
+                       AS next_start
+            FROM ({numbered}) n
+            GROUP BY unit, g"""
 
 
 def build_spells(
@@ -470,22 +553,32 @@ def _build(engine, frame, gap, unit, window, resolution, befolkning, dodsorsak, 
         arrow = arrow.read_all()
     rows_in = arrow.num_rows
     person_mode = unit == "person"
-    engine.register("eb", arrow)  # for the resolution check
-    resolution = _resolution(engine, cols, resolution)
-    if presorted is None:
-        presorted = _looks_sorted(arrow, resolution)
-    sorted_input = bool(presorted and person_mode)
+    if "manad" in cols and "bistandsmanader" in cols:  # the resolution check reads rows
+        engine.register("eb", arrow)
+        resolution = _resolution(engine, cols, resolution)
+        engine.con.unregister("eb")
+    else:
+        resolution = _resolution(engine, cols, resolution)
     names = None
+    ordered = False  # the one-pass path (person spells, periods readable)
+    sorted_input = False
     if person_mode:
-        ids, names = _person_ids(arrow, sorted_input)
+        periods = _period_numbers(arrow, resolution) if presorted is not False else None
+        ordered = periods is not None
+        ids, names = _person_ids(arrow, in_order=ordered)
         arrow = arrow.append_column("__pid", ids)
-    engine.con.unregister("eb")
+        if ordered:
+            keys, sorted_input = _ordered_keys(ids, periods, gap)
+            for name in keys.column_names:
+                arrow = arrow.append_column(name, keys.column(name))
     engine.register("eb", arrow, row_position=True)
-    engine.view("src", _source_view(cols, unit, resolution, ids=person_mode))
+    engine.view("src", _source_view(cols, unit, resolution, ids=person_mode, keys=ordered))
     have_persons = _persons(engine, befolkning, dodsorsak, resolution, names)
 
-    if person_mode:
-        lo, hi, sorted_input = _first_pass(engine, cols, resolution, sorted_input)
+    if ordered:
+        lo, hi = _ordered_pass(engine, cols, resolution)
+    elif person_mode:
+        lo, hi = _first_pass(engine, cols, resolution)
     else:
         lo, hi = engine.row("SELECT min(p), max(p) FROM src")
     # The window comes from the data unless given.
@@ -496,14 +589,11 @@ def _build(engine, frame, gap, unit, window, resolution, befolkning, dodsorsak, 
     if w0 is None:  # no placeable row at all
         w0 = w1 = 0
     W0, W1 = integer(w0), integer(w1)
-    # The order of a unit's runs: the input position when the input is sorted (one
-    # integer sort, no partitions), else the period within each unit.
-    order = "ORDER BY ord" if sorted_input else "PARTITION BY unit ORDER BY first_p"
 
     if person_mode:
-        # 2. Units whose runs are not clean need the row rules: a run with a gap inside
-        # (unsorted rows), overlapping runs (duplicates, two households), invalid rows,
-        # periods outside the window or the person's life.
+        # 2. Units whose runs (or spells) are not clean need the row rules: a run with a
+        # gap inside (unsorted rows), overlapping runs or duplicates (two households),
+        # invalid rows, periods outside the window or the person's life.
         life = (
             (
                 "LEFT JOIN persons ps ON ps.person = r.unit",
@@ -512,11 +602,17 @@ def _build(engine, frame, gap, unit, window, resolution, befolkning, dodsorsak, 
             if have_persons
             else ("", "")
         )
+        if ordered:
+            checked = """(SELECT unit, start_p AS first_p, end_p AS last_p, n_bad
+                          FROM spells0) r"""
+            shape = ""
+        else:
+            checked = "runs_w r"
+            shape = "OR r.last_p - r.first_p + 1 <> r.n_rows OR r.first_p <= r.prev_last"
         engine.table(
             "bad",
-            f"""SELECT DISTINCT r.unit FROM runs_w r {life[0]}
-                WHERE r.unit IS NULL OR r.n_bad > 0 OR r.first_p IS NULL
-                   OR r.last_p - r.first_p + 1 <> r.n_rows OR r.first_p <= r.prev_last
+            f"""SELECT DISTINCT r.unit FROM {checked} {life[0]}
+                WHERE r.unit IS NULL OR r.n_bad > 0 OR r.first_p IS NULL {shape}
                    OR r.first_p < {W0} OR r.last_p > {W1} {life[1]}""",
         )
         rework = bool(engine.scalar("SELECT count(*) FROM bad"))
@@ -568,72 +664,42 @@ def _build(engine, frame, gap, unit, window, resolution, befolkning, dodsorsak, 
                                   min(CASE WHEN roll = {text(APPLICANT_ROLE)} THEN person END)
                                       AS who
                                FROM ranked WHERE final_issue IS NULL GROUP BY unit, p"""
-        # A reworked unit's runs are numbered from its first input row: inside the
-        # unit's own block of positions when the input is sorted.
-        fixed = f"""SELECT *, {_NEIGHBOURS},
-                           first_row + row_number() OVER (
-                               PARTITION BY unit ORDER BY first_p) - 1 AS ord
-                    FROM (SELECT f.*, u.first_row
-                          FROM (SELECT {_RUN_COLUMNS}
-                                FROM (SELECT *, p - row_number() OVER (
-                                                    PARTITION BY unit ORDER BY p) AS k
-                                      FROM ({unit_periods}) up) x
-                                GROUP BY unit, k) f
-                          JOIN (SELECT unit, min(row_id) AS first_row FROM classified
-                                GROUP BY unit) u
-                            ON u.unit = f.unit) fu"""
+        fixed = f"""SELECT *, {_NEIGHBOURS}
+                    FROM (SELECT {_RUN_COLUMNS}
+                          FROM (SELECT *, p - row_number() OVER (
+                                              PARTITION BY unit ORDER BY p) AS k
+                                FROM ({unit_periods}) up) x
+                          GROUP BY unit, k) f"""
         issues = engine.arrow(
             """SELECT row_id AS "row", lopnr_in, hh, statistikar_in, manad_in, final_issue
                FROM ranked WHERE final_issue IS NOT NULL ORDER BY row_id"""
         )
     run_cols = (
-        "unit, first_p, last_p, n_rows, paid, amount, avsl_last, who_last, prev_last,"
-        " next_first, ord"
+        "unit, first_p, last_p, n_rows, paid, amount, avsl_last, who_last, prev_last, next_first"
     )
-    if person_mode and rework:
-        runs = f"""SELECT {", ".join("r." + c for c in run_cols.split(", "))}
-                   FROM runs_w r LEFT JOIN bad b ON b.unit = r.unit
-                   WHERE b.unit IS NULL AND r.unit IS NOT NULL
-                   UNION ALL SELECT {run_cols} FROM ({fixed}) fx"""
-    elif person_mode:
-        runs = f"SELECT {run_cols} FROM runs_w"
-    else:
-        runs = f"SELECT {run_cols} FROM ({fixed}) fx"
-
-    # 4. Runs -> spells: a run starts a new spell when it is its unit's first (no
-    # previous run) or more than `gap` empty periods follow the previous run; the
-    # running count of starts, g, identifies the spell. In input order g runs across
-    # units, so the spell number is g minus g at the unit's first run, plus one. The
-    # next spell starts at the run after the spell's last run.
-    start = (
-        f"CASE WHEN prev_last IS NOT NULL AND first_p - prev_last - 1 <= {integer(gap)}"
-        " THEN 0 ELSE 1 END"
-    )
-    frame_ = "ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW"
-    numbered = f"SELECT *, sum({start}) OVER ({order} {frame_}) AS g FROM ({runs}) r"
+    spell_cols = "unit, spell, start_p, end_p, n_rows, paid, amount, avsl, who, next_start"
     who = "unit" if person_mode else value_at_max("who_last", "last_p")
-    engine.table(
-        "spells_g",
-        f"""SELECT unit, g, min(first_p) AS start_p,
-                   max(last_p) AS end_p, sum(n_rows) AS n_rows, sum(paid) AS paid,
-                   sum(amount) AS amount, {value_at_max("avsl_last", "last_p")} AS avsl,
-                   {who} AS who,
-                   CASE WHEN max(next_first) > max(last_p) THEN max(next_first) END
-                       AS next_start
-            FROM ({numbered}) n
-            GROUP BY unit, g""",
-    )
-    if sorted_input:
+    # 4. Runs -> spells (the clean persons of the one-pass path have theirs already).
+    if ordered:
+        clean = f"""SELECT {", ".join("s." + c for c in spell_cols.split(", "))}
+                    FROM spells0 s LEFT JOIN bad b ON b.unit = s.unit
+                    WHERE b.unit IS NULL AND s.unit IS NOT NULL"""
+        parts = [clean] + ([_numbered_spells(fixed, gap, who)] if rework else [])
         engine.table(
-            "spells_raw",
-            """SELECT s.*, s.g - u.g0 + 1 AS spell
-               FROM spells_g s
-               JOIN (SELECT unit, min(g) AS g0 FROM spells_g GROUP BY unit) u
-                 ON u.unit = s.unit""",
+            "spells_raw", " UNION ALL ".join(f"SELECT {spell_cols} FROM ({q}) q" for q in parts)
         )
     else:
-        engine.view("spells_raw", "SELECT *, g AS spell FROM spells_g")
-    final_order = "g" if sorted_input else "unit, spell"
+        if person_mode and rework:
+            runs = f"""SELECT {", ".join("r." + c for c in run_cols.split(", "))}
+                       FROM runs_w r LEFT JOIN bad b ON b.unit = r.unit
+                       WHERE b.unit IS NULL AND r.unit IS NOT NULL
+                       UNION ALL SELECT {run_cols} FROM ({fixed}) fx"""
+        elif person_mode:
+            runs = f"SELECT {run_cols} FROM runs_w"
+        else:
+            runs = f"SELECT {run_cols} FROM ({fixed}) fx"
+        engine.table("spells_raw", _numbered_spells(runs, gap, who))
+    final_order = "unit, spell"
     # 5. Censoring, end reasons, re-entry.
     months = "end_p - start_p + 1" if resolution == "month" else "12 * (end_p - start_p + 1)"
     G = integer(gap)
