@@ -196,11 +196,12 @@ def _resolution(engine: Engine, cols: list[str], asked: str | None) -> str:
 
 
 def _source_view(
-    cols: list[str], unit: str, resolution: str, ids: bool = False, keys: bool = False
+    cols: list[str], unit: str, resolution: str, ids: bool = False, keys: str | None = None
 ) -> str:
     """One row per input row with the columns every later stage uses. With ``ids`` the
-    person is the integer ``__pid`` (see :func:`_person_ids`), else the pseudonym; with
-    ``keys`` the one-pass spell keys of :func:`_ordered_keys` come along."""
+    person is the integer ``__pid`` (see :func:`_person_ids`, null exactly when the
+    pseudonym is), else the pseudonym. With ``keys``, the table holding the one-pass
+    spell keys of :func:`_ordered_keys`: only the columns the spells' GROUP BY reads."""
 
     def col(name: str, sql_type: str = "VARCHAR") -> str:
         return name if name in cols else f"CAST(NULL AS {sql_type})"
@@ -230,11 +231,19 @@ def _source_view(
         any_amount = " OR ".join(f"{c} IS NOT NULL" for c in amounts)
         amount = f"CASE WHEN {any_amount} THEN {amount} END"
     unit_col = UNITS[unit]
+    missing = "__pid IS NULL" if ids else f"{PERSON} IS NULL OR {unit_col} IS NULL"
     pre_issue = (
-        f"CASE WHEN {PERSON} IS NULL OR {unit_col} IS NULL THEN 'missing_pseudonym'"
+        f"CASE WHEN {missing} THEN 'missing_pseudonym'"
         f" WHEN {kind_wrong} THEN '{wrong}'"
         f" WHEN NOT ({period_ok}) OR ({period_ok}) IS NULL THEN 'bad_period' END"
     )
+    if keys:
+        return f"""
+        SELECT __pid AS unit, CASE WHEN pre_issue IS NULL THEN p END AS p, paid, amount,
+               CAST({col("avslutsorsak")} AS VARCHAR) AS avsl, pre_issue,
+               __g, __spell, __next, __dup
+        FROM (SELECT *, {p} AS p, {paid} AS paid, {amount} AS amount,
+                     {pre_issue} AS pre_issue FROM {keys}) x"""
     return f"""
         SELECT {ROW} AS row_id,
                {"__pid" if ids else f"CAST({unit_col} AS VARCHAR)"} AS unit,
@@ -245,7 +254,7 @@ def _source_view(
                CASE WHEN pre_issue IS NULL THEN p END AS p,
                paid, amount,
                CAST({col("avslutsorsak")} AS VARCHAR) AS avsl,
-               pre_issue, statistikar_in, manad_in{", __g, __spell, __next, __dup" if keys else ""}
+               pre_issue, statistikar_in, manad_in
         FROM (SELECT *, {p} AS p, {paid} AS paid, {amount} AS amount,
                      {pre_issue} AS pre_issue,
                      statistikar AS statistikar_in, {col("manad", "BIGINT")} AS manad_in
@@ -354,24 +363,15 @@ def _person_ids(arrow: pa.Table, in_order: bool) -> tuple[pa.Array, pa.Array]:
     sort order. For input sorted by person the id is the number of the row's block of
     equal pseudonyms (one pass over neighbours); for a dictionary-encoded column the
     rank of its dictionary entry (the distinct values are there already); otherwise its
-    rank among the sorted distinct pseudonyms (a hash lookup)."""
+    rank among the sorted distinct pseudonyms (one hash pass to encode, a sort of the
+    distinct values)."""
     column = arrow.column(PERSON)
-    if pa.types.is_dictionary(column.type):
-        dictionary = column.unify_dictionaries() if column.num_chunks > 1 else column
-        codes = pa.chunked_array(
-            [c.indices.cast(pa.int64()) for c in dictionary.chunks], pa.int64()
-        ).combine_chunks()
-        values = dictionary.chunk(0).dictionary.cast(pa.string()) if column.num_chunks else None
-        if (
-            values is not None
-            and values.null_count == 0
-            and pc.count_distinct(values).as_py() == len(values)
-        ):
-            order = np.asarray(pc.sort_indices(values))
-            rank = np.empty(len(order), np.int64)
-            rank[order] = np.arange(len(order))
-            ids = pa.array(rank[np.asarray(codes.fill_null(0))], mask=np.asarray(codes.is_null()))
-            return ids, values.take(pa.array(order))
+    if pa.types.is_dictionary(column.type) and column.num_chunks:
+        encoded = column.unify_dictionaries().combine_chunks()
+        values = encoded.dictionary
+        # A dictionary with repeated or null entries would give one pseudonym two ids.
+        if values.null_count == 0 and pc.count_distinct(values).as_py() == len(values):
+            return _ranked(encoded)
     lop = column.cast(pa.string()).combine_chunks()
     if in_order and len(lop) and lop.null_count == 0:
         new = pc.not_equal(lop.slice(1), lop.slice(0, len(lop) - 1))
@@ -383,9 +383,21 @@ def _person_ids(arrow: pa.Table, in_order: bool) -> tuple[pa.Array, pa.Array]:
             or pc.all(pc.less(names.slice(0, len(names) - 1), names.slice(1))).as_py()
         ):
             return pa.array(np.cumsum(starts) - 1, pa.int64()), names
-    names = pc.unique(lop.drop_null())
-    names = names.take(pc.sort_indices(names))
-    return pc.index_in(lop, value_set=names).cast(pa.int64()), names
+    return _ranked(lop.dictionary_encode())
+
+
+def _ranked(encoded: pa.DictionaryArray) -> tuple[pa.Array, pa.Array]:
+    """Ids of a dictionary-encoded column in the sort order of its distinct values: the
+    dictionary is sorted (its values are few), the codes are mapped through the ranks."""
+    values = encoded.dictionary.cast(pa.string())
+    order = np.asarray(pc.sort_indices(values))
+    if not len(order):  # no pseudonym at all
+        return pa.nulls(len(encoded), pa.int64()), values
+    rank = np.empty(len(order), np.int64)
+    rank[order] = np.arange(len(order))
+    codes = encoded.indices
+    ids = rank[np.asarray(codes.fill_null(0)).astype(np.int64)]
+    return pa.array(ids, mask=np.asarray(codes.is_null())), values.take(pa.array(order))
 
 
 def _with_ids(data, names, what: str):
@@ -413,7 +425,18 @@ def _period_numbers(arrow: pa.Table, resolution: str) -> tuple[np.ndarray, np.nd
     return np.asarray(p.fill_null(0)), np.asarray(p.is_valid())
 
 
-def _ordered_keys(ids: pa.Array, periods, gap: int) -> tuple[pa.Table, bool]:
+def _order(pid: np.ndarray, pv: np.ndarray, valid: np.ndarray) -> np.ndarray:
+    """The permutation that sorts rows by (id, period): one integer sort of id * span +
+    period. Ties need no order (a person with two rows of a period goes to the row
+    rules, which rank by input position)."""
+    lo = int(pv[valid].min()) if valid.any() else 0
+    span = (int(pv[valid].max()) if valid.any() else 0) - lo + 1
+    if (int(pid.max()) + 2) * span >= 2**62:  # periods too far apart for one key
+        return np.lexsort((pv, pid))
+    return np.argsort(pid * span + np.where(valid, pv - lo, 0))
+
+
+def _ordered_keys(ids: pa.Array, periods, gap: int) -> tuple[pa.Table, np.ndarray | None]:
     """The one pass over rows in (person, period) order: each row's spell key ``__g``
     (a running count of spell starts), its spell's number within the person
     ``__spell``, the next spell's start on a spell's last row ``__next``, and ``__dup``
@@ -421,7 +444,8 @@ def _ordered_keys(ids: pa.Array, periods, gap: int) -> tuple[pa.Table, bool]:
     are written) are read as they are; otherwise an integer sort of (id, period) puts
     them in it. A row without person or period is a spell of its own; its person goes
     to the row rules, as does a person with a duplicate, so only clean persons keep
-    these keys. Returns the columns in input order and whether the input was in order.
+    these keys. Returns the columns in (person, period) order and the permutation that
+    puts the input in that order (None when it is in order already).
     """
     p, valid = periods
     pid = np.asarray(ids.fill_null(-1))
@@ -429,7 +453,7 @@ def _ordered_keys(ids: pa.Array, periods, gap: int) -> tuple[pa.Table, bool]:
     pv = np.where(valid, p, 0)
     backwards = (pid[1:] < pid[:-1]) | ((pid[1:] == pid[:-1]) & (pv[1:] < pv[:-1]))
     in_order = not backwards.any()
-    perm = None if in_order else np.lexsort((pv, pid))  # stable: ties keep input order
+    perm = None if in_order else _order(pid, pv, valid)
     if perm is not None:
         pid, pv, valid = pid[perm], pv[perm], valid[perm]
     n = len(pid)
@@ -446,15 +470,8 @@ def _ordered_keys(ids: pa.Array, periods, gap: int) -> tuple[pa.Table, bool]:
     has_next = np.zeros(n, bool)
     has_next[:-1] = start[1:] & ~new_unit[1:]
     nxt[:-1] = pv[1:]
-    columns = {"__g": g, "__spell": spell, "__next": nxt, "__dup": dup, "__has_next": has_next}
-    if perm is not None:  # back to input order
-        for name, values in columns.items():
-            back = np.empty_like(values)
-            back[perm] = values
-            columns[name] = back
-    has = columns.pop("__has_next")
-    columns["__next"] = pa.array(columns["__next"], mask=~has)
-    return pa.table(columns), in_order
+    columns = {"__g": g, "__spell": spell, "__next": pa.array(nxt, mask=~has_next), "__dup": dup}
+    return pa.table(columns), perm
 
 
 def _ordered_pass(engine: Engine, cols: list[str], resolution: str):
@@ -470,7 +487,7 @@ def _ordered_pass(engine: Engine, cols: list[str], resolution: str):
                    max(p) AS end_p, count(*) AS n_rows, {paid} AS paid, {amount} AS amount,
                    {avsl} AS avsl, min(unit) AS who, max(__next) AS next_start,
                    count(pre_issue) + sum(__dup) AS n_bad
-            FROM src GROUP BY __g""",
+            FROM src_keys GROUP BY __g""",
     )
     return engine.row("SELECT min(start_p), max(end_p) FROM spells0")
 
@@ -567,12 +584,22 @@ def _build(engine, frame, gap, unit, window, resolution, befolkning, dodsorsak, 
         ordered = periods is not None
         ids, names = _person_ids(arrow, in_order=ordered)
         arrow = arrow.append_column("__pid", ids)
-        if ordered:
-            keys, sorted_input = _ordered_keys(ids, periods, gap)
-            for name in keys.column_names:
-                arrow = arrow.append_column(name, keys.column(name))
     engine.register("eb", arrow, row_position=True)
-    engine.view("src", _source_view(cols, unit, resolution, ids=person_mode, keys=ordered))
+    engine.view("src", _source_view(cols, unit, resolution, ids=person_mode))
+    if ordered:
+        keys, perm = _ordered_keys(ids, periods, gap)
+        sorted_input = perm is None
+        if sorted_input:
+            ordered_rows = arrow
+        else:  # the columns the GROUP BY reads, in (person, period) order
+            read = ["__pid", "statistikar", "manad", "bistandsmanader", "avslutsorsak"]
+            read += list(AMOUNT_COLUMNS)
+            ordered_rows = arrow.select([c for c in read if c in arrow.column_names])
+            ordered_rows = ordered_rows.take(pa.array(perm))
+        for name in keys.column_names:
+            ordered_rows = ordered_rows.append_column(name, keys.column(name))
+        engine.register("eb_keys", ordered_rows)
+        engine.view("src_keys", _source_view(cols, unit, resolution, ids=True, keys="eb_keys"))
     have_persons = _persons(engine, befolkning, dodsorsak, resolution, names)
 
     if ordered:
