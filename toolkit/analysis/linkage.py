@@ -226,7 +226,7 @@ OVERLAP_SQL = """
            greatest(s.s0, i.i0) AS o0, least(s.s1, i.i1) AS o1,
            least(s.s1, i.i1) - greatest(s.s0, i.i0) + 1 AS overlap_months
     FROM s JOIN i ON i.person = s.unit AND i.i0 <= s.s1 AND i.i1 >= s.s0
-    ORDER BY s.unit, s.spell, i.i0, i.kind"""
+    ORDER BY s.position, i.i0, i.kind"""
 
 
 def _ordinals(values) -> pa.Array:
@@ -249,7 +249,8 @@ def _from_ordinals(column: pa.ChunkedArray) -> pd.arrays.PeriodArray:
 def overlaps(spells: pd.DataFrame, intervals: pd.DataFrame, engine: Engine | None = None):
     """Every pair of a spell and an interval of the same person that overlap: the
     spell's ``lopnr`` and ``spell``, the interval's ``kind``, ``interval_start``,
-    ``interval_end``, and ``overlap_start``, ``overlap_end``, ``overlap_months``."""
+    ``interval_end``, and ``overlap_start``, ``overlap_end``, ``overlap_months``; in the
+    order of ``spells``, then by interval start and kind."""
     unit = _unit(spells)
     if unit != PERSON:
         raise BadInputError(
@@ -264,6 +265,9 @@ def overlaps(spells: pd.DataFrame, intervals: pd.DataFrame, engine: Engine | Non
             "spell": pa.array(spells["spell"].astype("int64")),
             "s0": _ordinals(spells["start"]),
             "s1": _ordinals(spells["end"]),
+            # Pairs come in the order of the spells frame (an integer sort; spells()
+            # returns it by person and spell), then by interval start and kind.
+            "position": pa.array(np.arange(len(spells))),
         }
     )
     kinds = intervals["kind"] if "kind" in intervals else pd.Series([None] * len(intervals))
