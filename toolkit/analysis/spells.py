@@ -55,12 +55,15 @@ The definitions (exact; ``docs/analysis.md`` has them with worked tables):
   spells do not depend on the input order. Household spells are built from the
   household's periods, so a person seen in two households gives each a period.
 
-Engine: DuckDB runs one SQL definition (gaps and islands with window functions). Runs
-of consecutive periods are first found as ``period - sequence number``; when the input
-is already sorted by (``lopnr``, period), as extracts are, the input position is that
-sequence number and no sort is needed. Each unit's runs are then checked (no overlap,
-inside the window and the person's life): the few units that fail are redone row by
-row with the issue rules above, so the result is the same either way.
+Engine: DuckDB runs one SQL definition (gaps and islands with window functions:
+``presorted=False``, what any engine runs). Person spells normally take a shorter road
+with the same result: the rows in (``lopnr``, period) order, as extracts are written
+(other rows are put in that order by one integer sort of ids and periods), one
+vectorised pass over neighbours gives each row its spell key (a running count of spell
+starts), and one GROUP BY of that key makes the spells, with no window. Each person's
+spells are then checked (no row with an issue, no duplicate period, inside the window
+and the person's life): the few persons that fail are redone row by row with the issue
+rules and the definition's windows, so the result is the same either way.
 """
 
 from __future__ import annotations
@@ -534,9 +537,10 @@ def build_spells(
     and ``lopnr_hushall`` for household spells; ``roll``, the amount columns and
     ``avslutsorsak`` are used when present. ``befolkning`` (``lopnr``, ``fodelsedatum``,
     ``dodsdatum``, ``utvandringsdatum``) and ``dodsorsak`` (``lopnr``, ``dodsdatum``) give
-    births, deaths and emigrations. ``presorted`` says whether the frame is sorted by
-    (``lopnr``, period); ``None`` checks (cheaply) and the answer never changes the
-    result, only the speed.
+    births, deaths and emigrations. ``presorted=False`` runs the general window
+    definition instead of the one-pass road; with ``True`` or ``None`` (the default)
+    whether the frame is sorted by (``lopnr``, period) is checked (cheaply) and rows in
+    another order are sorted first. Neither changes the result, only the speed.
 
     >>> import pandas as pd
     >>> eb = pd.DataFrame({"lopnr": ["a"] * 3, "statistikar": [2015] * 3,
