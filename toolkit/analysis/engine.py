@@ -113,6 +113,7 @@ class Engine:
             if row_position:
                 arrow = arrow.append_column(ROW, pa.array(np.arange(arrow.num_rows)))
             self.con.register(name, arrow)
+            return [c for c in arrow.column_names if c != ROW]  # no DESCRIBE round trip
         return [c for c in self.columns(name) if c != ROW]
 
     def empty(self, name: str, columns: Iterable[tuple[str, str]]) -> None:

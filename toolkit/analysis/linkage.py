@@ -40,7 +40,7 @@ from mikrodata.toolkit.errors import BadInputError
 
 from .columns import HOUSEHOLD, PERSON, require, sweden_code
 from .dialect import integer, month_of_date, text
-from .engine import Engine, column_names, to_pandas
+from .engine import Engine, column_names
 
 __all__ = [
     "INTERVAL_REGISTERS",
@@ -54,6 +54,7 @@ __all__ = [
 
 INTERVAL_REGISTERS = ("barn_unga", "lss", "sol_insatser")
 LSS_MONTH = 10  # LSS describes the situation on 1 October
+_NAT = np.iinfo(np.int64).min  # pandas' ordinal of a missing period
 
 
 def month_numbers(values) -> np.ndarray:
@@ -225,27 +226,57 @@ OVERLAP_SQL = """
            greatest(s.s0, i.i0) AS o0, least(s.s1, i.i1) AS o1,
            least(s.s1, i.i1) - greatest(s.s0, i.i0) + 1 AS overlap_months
     FROM s JOIN i ON i.person = s.unit AND i.i0 <= s.s1 AND i.i1 >= s.s0
-    ORDER BY s.unit, s.spell, i.i0, i.kind"""
+    ORDER BY s.position, i.i0, i.kind"""
+
+
+def _ordinals(values) -> pa.Array:
+    """Month periods (or dates) as nullable month ordinals, months since 1970-01:
+    pandas' own numbers for monthly periods, so a period column is read as it is."""
+    series = values if isinstance(values, pd.Series) else pd.Series(values)
+    if series.dtype == pd.PeriodDtype("M"):
+        ords = series.array.asi8
+        return pa.array(ords, mask=ords == _NAT)
+    m = month_numbers(series) - 1970 * 12  # dates; a period of another frequency raises
+    mask = np.isnan(m)
+    return pa.array(np.where(mask, 0, m).astype(np.int64), mask=mask)
+
+
+def _from_ordinals(column: pa.ChunkedArray) -> pd.arrays.PeriodArray:
+    ords = np.asarray(column.combine_chunks().fill_null(_NAT))
+    return pd.PeriodIndex.from_ordinals(ords, freq="M").array
 
 
 def overlaps(spells: pd.DataFrame, intervals: pd.DataFrame, engine: Engine | None = None):
     """Every pair of a spell and an interval of the same person that overlap: the
     spell's ``lopnr`` and ``spell``, the interval's ``kind``, ``interval_start``,
-    ``interval_end``, and ``overlap_start``, ``overlap_end``, ``overlap_months``."""
+    ``interval_end``, and ``overlap_start``, ``overlap_end``, ``overlap_months``; in the
+    order of ``spells``, then by interval start and kind."""
     unit = _unit(spells)
     if unit != PERSON:
         raise BadInputError(
             "overlaps need person spells (lopnr)", "Build spells with unit='person'"
         )
+    require(spells.columns, ["spell", "start", "end"], "spells frame")
     require(intervals.columns, [PERSON, "start", "end"], "intervals frame")
-    s = _spell_table(spells)
+    # The join runs on month ordinals (no conversion of period columns either way).
+    s = pa.table(
+        {
+            "unit": _text(spells[PERSON]),
+            "spell": pa.array(spells["spell"].astype("int64")),
+            "s0": _ordinals(spells["start"]),
+            "s1": _ordinals(spells["end"]),
+            # Pairs come in the order of the spells frame (an integer sort; spells()
+            # returns it by person and spell), then by interval start and kind.
+            "position": pa.array(np.arange(len(spells))),
+        }
+    )
     kinds = intervals["kind"] if "kind" in intervals else pd.Series([None] * len(intervals))
     i = pa.table(
         {
             "person": _text(intervals[PERSON]),
             "kind": _text(kinds),
-            "i0": _months_array(intervals["start"]),
-            "i1": _months_array(intervals["end"]),
+            "i0": _ordinals(intervals["start"]),
+            "i1": _ordinals(intervals["end"]),
         }
     )
     own = engine is None
@@ -253,20 +284,24 @@ def overlaps(spells: pd.DataFrame, intervals: pd.DataFrame, engine: Engine | Non
     try:
         engine.register("s", s)
         engine.register("i", i)
-        got = to_pandas(engine.arrow(OVERLAP_SQL))
+        got = engine.arrow(OVERLAP_SQL)
     finally:
         if own:
             engine.close()
+
+    def column(name: str) -> pd.api.extensions.ExtensionArray:
+        return got.column(name).to_pandas(types_mapper=pd.ArrowDtype).array
+
     return pd.DataFrame(
         {
-            PERSON: got["unit"],
-            "spell": got["spell"],
-            "kind": got["kind"],
-            "interval_start": _periods(got["i0"]),
-            "interval_end": _periods(got["i1"]),
-            "overlap_start": _periods(got["o0"]),
-            "overlap_end": _periods(got["o1"]),
-            "overlap_months": got["overlap_months"].astype("int64[pyarrow]"),
+            PERSON: column("unit"),
+            "spell": column("spell"),
+            "kind": column("kind"),
+            "interval_start": _from_ordinals(got.column("i0")),
+            "interval_end": _from_ordinals(got.column("i1")),
+            "overlap_start": _from_ordinals(got.column("o0")),
+            "overlap_end": _from_ordinals(got.column("o1")),
+            "overlap_months": column("overlap_months"),
         }
     )
 

@@ -55,12 +55,15 @@ The definitions (exact; ``docs/analysis.md`` has them with worked tables):
   spells do not depend on the input order. Household spells are built from the
   household's periods, so a person seen in two households gives each a period.
 
-Engine: DuckDB runs one SQL definition (gaps and islands with window functions). Runs
-of consecutive periods are first found as ``period - sequence number``; when the input
-is already sorted by (``lopnr``, period), as extracts are, the input position is that
-sequence number and no sort is needed. Each unit's runs are then checked (no overlap,
-inside the window and the person's life): the few units that fail are redone row by
-row with the issue rules above, so the result is the same either way.
+Engine: DuckDB runs one SQL definition (gaps and islands with window functions:
+``presorted=False``, what any engine runs). Person spells normally take a shorter road
+with the same result: the rows in (``lopnr``, period) order, as extracts are written
+(other rows are put in that order by one integer sort of ids and periods), one
+vectorised pass over neighbours gives each row its spell key (a running count of spell
+starts), and one GROUP BY of that key makes the spells, with no window. Each person's
+spells are then checked (no row with an issue, no duplicate period, inside the window
+and the person's life): the few persons that fail are redone row by row with the issue
+rules and the definition's windows, so the result is the same either way.
 """
 
 from __future__ import annotations
@@ -195,9 +198,13 @@ def _resolution(engine: Engine, cols: list[str], asked: str | None) -> str:
     return "year" if annual else "month"
 
 
-def _source_view(cols: list[str], unit: str, resolution: str, ids: bool = False) -> str:
+def _source_view(
+    cols: list[str], unit: str, resolution: str, ids: bool = False, keys: str | None = None
+) -> str:
     """One row per input row with the columns every later stage uses. With ``ids`` the
-    person is the integer ``__pid`` (see :func:`_person_ids`), else the pseudonym."""
+    person is the integer ``__pid`` (see :func:`_person_ids`, null exactly when the
+    pseudonym is), else the pseudonym. With ``keys``, the table holding the one-pass
+    spell keys of :func:`_ordered_keys`: only the columns the spells' GROUP BY reads."""
 
     def col(name: str, sql_type: str = "VARCHAR") -> str:
         return name if name in cols else f"CAST(NULL AS {sql_type})"
@@ -227,11 +234,19 @@ def _source_view(cols: list[str], unit: str, resolution: str, ids: bool = False)
         any_amount = " OR ".join(f"{c} IS NOT NULL" for c in amounts)
         amount = f"CASE WHEN {any_amount} THEN {amount} END"
     unit_col = UNITS[unit]
+    missing = "__pid IS NULL" if ids else f"{PERSON} IS NULL OR {unit_col} IS NULL"
     pre_issue = (
-        f"CASE WHEN {PERSON} IS NULL OR {unit_col} IS NULL THEN 'missing_pseudonym'"
+        f"CASE WHEN {missing} THEN 'missing_pseudonym'"
         f" WHEN {kind_wrong} THEN '{wrong}'"
         f" WHEN NOT ({period_ok}) OR ({period_ok}) IS NULL THEN 'bad_period' END"
     )
+    if keys:
+        return f"""
+        SELECT __pid AS unit, CASE WHEN pre_issue IS NULL THEN p END AS p, paid, amount,
+               CAST({col("avslutsorsak")} AS VARCHAR) AS avsl, pre_issue,
+               __g, __spell, __next, __dup
+        FROM (SELECT *, {p} AS p, {paid} AS paid, {amount} AS amount,
+                     {pre_issue} AS pre_issue FROM {keys}) x"""
     return f"""
         SELECT {ROW} AS row_id,
                {"__pid" if ids else f"CAST({unit_col} AS VARCHAR)"} AS unit,
@@ -301,14 +316,6 @@ def _persons(engine: Engine, befolkning, dodsorsak, resolution: str, names=None)
 # The unit's previous run's end and next run's start, beside each run (one window).
 _NEIGHBOURS = """lag(last_p) OVER (PARTITION BY unit ORDER BY first_p) AS prev_last,
                  lead(first_p) OVER (PARTITION BY unit ORDER BY first_p) AS next_first"""
-# The same, over runs ordered by input position (sorted input): neighbours of another
-# unit do not count.
-_NEIGHBOURS_SORTED = """
-    CASE WHEN lag(unit) OVER (ORDER BY ord) = unit THEN lag(last_p) OVER (ORDER BY ord) END
-        AS prev_last,
-    CASE WHEN lead(unit) OVER (ORDER BY ord) = unit THEN lead(first_p) OVER (ORDER BY ord) END
-        AS next_first,
-    coalesce(lag(unit) OVER (ORDER BY ord) <> unit, TRUE) AS new_unit"""
 _EMPTY_ISSUES = pa.schema(
     [
         ("row", pa.int64()),
@@ -337,41 +344,38 @@ def _first_runs(cols: list[str], resolution: str) -> str:
         count(pre_issue) AS n_bad"""
 
 
-def _first_pass(engine: Engine, cols: list[str], resolution: str, sorted_input: bool):
+def _first_pass(engine: Engine, cols: list[str], resolution: str):
     """Runs of consecutive periods of every person (``runs_w``, with each run's
-    neighbours): period - sequence number is constant along a run. The input position
-    is the sequence number when the input is sorted by (lopnr, period), so no sort is
-    needed; otherwise ROW_NUMBER gives it. Returns the first and last period and
-    whether the sorted path held (each person's rows in one block of positions)."""
-    seq = "row_id" if sorted_input else "row_number() OVER (PARTITION BY unit ORDER BY p, row_id)"
+    neighbours), by the general definition: period - ROW_NUMBER is constant along a
+    run. Returns the first and last period."""
+    seq = "row_number() OVER (PARTITION BY unit ORDER BY p, row_id)"
     engine.table(
         "runs0",
-        f"""SELECT {_first_runs(cols, resolution)}, min(row_id) AS ord
+        f"""SELECT {_first_runs(cols, resolution)}
             FROM (SELECT *, p - {seq} AS k FROM src) x
             GROUP BY unit, k""",
     )
     lo, hi = engine.row("SELECT min(first_p), max(last_p) FROM runs0")
-    if sorted_input:
-        engine.table("runs_w", f"SELECT *, {_NEIGHBOURS_SORTED} FROM runs0")
-        blocks, units = engine.row(
-            "SELECT count(CASE WHEN new_unit THEN 1 END), count(DISTINCT unit) FROM runs_w"
-            " WHERE unit IS NOT NULL"
-        )
-        if blocks == units:
-            return lo, hi, True
-        engine.execute("DROP TABLE runs_w")  # a person's rows are not in one block
-        return _first_pass(engine, cols, resolution, False)
     engine.table("runs_w", f"SELECT *, {_NEIGHBOURS} FROM runs0")
-    return lo, hi, False
+    return lo, hi
 
 
 def _person_ids(arrow: pa.Table, in_order: bool) -> tuple[pa.Array, pa.Array]:
     """Integer ids for the person pseudonyms (so that every later stage groups, sorts and
     joins integers, not strings) and the pseudonyms by id. Ids follow the pseudonyms'
     sort order. For input sorted by person the id is the number of the row's block of
-    equal pseudonyms (one pass over neighbours); otherwise its rank among the sorted
-    distinct pseudonyms (a hash lookup)."""
-    lop = arrow.column(PERSON).cast(pa.string()).combine_chunks()
+    equal pseudonyms (one pass over neighbours); for a dictionary-encoded column the
+    rank of its dictionary entry (the distinct values are there already); otherwise its
+    rank among the sorted distinct pseudonyms (one hash pass to encode, a sort of the
+    distinct values)."""
+    column = arrow.column(PERSON)
+    if pa.types.is_dictionary(column.type) and column.num_chunks:
+        encoded = column.unify_dictionaries().combine_chunks()
+        values = encoded.dictionary
+        # A dictionary with repeated or null entries would give one pseudonym two ids.
+        if values.null_count == 0 and pc.count_distinct(values).as_py() == len(values):
+            return _ranked(encoded)
+    lop = column.cast(pa.string()).combine_chunks()
     if in_order and len(lop) and lop.null_count == 0:
         new = pc.not_equal(lop.slice(1), lop.slice(0, len(lop) - 1))
         starts = np.concatenate([[True], np.asarray(new)])
@@ -382,9 +386,21 @@ def _person_ids(arrow: pa.Table, in_order: bool) -> tuple[pa.Array, pa.Array]:
             or pc.all(pc.less(names.slice(0, len(names) - 1), names.slice(1))).as_py()
         ):
             return pa.array(np.cumsum(starts) - 1, pa.int64()), names
-    names = pc.unique(lop.drop_null())
-    names = names.take(pc.sort_indices(names))
-    return pc.index_in(lop, value_set=names).cast(pa.int64()), names
+    return _ranked(lop.dictionary_encode())
+
+
+def _ranked(encoded: pa.DictionaryArray) -> tuple[pa.Array, pa.Array]:
+    """Ids of a dictionary-encoded column in the sort order of its distinct values: the
+    dictionary is sorted (its values are few), the codes are mapped through the ranks."""
+    values = encoded.dictionary.cast(pa.string())
+    order = np.asarray(pc.sort_indices(values))
+    if not len(order):  # no pseudonym at all
+        return pa.nulls(len(encoded), pa.int64()), values
+    rank = np.empty(len(order), np.int64)
+    rank[order] = np.arange(len(order))
+    codes = encoded.indices
+    ids = rank[np.asarray(codes.fill_null(0)).astype(np.int64)]
+    return pa.array(ids, mask=np.asarray(codes.is_null())), values.take(pa.array(order))
 
 
 def _with_ids(data, names, what: str):
@@ -398,22 +414,109 @@ def _with_ids(data, names, what: str):
     return table.append_column("__pid", pc.index_in(lop, value_set=names).cast(pa.int64()))
 
 
-def _looks_sorted(arrow: pa.Table, resolution: str) -> bool:
-    """Is the input sorted by (lopnr, period)? A vectorised check of neighbours."""
-    if arrow.num_rows < 2 or PERSON not in arrow.column_names:
-        return True
+def _period_numbers(arrow: pa.Table, resolution: str) -> tuple[np.ndarray, np.ndarray] | None:
+    """Each row's period index and whether it has one, or None when the period columns
+    are not whole numbers (the general path then reads them with the row rules)."""
     try:
-        unit = arrow.column(PERSON).cast(pa.string())
-        year = arrow.column("statistikar").cast(pa.int64())
-        p = year
-        if resolution == "month" and "manad" in arrow.column_names:
-            p = pc.add(pc.multiply(year, 12), arrow.column("manad").cast(pa.int64()))
+        p = arrow.column("statistikar").cast(pa.int64())
+        if resolution == "month":
+            month = arrow.column("manad").cast(pa.int64())
+            p = pc.add(pc.multiply(p, 12), pc.subtract(month, 1))
     except (pa.ArrowInvalid, pa.ArrowNotImplementedError, KeyError):
-        return False
-    a, b = unit.slice(0, len(unit) - 1), unit.slice(1)
-    pa_, pb = p.slice(0, len(p) - 1), p.slice(1)
-    backwards = pc.or_(pc.less(b, a), pc.and_(pc.equal(a, b), pc.less(pb, pa_))).fill_null(False)
-    return not pc.any(backwards).as_py()
+        return None
+    p = p.combine_chunks()
+    return np.asarray(p.fill_null(0)), np.asarray(p.is_valid())
+
+
+def _order(pid: np.ndarray, pv: np.ndarray, valid: np.ndarray) -> np.ndarray:
+    """The permutation that sorts rows by (id, period): one integer sort of id * span +
+    period. Ties need no order (a person with two rows of a period goes to the row
+    rules, which rank by input position)."""
+    lo = int(pv[valid].min()) if valid.any() else 0
+    span = (int(pv[valid].max()) if valid.any() else 0) - lo + 1
+    if (int(pid.max()) + 2) * span >= 2**62:  # periods too far apart for one key
+        return np.lexsort((pv, pid))
+    return np.argsort(pid * span + np.where(valid, pv - lo, 0))
+
+
+def _ordered_keys(ids: pa.Array, periods, gap: int) -> tuple[pa.Table, np.ndarray | None]:
+    """The one pass over rows in (person, period) order: each row's spell key ``__g``
+    (a running count of spell starts), its spell's number within the person
+    ``__spell``, the next spell's start on a spell's last row ``__next``, and ``__dup``
+    for a second row of a person and period. Rows already in that order (as extracts
+    are written) are read as they are; otherwise an integer sort of (id, period) puts
+    them in it. A row without person or period is a spell of its own; its person goes
+    to the row rules, as does a person with a duplicate, so only clean persons keep
+    these keys. Returns the columns in (person, period) order and the permutation that
+    puts the input in that order (None when it is in order already).
+    """
+    p, valid = periods
+    pid = np.asarray(ids.fill_null(-1))
+    valid = valid & np.asarray(ids.is_valid())
+    pv = np.where(valid, p, 0)
+    backwards = (pid[1:] < pid[:-1]) | ((pid[1:] == pid[:-1]) & (pv[1:] < pv[:-1]))
+    in_order = not backwards.any()
+    perm = None if in_order else _order(pid, pv, valid)
+    if perm is not None:
+        pid, pv, valid = pid[perm], pv[perm], valid[perm]
+    n = len(pid)
+    new_unit = np.ones(n, bool)
+    new_unit[1:] = pid[1:] != pid[:-1]
+    step = np.diff(pv)
+    start = new_unit | ~valid
+    start[1:] |= (step - 1 > gap) | ~valid[:-1]
+    dup = np.zeros(n, np.int64)
+    dup[1:] = ~start[1:] & (step == 0)
+    g = np.cumsum(start) - 1
+    spell = g - np.maximum.accumulate(np.where(new_unit, g, 0)) + 1
+    nxt = np.zeros(n, np.int64)
+    has_next = np.zeros(n, bool)
+    has_next[:-1] = start[1:] & ~new_unit[1:]
+    nxt[:-1] = pv[1:]
+    columns = {"__g": g, "__spell": spell, "__next": pa.array(nxt, mask=~has_next), "__dup": dup}
+    return pa.table(columns), perm
+
+
+def _ordered_pass(engine: Engine, cols: list[str], resolution: str):
+    """Spells of every person from the keys of :func:`_ordered_keys`: one GROUP BY, no
+    window. Each spell keeps ``n_bad`` (rows with an issue or a duplicate); the persons
+    with one are redone by the row rules. Returns the first and last period."""
+    paid = "count(*)" if resolution == "month" else "sum(paid)"
+    avsl = value_at_max("avsl", "p") if "avslutsorsak" in cols else "CAST(NULL AS VARCHAR)"
+    amount = "sum(amount)" if any(c in cols for c in AMOUNT_COLUMNS) else "CAST(NULL AS DOUBLE)"
+    engine.table(
+        "spells0",
+        f"""SELECT min(unit) AS unit, min(__spell) AS spell, min(p) AS start_p,
+                   max(p) AS end_p, count(*) AS n_rows, {paid} AS paid, {amount} AS amount,
+                   {avsl} AS avsl, max(__next) AS next_start,
+                   count(pre_issue) + sum(__dup) AS n_bad
+            FROM src_keys GROUP BY __g""",
+    )
+    return engine.row("SELECT min(start_p), max(end_p) FROM spells0")
+
+
+def _numbered_spells(runs: str, gap: int, who: str) -> str:
+    """Runs -> spells: a run starts a new spell when it is its unit's first (no previous
+    run) or more than `gap` empty periods follow the previous run; the running count of
+    starts within the unit is the spell number. The next spell starts at the run after
+    the spell's last run."""
+    start = (
+        f"CASE WHEN prev_last IS NOT NULL AND first_p - prev_last - 1 <= {integer(gap)}"
+        " THEN 0 ELSE 1 END"
+    )
+    frame_ = "ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW"
+    numbered = (
+        f"SELECT *, sum({start}) OVER (PARTITION BY unit ORDER BY first_p {frame_}) AS g"
+        f" FROM ({runs}) r"
+    )
+    return f"""SELECT unit, g AS spell, min(first_p) AS start_p,
+                   max(last_p) AS end_p, sum(n_rows) AS n_rows, sum(paid) AS paid,
+                   sum(amount) AS amount, {value_at_max("avsl_last", "last_p")} AS avsl,
+                   {who} AS who,
+                   CASE WHEN max(next_first) > max(last_p) THEN max(next_first) END
+                       AS next_start
+            FROM ({numbered}) n
+            GROUP BY unit, g"""
 
 
 def build_spells(
@@ -434,9 +537,10 @@ def build_spells(
     and ``lopnr_hushall`` for household spells; ``roll``, the amount columns and
     ``avslutsorsak`` are used when present. ``befolkning`` (``lopnr``, ``fodelsedatum``,
     ``dodsdatum``, ``utvandringsdatum``) and ``dodsorsak`` (``lopnr``, ``dodsdatum``) give
-    births, deaths and emigrations. ``presorted`` says whether the frame is sorted by
-    (``lopnr``, period); ``None`` checks (cheaply) and the answer never changes the
-    result, only the speed.
+    births, deaths and emigrations. ``presorted=False`` runs the general window
+    definition instead of the one-pass road; with ``True`` or ``None`` (the default)
+    whether the frame is sorted by (``lopnr``, period) is checked (cheaply) and rows in
+    another order are sorted first. Neither changes the result, only the speed.
 
     >>> import pandas as pd
     >>> eb = pd.DataFrame({"lopnr": ["a"] * 3, "statistikar": [2015] * 3,
@@ -470,22 +574,42 @@ def _build(engine, frame, gap, unit, window, resolution, befolkning, dodsorsak, 
         arrow = arrow.read_all()
     rows_in = arrow.num_rows
     person_mode = unit == "person"
-    engine.register("eb", arrow)  # for the resolution check
-    resolution = _resolution(engine, cols, resolution)
-    if presorted is None:
-        presorted = _looks_sorted(arrow, resolution)
-    sorted_input = bool(presorted and person_mode)
+    if "manad" in cols and "bistandsmanader" in cols:  # the resolution check reads rows
+        engine.register("eb", arrow)
+        resolution = _resolution(engine, cols, resolution)
+        engine.con.unregister("eb")
+    else:
+        resolution = _resolution(engine, cols, resolution)
     names = None
+    ordered = False  # the one-pass path (person spells, periods readable)
+    sorted_input = False
     if person_mode:
-        ids, names = _person_ids(arrow, sorted_input)
+        periods = _period_numbers(arrow, resolution) if presorted is not False else None
+        ordered = periods is not None
+        ids, names = _person_ids(arrow, in_order=ordered)
         arrow = arrow.append_column("__pid", ids)
-    engine.con.unregister("eb")
     engine.register("eb", arrow, row_position=True)
     engine.view("src", _source_view(cols, unit, resolution, ids=person_mode))
+    if ordered:
+        keys, perm = _ordered_keys(ids, periods, gap)
+        sorted_input = perm is None
+        if sorted_input:
+            ordered_rows = arrow
+        else:  # the columns the GROUP BY reads, in (person, period) order
+            read = ["__pid", "statistikar", "manad", "bistandsmanader", "avslutsorsak"]
+            read += list(AMOUNT_COLUMNS)
+            ordered_rows = arrow.select([c for c in read if c in arrow.column_names])
+            ordered_rows = ordered_rows.take(pa.array(perm))
+        for name in keys.column_names:
+            ordered_rows = ordered_rows.append_column(name, keys.column(name))
+        engine.register("eb_keys", ordered_rows)
+        engine.view("src_keys", _source_view(cols, unit, resolution, ids=True, keys="eb_keys"))
     have_persons = _persons(engine, befolkning, dodsorsak, resolution, names)
 
-    if person_mode:
-        lo, hi, sorted_input = _first_pass(engine, cols, resolution, sorted_input)
+    if ordered:
+        lo, hi = _ordered_pass(engine, cols, resolution)
+    elif person_mode:
+        lo, hi = _first_pass(engine, cols, resolution)
     else:
         lo, hi = engine.row("SELECT min(p), max(p) FROM src")
     # The window comes from the data unless given.
@@ -496,14 +620,11 @@ def _build(engine, frame, gap, unit, window, resolution, befolkning, dodsorsak, 
     if w0 is None:  # no placeable row at all
         w0 = w1 = 0
     W0, W1 = integer(w0), integer(w1)
-    # The order of a unit's runs: the input position when the input is sorted (one
-    # integer sort, no partitions), else the period within each unit.
-    order = "ORDER BY ord" if sorted_input else "PARTITION BY unit ORDER BY first_p"
 
     if person_mode:
-        # 2. Units whose runs are not clean need the row rules: a run with a gap inside
-        # (unsorted rows), overlapping runs (duplicates, two households), invalid rows,
-        # periods outside the window or the person's life.
+        # 2. Units whose runs (or spells) are not clean need the row rules: a run with a
+        # gap inside (unsorted rows), overlapping runs or duplicates (two households),
+        # invalid rows, periods outside the window or the person's life.
         life = (
             (
                 "LEFT JOIN persons ps ON ps.person = r.unit",
@@ -512,11 +633,17 @@ def _build(engine, frame, gap, unit, window, resolution, befolkning, dodsorsak, 
             if have_persons
             else ("", "")
         )
+        if ordered:
+            checked = """(SELECT unit, start_p AS first_p, end_p AS last_p, n_bad
+                          FROM spells0) r"""
+            shape = ""
+        else:
+            checked = "runs_w r"
+            shape = "OR r.last_p - r.first_p + 1 <> r.n_rows OR r.first_p <= r.prev_last"
         engine.table(
             "bad",
-            f"""SELECT DISTINCT r.unit FROM runs_w r {life[0]}
-                WHERE r.unit IS NULL OR r.n_bad > 0 OR r.first_p IS NULL
-                   OR r.last_p - r.first_p + 1 <> r.n_rows OR r.first_p <= r.prev_last
+            f"""SELECT DISTINCT r.unit FROM {checked} {life[0]}
+                WHERE r.unit IS NULL OR r.n_bad > 0 OR r.first_p IS NULL {shape}
                    OR r.first_p < {W0} OR r.last_p > {W1} {life[1]}""",
         )
         rework = bool(engine.scalar("SELECT count(*) FROM bad"))
@@ -568,72 +695,45 @@ def _build(engine, frame, gap, unit, window, resolution, befolkning, dodsorsak, 
                                   min(CASE WHEN roll = {text(APPLICANT_ROLE)} THEN person END)
                                       AS who
                                FROM ranked WHERE final_issue IS NULL GROUP BY unit, p"""
-        # A reworked unit's runs are numbered from its first input row: inside the
-        # unit's own block of positions when the input is sorted.
-        fixed = f"""SELECT *, {_NEIGHBOURS},
-                           first_row + row_number() OVER (
-                               PARTITION BY unit ORDER BY first_p) - 1 AS ord
-                    FROM (SELECT f.*, u.first_row
-                          FROM (SELECT {_RUN_COLUMNS}
-                                FROM (SELECT *, p - row_number() OVER (
-                                                    PARTITION BY unit ORDER BY p) AS k
-                                      FROM ({unit_periods}) up) x
-                                GROUP BY unit, k) f
-                          JOIN (SELECT unit, min(row_id) AS first_row FROM classified
-                                GROUP BY unit) u
-                            ON u.unit = f.unit) fu"""
+        fixed = f"""SELECT *, {_NEIGHBOURS}
+                    FROM (SELECT {_RUN_COLUMNS}
+                          FROM (SELECT *, p - row_number() OVER (
+                                              PARTITION BY unit ORDER BY p) AS k
+                                FROM ({unit_periods}) up) x
+                          GROUP BY unit, k) f"""
         issues = engine.arrow(
             """SELECT row_id AS "row", lopnr_in, hh, statistikar_in, manad_in, final_issue
                FROM ranked WHERE final_issue IS NOT NULL ORDER BY row_id"""
         )
     run_cols = (
-        "unit, first_p, last_p, n_rows, paid, amount, avsl_last, who_last, prev_last,"
-        " next_first, ord"
+        "unit, first_p, last_p, n_rows, paid, amount, avsl_last, who_last, prev_last, next_first"
     )
-    if person_mode and rework:
-        runs = f"""SELECT {", ".join("r." + c for c in run_cols.split(", "))}
-                   FROM runs_w r LEFT JOIN bad b ON b.unit = r.unit
-                   WHERE b.unit IS NULL AND r.unit IS NOT NULL
-                   UNION ALL SELECT {run_cols} FROM ({fixed}) fx"""
-    elif person_mode:
-        runs = f"SELECT {run_cols} FROM runs_w"
-    else:
-        runs = f"SELECT {run_cols} FROM ({fixed}) fx"
-
-    # 4. Runs -> spells: a run starts a new spell when it is its unit's first (no
-    # previous run) or more than `gap` empty periods follow the previous run; the
-    # running count of starts, g, identifies the spell. In input order g runs across
-    # units, so the spell number is g minus g at the unit's first run, plus one. The
-    # next spell starts at the run after the spell's last run.
-    start = (
-        f"CASE WHEN prev_last IS NOT NULL AND first_p - prev_last - 1 <= {integer(gap)}"
-        " THEN 0 ELSE 1 END"
-    )
-    frame_ = "ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW"
-    numbered = f"SELECT *, sum({start}) OVER ({order} {frame_}) AS g FROM ({runs}) r"
+    spell_cols = "unit, spell, start_p, end_p, n_rows, paid, amount, avsl, who, next_start"
     who = "unit" if person_mode else value_at_max("who_last", "last_p")
-    engine.table(
-        "spells_g",
-        f"""SELECT unit, g, min(first_p) AS start_p,
-                   max(last_p) AS end_p, sum(n_rows) AS n_rows, sum(paid) AS paid,
-                   sum(amount) AS amount, {value_at_max("avsl_last", "last_p")} AS avsl,
-                   {who} AS who,
-                   CASE WHEN max(next_first) > max(last_p) THEN max(next_first) END
-                       AS next_start
-            FROM ({numbered}) n
-            GROUP BY unit, g""",
-    )
-    if sorted_input:
-        engine.table(
-            "spells_raw",
-            """SELECT s.*, s.g - u.g0 + 1 AS spell
-               FROM spells_g s
-               JOIN (SELECT unit, min(g) AS g0 FROM spells_g GROUP BY unit) u
-                 ON u.unit = s.unit""",
+    # 4. Runs -> spells (the clean persons of the one-pass path have theirs already).
+    if ordered:
+        clean = """SELECT s.unit, s.spell, s.start_p, s.end_p, s.n_rows, s.paid, s.amount,
+                          s.avsl, s.unit AS who, s.next_start
+                   FROM spells0 s"""
+        if rework:
+            clean += """ LEFT JOIN bad b ON b.unit = s.unit
+                        WHERE b.unit IS NULL AND s.unit IS NOT NULL"""
+        parts = [clean] + ([_numbered_spells(fixed, gap, who)] if rework else [])
+        engine.view(
+            "spells_raw", " UNION ALL ".join(f"SELECT {spell_cols} FROM ({q}) q" for q in parts)
         )
     else:
-        engine.view("spells_raw", "SELECT *, g AS spell FROM spells_g")
-    final_order = "g" if sorted_input else "unit, spell"
+        if person_mode and rework:
+            runs = f"""SELECT {", ".join("r." + c for c in run_cols.split(", "))}
+                       FROM runs_w r LEFT JOIN bad b ON b.unit = r.unit
+                       WHERE b.unit IS NULL AND r.unit IS NOT NULL
+                       UNION ALL SELECT {run_cols} FROM ({fixed}) fx"""
+        elif person_mode:
+            runs = f"SELECT {run_cols} FROM runs_w"
+        else:
+            runs = f"SELECT {run_cols} FROM ({fixed}) fx"
+        engine.view("spells_raw", _numbered_spells(runs, gap, who))
+    final_order = "unit, spell"
     # 5. Censoring, end reasons, re-entry.
     months = "end_p - start_p + 1" if resolution == "month" else "12 * (end_p - start_p + 1)"
     G = integer(gap)
@@ -700,32 +800,26 @@ def _build(engine, frame, gap, unit, window, resolution, befolkning, dodsorsak, 
 
 
 def _spell_frame(result: pa.Table, unit_col: str, resolution: str) -> pd.DataFrame:
-    frame = pd.DataFrame({unit_col: result.column("unit").to_pandas(types_mapper=pd.ArrowDtype)})
-    for name in ("spell",):
-        frame[name] = result.column(name).to_pandas(types_mapper=pd.ArrowDtype)
-    frame["start"] = _periods(result.column("start_p").combine_chunks(), resolution)
-    frame["end"] = _periods(result.column("end_p").combine_chunks(), resolution)
-    for src, name in (
-        ("months", "months"),
-        ("paid_months", "paid_months"),
-        ("amount", "amount"),
-        ("left_censored", "left_censored"),
-        ("right_censored", "right_censored"),
-        ("end_reason", "end_reason"),
-        ("avslutsorsak", "avslutsorsak"),
-    ):
-        frame[name] = result.column(src).to_pandas(types_mapper=pd.ArrowDtype)
-    frame["next_start"] = _periods(result.column("next_start").combine_chunks(), resolution)
-    frame["months_to_reentry"] = result.column("months_to_reentry").to_pandas(
-        types_mapper=pd.ArrowDtype
+    """The result as the spells frame, built in one go (each column once, no inserts)."""
+
+    def column(name: str) -> pd.api.extensions.ExtensionArray:
+        return result.column(name).to_pandas(types_mapper=pd.ArrowDtype).array
+
+    def periods(name: str) -> pd.arrays.PeriodArray:
+        return _periods(result.column(name).combine_chunks(), resolution).array
+
+    data = {unit_col: column("unit"), "spell": column("spell")}
+    data["start"], data["end"] = periods("start_p"), periods("end_p")
+    for name in ("months", "paid_months", "amount", "left_censored", "right_censored"):
+        data[name] = column(name)
+    data["end_reason"], data["avslutsorsak"] = column("end_reason"), column("avslutsorsak")
+    data["next_start"] = periods("next_start")
+    data["months_to_reentry"], data["reentered"] = column("months_to_reentry"), column("reentered")
+    data["rows"] = column("rows_placed")
+    data["resolution"] = pd.arrays.ArrowExtensionArray(
+        pa.repeat(pa.scalar(resolution, pa.string()), result.num_rows)
     )
-    frame["reentered"] = result.column("reentered").to_pandas(types_mapper=pd.ArrowDtype)
-    frame["rows"] = result.column("rows_placed").to_pandas(types_mapper=pd.ArrowDtype)
-    frame["resolution"] = pd.Series(
-        pa.array(np.full(len(frame), resolution, dtype=object), pa.string()),
-        dtype=pd.ArrowDtype(pa.string()),
-    )
-    return frame
+    return pd.DataFrame(data)
 
 
 def _issue_frame(issues: pa.Table, cols: list[str]) -> pd.DataFrame:
