@@ -222,6 +222,7 @@ class SparkPseudonymResult:
     rows_rejected: int
     key_id: str
     metadata: dict[str, str]
+    distinct: dict[str, int]  # distinct identifiers per domain
     _marked: Any = dataclasses.field(repr=False, default=None)
 
     def __repr__(self) -> str:
@@ -296,13 +297,8 @@ def pseudonymise_spark(
             )
     if check_residual:
         sample = table.limit(2000).toArrow()
-        suspects = (
-            local.residual_identifier_columns(
-                pa.RecordBatch.from_pandas(sample.to_pandas()) if sample.num_rows else sample
-            )
-            if sample.num_rows
-            else []
-        )
+        batches = sample.combine_chunks().to_batches()
+        suspects = local.residual_identifier_columns(batches[0]) if batches else []
         if suspects:
             raise BadInputError(
                 f"column(s) {', '.join(suspects)} look like personnummer but are not pseudonymised",
@@ -342,7 +338,7 @@ def pseudonymise_spark(
     marked = numbered.mapInArrow(udf, T.StructType(out_fields)).persist()
     try:
         rows_in, rows_rejected = _counts(marked)
-        _check_collisions(marked, plan, key.key_id)
+        distinct = _check_collisions(marked, plan, key.key_id)
     except Exception as exc:  # an executor's IntegrityError arrives wrapped
         marked.unpersist()
         if "pseudonym collision" in str(exc):
@@ -372,6 +368,7 @@ def pseudonymise_spark(
         rows_rejected=rows_rejected,
         key_id=key.key_id,
         metadata=local.metadata(),
+        distinct=distinct,
         _marked=marked,
     )
 
@@ -386,10 +383,12 @@ def _counts(marked: Any) -> tuple[int, int]:
     return int(row["n"]), int(row["r"] or 0)
 
 
-def _check_collisions(marked: Any, plan: _Plan, key_id: str) -> None:
-    """A pseudonym of one domain with two check codes: two identifiers share it."""
+def _check_collisions(marked: Any, plan: _Plan, key_id: str) -> dict[str, int]:
+    """A pseudonym of one domain with two check codes: two identifiers share it.
+    Returns the distinct identifiers per domain."""
     from pyspark.sql import functions as F
 
+    distinct = {}
     for domain in sorted({d for _, d in plan.columns}):
         parts = [
             marked.select(F.col(name).alias("p"), F.col(f"__check_{i}").alias("c"))
@@ -406,3 +405,5 @@ def _check_collisions(marked: Any, plan: _Plan, key_id: str) -> None:
                 f"pseudonym under key {key_id}; nothing was written",
                 "rotate the project key (`mikrodata keys rotate`) and run again",
             )
+        distinct[domain] = int(row["p"])
+    return distinct

@@ -100,6 +100,15 @@ def _columns(
     help="Keep the raw identifiers of rejected rows in the reject file (steward only).",
 )
 @click.option("--batch-size", type=click.IntRange(1000), default=1_000_000, show_default=True)
+@click.option(
+    "--engine",
+    type=click.Choice(["duckdb", "spark"]),
+    default="duckdb",
+    show_default=True,
+    help="duckdb: this machine, streaming. spark: the active (or a new) SparkSession, "
+    "e.g. under spark-submit; --in is Parquet (a file or a dataset folder) and --out "
+    "and the rejects become Parquet dataset folders (docs/spark.md).",
+)
 @log_option
 def pseudonymise(
     project: str,
@@ -116,6 +125,7 @@ def pseudonymise(
     allow_null: tuple[str, ...],
     rejects_with_identifiers: bool,
     batch_size: int,
+    engine: str,
     log: Path | None,
 ) -> None:
     """Replace identifier columns by project pseudonyms (HMAC-SHA256, 16 hex
@@ -126,22 +136,48 @@ def pseudonymise(
             ref = dt.date.fromisoformat(reference_date)
         except ValueError:
             raise BadInputError("--reference-date is not a date", "use YYYY-MM-DD") from None
-    available = input_columns(in_path, encoding=encoding)
-    columns = _columns(column, domain, register, available)
-    store = open_keystore(keystore)
-    key = store.project_key(project, key_version)
-    result = pseudonymise_file(
-        in_path,
-        out_path,
-        key,
-        columns,
-        reference_date=ref,
-        encoding=encoding,
-        batch_size=batch_size,
-        allow_interim=allow_interim,
-        allow_null=allow_null,
-        rejects_with_identifiers=rejects_with_identifiers,
-    )
+    if engine == "spark":
+        if rejects_with_identifiers:
+            raise BadInputError(
+                "--rejects-with-identifiers is not available with --engine spark",
+                "run without it, or pseudonymise this file with --engine duckdb",
+            )
+        from .pseudonymise_spark import read_delivery, write_result
+
+        frame = read_delivery(in_path, out_path)
+        columns = _columns(column, domain, register, list(frame.columns))
+        store = open_keystore(keystore)
+        key = store.project_key(project, key_version)
+        from mikrodata.pseudonymisation import pseudonymise_spark
+
+        result = write_result(
+            pseudonymise_spark(
+                frame,
+                key,
+                columns,
+                ref,
+                allow_interim=allow_interim,
+                allow_null=allow_null,
+            ),
+            out_path,
+        )
+    else:
+        available = input_columns(in_path, encoding=encoding)
+        columns = _columns(column, domain, register, available)
+        store = open_keystore(keystore)
+        key = store.project_key(project, key_version)
+        result = pseudonymise_file(
+            in_path,
+            out_path,
+            key,
+            columns,
+            reference_date=ref,
+            encoding=encoding,
+            batch_size=batch_size,
+            allow_interim=allow_interim,
+            allow_null=allow_null,
+            rejects_with_identifiers=rejects_with_identifiers,
+        )
     # A passphrase holder can pseudonymise any list of people under a project's key: the
     # trail says who did, what file, how many.
     from mikrodata.access_requests import AuditLog
