@@ -124,7 +124,15 @@ def _child(variant: str, work: Path) -> dict:
     out["seconds"] = time.perf_counter() - t
     out["peak_mib"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     if spark is not None:
+        # The JVM counts in RUSAGE_CHILDREN only once it has exited and been waited for:
+        # it exits when the gateway closes its standard input.
+        gateway = spark.sparkContext._gateway
+        proc = getattr(gateway, "proc", None)
         spark.stop()
+        gateway.shutdown()
+        if proc is not None:
+            proc.stdin.close()
+            proc.wait(timeout=120)
         out["jvm_peak_mib"] = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
     return out
 

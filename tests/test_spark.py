@@ -83,6 +83,7 @@ def spark(spark_dirs):
         .config("spark.sql.adaptive.enabled", "false")
         .config("spark.driver.extraJavaOptions", log4j)
         .config("spark.eventLog.enabled", "true")
+        .config("spark.eventLog.compress", "false")  # plain JSON, to be searched
         .config("spark.eventLog.dir", f"file://{spark_dirs / 'events'}")
         .getOrCreate()
     )
