@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo demo-lab test lint format install clean lab browser
+.PHONY: demo demo-lab test lint format install clean lab browser jdk
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -49,6 +49,15 @@ browser:
 	else echo "Chromium is missing: install Debian's chromium and chromium-driver" \
 		"(as root: apt-get install chromium chromium-driver); the browser test skips."; fi
 
+# Debian's Java runtime for the Spark engine and its tests (pyspark needs a JDK 17+).
+jdk:
+	@if command -v java >/dev/null || [ -n "$$JAVA_HOME" ]; then :; \
+	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
+			openjdk-17-jre-headless >/dev/null; \
+	else echo "Java is missing: install a JDK 17+ (as root: apt-get install" \
+		"openjdk-17-jre-headless); the Spark tests skip."; fi
+
 lint: install
 	$(BIN)/ruff format --check .
 	$(BIN)/ruff check .
@@ -57,7 +66,7 @@ format: install
 	$(BIN)/ruff format .
 	$(BIN)/ruff check --fix .
 
-test: install lint browser
+test: install lint browser jdk
 	$(BIN)/python -m pytest
 
 clean:

@@ -370,6 +370,8 @@ def pseudonymise_table(
     allow_interim: bool = False,
     allow_null: Iterable[str] = (),
     check_residual: bool = True,
+    engine: str = "duckdb",
+    spark: Any = None,
 ) -> PseudonymResult:
     """Replace identifier columns by pseudonyms under ``key``.
 
@@ -380,7 +382,29 @@ def pseudonymise_table(
     ``allow_interim``; nulls pass as null in ``allow_null`` columns) are moved to
     ``.rejected``. With ``check_residual``, a column not named that holds a
     personnummer in any value stops the run (BadInputError) rather than leak into the output.
+
+    ``engine``: ``"duckdb"`` (the default: this machine, in Arrow batches) or
+    ``"spark"`` (``table`` may be a Spark DataFrame; ``spark`` the SparkSession): the
+    same verdicts, pseudonyms and reject records, returned as a
+    :class:`~.spark.SparkPseudonymResult` of Spark DataFrames (``.to_local()`` gives
+    this function's result).
     """
+    if engine == "spark":
+        # Through the package's lazy names: .spark builds on this module.
+        from . import pseudonymise_spark
+
+        return pseudonymise_spark(  # type: ignore[return-value]
+            table,
+            key,
+            columns,
+            reference_date,
+            spark=spark,
+            allow_interim=allow_interim,
+            allow_null=allow_null,
+            check_residual=check_residual,
+        )
+    if engine != "duckdb":
+        raise BadInputError(f"engine {engine!r} is unknown", "use engine='duckdb' or 'spark'")
     arrow = _as_table(table)
     engine = Pseudonymiser(
         key,

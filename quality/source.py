@@ -77,6 +77,7 @@ class Source:
                 for c in self._con.sql(f"SELECT * FROM {self._scan} LIMIT 0").columns
                 if c not in ("filename", "file_row_number")
             ]
+            self._read_pseudonyms_under_catalogue_names()
         except duckdb.Error as exc:
             self._con.close()
             # DuckDB names the file and the problem, never row values.
@@ -91,6 +92,26 @@ class Source:
                 f"the data has no column {self.year_column!r}",
                 "Pass --year for a file that holds a single year",
             )
+
+    def _read_pseudonyms_under_catalogue_names(self) -> None:
+        """An extract names its pseudonym columns as the catalogue declares them
+        (``lopnr`` for ``personnummer``); the suites, keys and rules are the catalogue's,
+        so such a column is read under its catalogue name."""
+        from mikrodata.quality.catalogue import load
+
+        reg = load(self.register)
+        renames = {
+            v.extract_name: v.name
+            for v in reg.direct_identifiers()
+            if v.extract_name != v.name
+            and v.extract_name in self.columns
+            and v.name not in self.columns
+        }
+        if not renames:
+            return
+        pairs = ", ".join(f'"{a}" AS "{b}"' for a, b in renames.items())
+        self._scan = f"(SELECT * RENAME ({pairs}) FROM {self._scan})"
+        self.columns = [renames.get(c, c) for c in self.columns]
 
     def _where_year(self, year: int) -> str:
         if self.fixed_year is not None:

@@ -144,13 +144,13 @@ def test_dummy_is_drawn_from_the_population_model_and_passes_the_quality_suites(
     assert rows > 500 and dummy.manifest["population"]["type"] == "dummy"
     con = duckdb.connect()
     per_person = con.sql(
-        f"SELECT personnummer, count(DISTINCT birth_year) AS b, count(DISTINCT sex) AS s, "
+        f"SELECT lopnr, count(DISTINCT birth_year) AS b, count(DISTINCT sex) AS s, "
         f"count(DISTINCT manad) AS months FROM read_parquet('{data}') GROUP BY 1"
     ).fetchall()
     assert max(r[1] for r in per_person) == 1 and max(r[2] for r in per_person) == 1
     assert max(r[3] for r in per_person) > 1  # people are there in more than one month
     households = con.sql(
-        f"SELECT max(n) FROM (SELECT personnummer, statistikar, count(DISTINCT hushallsid) n "
+        f"SELECT max(n) FROM (SELECT lopnr, statistikar, count(DISTINCT lopnr_hushall) n "
         f"FROM read_parquet('{data}') GROUP BY 1, 2)"
     ).fetchall()[0][0]
     assert households == 1

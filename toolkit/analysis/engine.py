@@ -28,13 +28,29 @@ from mikrodata.toolkit.errors import BadInputError
 
 from . import dialect
 
-__all__ = ["Engine", "ROW", "as_arrow", "column_names", "to_pandas"]
+__all__ = [
+    "Engine",
+    "ROW",
+    "as_arrow",
+    "column_names",
+    "is_spark_frame",
+    "to_pandas",
+]
 
 ROW = "__row"  # the input position column added by Engine.register(row_position=True)
 
 
+def is_spark_frame(data: object) -> bool:
+    """Is ``data`` a Spark DataFrame? (Known without importing pyspark, an optional
+    extra.)"""
+    return type(data).__module__.startswith("pyspark.") and hasattr(data, "sparkSession")
+
+
 def column_names(data: object, what: str = "frame") -> list[str]:
-    """The column names of a pandas frame, Arrow table or DuckDB relation."""
+    """The column names of a pandas frame, Arrow table, DuckDB relation or Spark
+    DataFrame."""
+    if is_spark_frame(data):
+        return [str(c) for c in data.columns]  # type: ignore[attr-defined]
     if isinstance(data, pd.DataFrame):
         return [str(c) for c in data.columns]
     if isinstance(data, pa.Table):
@@ -67,9 +83,15 @@ def to_pandas(table: pa.Table) -> pd.DataFrame:
 class Engine:
     """One embedded DuckDB connection for one computation.
 
+    ``DIALECT`` names the SQL it runs (:mod:`.dialect`); ``distributed`` is False: the
+    whole input is at hand in this process, so one-machine shortcuts may be taken.
+
     ``memory_limit`` (e.g. ``"8GB"``) and ``temp_directory`` let DuckDB spill to disk
     for inputs larger than memory; ``threads`` defaults to DuckDB's choice.
     """
+
+    DIALECT = "duckdb"
+    distributed = False
 
     def __init__(
         self,

@@ -37,8 +37,9 @@ from mikrodata.quality.catalogue import load
 from mikrodata.toolkit.errors import BadInputError
 
 from .columns import AMOUNT_COLUMNS, HOUSEHOLD, PERSON, adult_roles, require
-from .dialect import count_if, integer, text, value_at_max
+from .dialect import count_if, integer, text, using, value_at_max
 from .engine import Engine, column_names
+from .engines import open_engine
 
 __all__ = ["LONG_TERM_MONTHS", "VERY_LONG_TERM_YEARS", "long_term", "official_counts"]
 
@@ -63,18 +64,18 @@ def _unit_years(cols: list[str], unit: str, threshold: int, years: int) -> str:
         if "bistandsmanader" in cols
         else "CAST(NULL AS BIGINT)"
     )
-    hh = HOUSEHOLD if HOUSEHOLD in cols else "CAST(NULL AS VARCHAR)"
+    hh = HOUSEHOLD if HOUSEHOLD in cols else "CAST(NULL AS STRING)"
     adult_codes = ", ".join(text(c) for c in adult_roles())
     adult = (
-        f"max(CASE WHEN CAST(roll AS VARCHAR) IN ({adult_codes}) THEN 1 ELSE 0 END) = 1"
+        f"max(CASE WHEN CAST(roll AS STRING) IN ({adult_codes}) THEN 1 ELSE 0 END) = 1"
         if "roll" in cols
         else "CAST(NULL AS BOOLEAN)"
     )
-    kon = "max(CAST(kon AS VARCHAR))" if "kon" in cols else "CAST(NULL AS VARCHAR)"
+    kon = "max(CAST(kon AS STRING))" if "kon" in cols else "CAST(NULL AS STRING)"
     kommun = (
-        value_at_max("CAST(kommun AS VARCHAR)", "coalesce(m, 12)")
+        value_at_max("CAST(kommun AS STRING)", "coalesce(m, 12)")
         if "kommun" in cols
-        else "CAST(NULL AS VARCHAR)"
+        else "CAST(NULL AS STRING)"
     )
     # Before 2002 a person's months add up over the households of the year (at most 12);
     # a household's months are the largest value on its members' rows.
@@ -82,8 +83,8 @@ def _unit_years(cols: list[str], unit: str, threshold: int, years: int) -> str:
     k = integer(years)
     return f"""
       WITH r AS (
-        SELECT CAST({key} AS VARCHAR) AS unit, TRY_CAST(statistikar AS BIGINT) AS y,
-               {month} AS m, {annual} AS a0, CAST({hh} AS VARCHAR) AS hh, *
+        SELECT CAST({key} AS STRING) AS unit, TRY_CAST(statistikar AS BIGINT) AS y,
+               {month} AS m, {annual} AS a0, CAST({hh} AS STRING) AS hh, *
         FROM eb WHERE {key} IS NOT NULL AND statistikar IS NOT NULL),
       annual AS (
         SELECT unit, y, hh, max(a0) AS a FROM r WHERE m IS NULL AND a0 BETWEEN 1 AND 12
@@ -118,10 +119,15 @@ def long_term(
     unit: str = "person",
     threshold: int = LONG_TERM_MONTHS,
     very_long_term_years: int = VERY_LONG_TERM_YEARS,
+    *,
+    engine: Engine | str | None = None,
+    spark=None,
 ) -> pd.DataFrame:
     """One row per person (or household) and year: ``statistikar``, ``months``,
     ``long_term``, ``very_long_term`` (and ``adult``, ``kon``, ``kommun`` when the frame
     has ``roll``, ``kon``, ``kommun``). See the module docstring for the definitions.
+    ``engine="spark"`` (with ``spark``, a SparkSession) runs the same SQL on Spark, with
+    identical results; ``frame`` may then be a Spark DataFrame.
 
     >>> import pandas as pd
     >>> eb = pd.DataFrame({"lopnr": ["a"] * 10, "statistikar": [2015] * 10,
@@ -135,12 +141,17 @@ def long_term(
     cols = column_names(frame, "ekonomiskt_bistand frame")
     key = PERSON if unit == "person" else HOUSEHOLD
     require(cols, [key, "statistikar"], "ekonomiskt_bistand frame")
-    with Engine() as engine:
-        engine.register("eb", frame)
-        out = engine.frame(
-            f"SELECT * FROM ({_unit_years(cols, unit, threshold, very_long_term_years)}) x"
-            " ORDER BY unit, y"
-        )
+    runner, own = open_engine(engine, spark)
+    try:
+        with using(runner.DIALECT):
+            runner.register("eb", frame)
+            out = runner.frame(
+                f"SELECT * FROM ({_unit_years(cols, unit, threshold, very_long_term_years)}) x"
+                " ORDER BY unit, y"
+            )
+    finally:
+        if own:
+            runner.close()
     out = out.rename(columns={"unit": key, "y": "statistikar"})
     extra = [
         c for c in ("adult", "kon", "kommun") if c in cols or (c == "adult" and "roll" in cols)
@@ -189,7 +200,7 @@ def official_counts(
         engine.table(
             "hamount",
             f"""SELECT unit, y, sum(a) AS amount FROM (
-                  SELECT CAST({HOUSEHOLD} AS VARCHAR) AS unit,
+                  SELECT CAST({HOUSEHOLD} AS STRING) AS unit,
                          TRY_CAST(statistikar AS BIGINT) AS y, {month} AS m,
                          max({amount}) AS a
                   FROM eb WHERE {HOUSEHOLD} IS NOT NULL

@@ -79,8 +79,9 @@ import pyarrow.compute as pc
 from mikrodata.toolkit.errors import BadInputError
 
 from .columns import AMOUNT_COLUMNS, HOUSEHOLD, PERSON, require
-from .dialect import integer, month_of_date, text, value_at_max
+from .dialect import integer, month_of_date, text, using, value_at_max
 from .engine import ROW, Engine, as_arrow, column_names
+from .engines import open_engine
 
 __all__ = [
     "ISSUE_REASONS",
@@ -206,7 +207,7 @@ def _source_view(
     pseudonym is), else the pseudonym. With ``keys``, the table holding the one-pass
     spell keys of :func:`_ordered_keys`: only the columns the spells' GROUP BY reads."""
 
-    def col(name: str, sql_type: str = "VARCHAR") -> str:
+    def col(name: str, sql_type: str = "STRING") -> str:
         return name if name in cols else f"CAST(NULL AS {sql_type})"
 
     year = "TRY_CAST(statistikar AS BIGINT)"
@@ -243,20 +244,20 @@ def _source_view(
     if keys:
         return f"""
         SELECT __pid AS unit, CASE WHEN pre_issue IS NULL THEN p END AS p, paid, amount,
-               CAST({col("avslutsorsak")} AS VARCHAR) AS avsl, pre_issue,
+               CAST({col("avslutsorsak")} AS STRING) AS avsl, pre_issue,
                __g, __spell, __next, __dup
         FROM (SELECT *, {p} AS p, {paid} AS paid, {amount} AS amount,
                      {pre_issue} AS pre_issue FROM {keys}) x"""
     return f"""
         SELECT {ROW} AS row_id,
-               {"__pid" if ids else f"CAST({unit_col} AS VARCHAR)"} AS unit,
-               {"__pid" if ids else f"CAST({PERSON} AS VARCHAR)"} AS person,
-               CAST({PERSON} AS VARCHAR) AS lopnr_in,
-               CAST({col(HOUSEHOLD)} AS VARCHAR) AS hh,
-               CAST({col("roll")} AS VARCHAR) AS roll,
+               {"__pid" if ids else f"CAST({unit_col} AS STRING)"} AS unit,
+               {"__pid" if ids else f"CAST({PERSON} AS STRING)"} AS person,
+               CAST({PERSON} AS STRING) AS lopnr_in,
+               CAST({col(HOUSEHOLD)} AS STRING) AS hh,
+               CAST({col("roll")} AS STRING) AS roll,
                CASE WHEN pre_issue IS NULL THEN p END AS p,
                paid, amount,
-               CAST({col("avslutsorsak")} AS VARCHAR) AS avsl,
+               CAST({col("avslutsorsak")} AS STRING) AS avsl,
                pre_issue, statistikar_in, manad_in
         FROM (SELECT *, {p} AS p, {paid} AS paid, {amount} AS amount,
                      {pre_issue} AS pre_issue,
@@ -273,8 +274,8 @@ def _persons(engine: Engine, befolkning, dodsorsak, resolution: str, names=None)
         return f"year({d})" if resolution == "year" else month_of_date(d)
 
     parts, emig = [], []
-    pkey = "__pid" if names is not None else f"CAST({PERSON} AS VARCHAR)"
-    ptype = "BIGINT" if names is not None else "VARCHAR"
+    pkey = "__pid" if names is not None else f"CAST({PERSON} AS STRING)"
+    ptype = "BIGINT" if names is not None else "STRING"
     if befolkning is not None:
         require(column_names(befolkning, "befolkning frame"), [PERSON], "befolkning frame")
         cols = engine.register("bef", _with_ids(befolkning, names, "befolkning frame"))
@@ -326,18 +327,21 @@ _EMPTY_ISSUES = pa.schema(
         ("issue", pa.string()),
     ]
 ).empty_table()
-# A run's summary, from unit-periods.
-_RUN_COLUMNS = f"""unit, min(p) AS first_p, max(p) AS last_p, sum(n_rows) AS n_rows,
+
+
+def _run_columns() -> str:
+    """A run's summary, from unit-periods (built when used: the dialect decides)."""
+    return f"""unit, min(p) AS first_p, max(p) AS last_p, sum(n_rows) AS n_rows,
     sum(paid) AS paid, sum(amount) AS amount, {value_at_max("avsl", "p")} AS avsl_last,
     {value_at_max("who", "p")} AS who_last"""
 
 
 def _first_runs(cols: list[str], resolution: str) -> str:
     """A run's summary straight from person rows (the first pass over the input): the
-    same columns as ``_RUN_COLUMNS``, with only the aggregates the frame needs (this
+    same columns as :func:`_run_columns`, with only the aggregates the frame needs (this
     pass touches every row, so each aggregate costs)."""
     paid = "count(*)" if resolution == "month" else "sum(paid)"
-    avsl = value_at_max("avsl", "p") if "avslutsorsak" in cols else "CAST(NULL AS VARCHAR)"
+    avsl = value_at_max("avsl", "p") if "avslutsorsak" in cols else "CAST(NULL AS STRING)"
     amount = "sum(amount)" if any(c in cols for c in AMOUNT_COLUMNS) else "CAST(NULL AS DOUBLE)"
     return f"""unit, min(p) AS first_p, max(p) AS last_p, count(*) AS n_rows,
         {paid} AS paid, {amount} AS amount, {avsl} AS avsl_last, unit AS who_last,
@@ -482,7 +486,7 @@ def _ordered_pass(engine: Engine, cols: list[str], resolution: str):
     window. Each spell keeps ``n_bad`` (rows with an issue or a duplicate); the persons
     with one are redone by the row rules. Returns the first and last period."""
     paid = "count(*)" if resolution == "month" else "sum(paid)"
-    avsl = value_at_max("avsl", "p") if "avslutsorsak" in cols else "CAST(NULL AS VARCHAR)"
+    avsl = value_at_max("avsl", "p") if "avslutsorsak" in cols else "CAST(NULL AS STRING)"
     amount = "sum(amount)" if any(c in cols for c in AMOUNT_COLUMNS) else "CAST(NULL AS DOUBLE)"
     engine.table(
         "spells0",
@@ -529,7 +533,8 @@ def build_spells(
     befolkning=None,
     dodsorsak=None,
     presorted: bool | None = None,
-    engine: Engine | None = None,
+    engine: Engine | str | None = None,
+    spark=None,
 ) -> SpellResult:
     """Spells, the issues table and the observation window of a social-assistance frame.
 
@@ -541,6 +546,10 @@ def build_spells(
     definition instead of the one-pass road; with ``True`` or ``None`` (the default)
     whether the frame is sorted by (``lopnr``, period) is checked (cheaply) and rows in
     another order are sorted first. Neither changes the result, only the speed.
+
+    ``engine``: ``"duckdb"`` (default, embedded), ``"spark"`` (the same definitions as
+    Spark SQL on ``spark``, a SparkSession; ``frame`` may then be a Spark DataFrame, its
+    rows numbered in partition order) or an open engine. Both give identical results.
 
     >>> import pandas as pd
     >>> eb = pd.DataFrame({"lopnr": ["a"] * 3, "statistikar": [2015] * 3,
@@ -554,12 +563,12 @@ def build_spells(
     if isinstance(gap, bool) or not isinstance(gap, (int, np.integer)) or gap < 0:
         raise BadInputError(f"gap {gap!r} is not a whole number >= 0", "Pass gap=0, 1, 2, ...")
     gap = int(gap)
-    own = engine is None
-    engine = engine or Engine()
+    engine, own = open_engine(engine, spark)
     try:
-        return _build(
-            engine, frame, gap, unit, window, resolution, befolkning, dodsorsak, presorted
-        )
+        with using(engine.DIALECT):
+            return _build(
+                engine, frame, gap, unit, window, resolution, befolkning, dodsorsak, presorted
+            )
     finally:
         if own:
             engine.close()
@@ -569,41 +578,49 @@ def _build(engine, frame, gap, unit, window, resolution, befolkning, dodsorsak, 
     cols = column_names(frame, "ekonomiskt_bistand frame")
     needed = [PERSON, "statistikar"] + ([HOUSEHOLD] if unit == "household" else [])
     require(cols, needed, "ekonomiskt_bistand frame")
-    arrow = as_arrow(frame, "ekonomiskt_bistand frame")
-    if isinstance(arrow, pa.RecordBatchReader):  # a relation: read once, in its order
-        arrow = arrow.read_all()
-    rows_in = arrow.num_rows
     person_mode = unit == "person"
-    if "manad" in cols and "bistandsmanader" in cols:  # the resolution check reads rows
-        engine.register("eb", arrow)
-        resolution = _resolution(engine, cols, resolution)
-        engine.con.unregister("eb")
-    else:
-        resolution = _resolution(engine, cols, resolution)
     names = None
     ordered = False  # the one-pass path (person spells, periods readable)
     sorted_input = False
-    if person_mode:
-        periods = _period_numbers(arrow, resolution) if presorted is not False else None
-        ordered = periods is not None
-        ids, names = _person_ids(arrow, in_order=ordered)
-        arrow = arrow.append_column("__pid", ids)
-    engine.register("eb", arrow, row_position=True)
-    engine.view("src", _source_view(cols, unit, resolution, ids=person_mode))
-    if ordered:
-        keys, perm = _ordered_keys(ids, periods, gap)
-        sorted_input = perm is None
-        if sorted_input:
-            ordered_rows = arrow
-        else:  # the columns the GROUP BY reads, in (person, period) order
-            read = ["__pid", "statistikar", "manad", "bistandsmanader", "avslutsorsak"]
-            read += list(AMOUNT_COLUMNS)
-            ordered_rows = arrow.select([c for c in read if c in arrow.column_names])
-            ordered_rows = ordered_rows.take(pa.array(perm))
-        for name in keys.column_names:
-            ordered_rows = ordered_rows.append_column(name, keys.column(name))
-        engine.register("eb_keys", ordered_rows)
-        engine.view("src_keys", _source_view(cols, unit, resolution, ids=True, keys="eb_keys"))
+    if engine.distributed:
+        # The input stays where it is: no one-machine shortcuts (integer person ids,
+        # the one-pass road), which change the speed and never the result.
+        engine.register("eb", frame, row_position=True, what="ekonomiskt_bistand frame")
+        rows_in = int(engine.scalar("SELECT count(*) FROM eb"))
+        resolution = _resolution(engine, cols, resolution)
+        engine.view("src", _source_view(cols, unit, resolution))
+    else:
+        arrow = as_arrow(frame, "ekonomiskt_bistand frame")
+        if isinstance(arrow, pa.RecordBatchReader):  # a relation: read once, in its order
+            arrow = arrow.read_all()
+        rows_in = arrow.num_rows
+        if "manad" in cols and "bistandsmanader" in cols:  # the resolution check reads rows
+            engine.register("eb", arrow)
+            resolution = _resolution(engine, cols, resolution)
+            engine.con.unregister("eb")
+        else:
+            resolution = _resolution(engine, cols, resolution)
+        if person_mode:
+            periods = _period_numbers(arrow, resolution) if presorted is not False else None
+            ordered = periods is not None
+            ids, names = _person_ids(arrow, in_order=ordered)
+            arrow = arrow.append_column("__pid", ids)
+        engine.register("eb", arrow, row_position=True)
+        engine.view("src", _source_view(cols, unit, resolution, ids=person_mode))
+        if ordered:
+            keys, perm = _ordered_keys(ids, periods, gap)
+            sorted_input = perm is None
+            if sorted_input:
+                ordered_rows = arrow
+            else:  # the columns the GROUP BY reads, in (person, period) order
+                read = ["__pid", "statistikar", "manad", "bistandsmanader", "avslutsorsak"]
+                read += list(AMOUNT_COLUMNS)
+                ordered_rows = arrow.select([c for c in read if c in arrow.column_names])
+                ordered_rows = ordered_rows.take(pa.array(perm))
+            for name in keys.column_names:
+                ordered_rows = ordered_rows.append_column(name, keys.column(name))
+            engine.register("eb_keys", ordered_rows)
+            engine.view("src_keys", _source_view(cols, unit, resolution, ids=True, keys="eb_keys"))
     have_persons = _persons(engine, befolkning, dodsorsak, resolution, names)
 
     if ordered:
@@ -696,13 +713,13 @@ def _build(engine, frame, gap, unit, window, resolution, befolkning, dodsorsak, 
                                       AS who
                                FROM ranked WHERE final_issue IS NULL GROUP BY unit, p"""
         fixed = f"""SELECT *, {_NEIGHBOURS}
-                    FROM (SELECT {_RUN_COLUMNS}
+                    FROM (SELECT {_run_columns()}
                           FROM (SELECT *, p - row_number() OVER (
                                               PARTITION BY unit ORDER BY p) AS k
                                 FROM ({unit_periods}) up) x
                           GROUP BY unit, k) f"""
         issues = engine.arrow(
-            """SELECT row_id AS "row", lopnr_in, hh, statistikar_in, manad_in, final_issue
+            """SELECT row_id AS row_position, lopnr_in, hh, statistikar_in, manad_in, final_issue
                FROM ranked WHERE final_issue IS NOT NULL ORDER BY row_id"""
         )
     run_cols = (
@@ -873,8 +890,8 @@ def to_annual(frame, engine: Engine | None = None) -> pd.DataFrame:
     engine = engine or Engine()
     try:
         engine.register("eb", frame, row_position=True)
-        hh = HOUSEHOLD if HOUSEHOLD in cols else "CAST(NULL AS VARCHAR)"
-        roll = "roll" if "roll" in cols else "CAST(NULL AS VARCHAR)"
+        hh = HOUSEHOLD if HOUSEHOLD in cols else "CAST(NULL AS STRING)"
+        roll = "roll" if "roll" in cols else "CAST(NULL AS STRING)"
         amounts = [c for c in AMOUNT_COLUMNS if c in cols]
         keep = [PERSON, HOUSEHOLD, "statistikar", "bistandsmanader", "roll", *amounts]
         if "manad" not in cols:
@@ -894,7 +911,7 @@ def to_annual(frame, engine: Engine | None = None) -> pd.DataFrame:
         parts = [monthly]
         if annual:
             sel = ", ".join(
-                (c if c in cols else f"CAST(NULL AS VARCHAR) AS {c}")
+                (c if c in cols else f"CAST(NULL AS STRING) AS {c}")
                 if c != "bistandsmanader"
                 else "CAST(bistandsmanader AS BIGINT) AS bistandsmanader"
                 for c in keep

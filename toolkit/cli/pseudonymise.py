@@ -130,6 +130,15 @@ def _write_unreadable(delivery, out_path: Path) -> Path | None:
     help="Keep the raw identifiers of rejected rows in the reject file (steward only).",
 )
 @click.option("--batch-size", type=click.IntRange(1000), default=1_000_000, show_default=True)
+@click.option(
+    "--engine",
+    type=click.Choice(["duckdb", "spark"]),
+    default="duckdb",
+    show_default=True,
+    help="duckdb: this machine, streaming. spark: the active (or a new) SparkSession, "
+    "e.g. under spark-submit; --in is Parquet (a file or a dataset folder) and --out "
+    "and the rejects become Parquet dataset folders (docs/spark.md).",
+)
 @log_option
 def pseudonymise(
     project: str,
@@ -149,6 +158,7 @@ def pseudonymise(
     allow_null: tuple[str, ...],
     rejects_with_identifiers: bool,
     batch_size: int,
+    engine: str,
     log: Path | None,
 ) -> None:
     """Replace identifier columns by project pseudonyms (HMAC-SHA256, 16 hex
@@ -159,39 +169,67 @@ def pseudonymise(
             ref = dt.date.fromisoformat(reference_date)
         except ValueError:
             raise BadInputError("--reference-date is not a date", "use YYYY-MM-DD") from None
-    if not in_path.is_file():
-        raise BadInputError(f"no input file {in_path}", "check the path")
-    # The one delivery reader opens every format (typed by the catalogue with --register).
-    from mikrodata.quality.delivery import ReadOptions, open_delivery
+    if engine == "spark":
+        if rejects_with_identifiers:
+            raise BadInputError(
+                "--rejects-with-identifiers is not available with --engine spark",
+                "run without it, or pseudonymise this file with --engine duckdb",
+            )
+        from .pseudonymise_spark import read_delivery, write_result
 
-    delivery = open_delivery(
-        in_path,
-        register,
-        ReadOptions(
+        frame = read_delivery(in_path, out_path)
+        columns = _columns(column, domain, register, list(frame.columns))
+        store = open_keystore(keystore)
+        key = store.project_key(project, key_version)
+        from mikrodata.pseudonymisation import pseudonymise_spark
+
+        result = write_result(
+            pseudonymise_spark(
+                frame,
+                key,
+                columns,
+                ref,
+                allow_interim=allow_interim,
+                allow_null=allow_null,
+            ),
+            out_path,
+        )
+        unreadable, rows_unreadable = None, 0  # Spark reads Parquet only
+    else:
+        if not in_path.is_file():
+            raise BadInputError(f"no input file {in_path}", "check the path")
+        # The one delivery reader opens every format (typed by the catalogue with --register).
+        from mikrodata.quality.delivery import ReadOptions, open_delivery
+
+        delivery = open_delivery(
+            in_path,
+            register,
+            ReadOptions(
+                encoding=encoding,
+                delimiter=delimiter,
+                decimal=decimal,
+                layout=layout,
+                batch_rows=batch_size,
+            ),
+        )
+        columns = _columns(column, domain, register, delivery.schema.names)
+        store = open_keystore(keystore)
+        key = store.project_key(project, key_version)
+        result = pseudonymise_file(
+            in_path,
+            out_path,
+            key,
+            columns,
+            reference_date=ref,
             encoding=encoding,
-            delimiter=delimiter,
-            decimal=decimal,
-            layout=layout,
-            batch_rows=batch_size,
-        ),
-    )
-    columns = _columns(column, domain, register, delivery.schema.names)
-    store = open_keystore(keystore)
-    key = store.project_key(project, key_version)
-    result = pseudonymise_file(
-        in_path,
-        out_path,
-        key,
-        columns,
-        reference_date=ref,
-        encoding=encoding,
-        batch_size=batch_size,
-        allow_interim=allow_interim,
-        allow_null=allow_null,
-        rejects_with_identifiers=rejects_with_identifiers,
-        source=(delivery.schema, delivery.batches()),
-    )
-    unreadable = _write_unreadable(delivery, result.out_path)
+            batch_size=batch_size,
+            allow_interim=allow_interim,
+            allow_null=allow_null,
+            rejects_with_identifiers=rejects_with_identifiers,
+            source=(delivery.schema, delivery.batches()),
+        )
+        unreadable = _write_unreadable(delivery, result.out_path)
+        rows_unreadable = delivery.rows_rejected
     # A passphrase holder can pseudonymise any list of people under a project's key: the
     # trail says who did, what file, how many.
     from mikrodata.access_requests import AuditLog
@@ -207,7 +245,7 @@ def pseudonymise(
             "rows_in": result.rows_in,
             "rows_out": result.rows_out,
             "rows_rejected": result.rows_rejected,
-            "rows_unreadable": delivery.rows_rejected,
+            "rows_unreadable": rows_unreadable,
             "distinct": result.distinct,
         },
         signer=store,
@@ -222,5 +260,5 @@ def pseudonymise(
         click.echo(f"unreadable rows: {unreadable}")
         click.echo(
             f"rows in {result.rows_in + delivery.rows_rejected} / out {result.rows_out} / "
-            f"rejected {result.rows_rejected} / unreadable {delivery.rows_rejected}"
+            f"rejected {result.rows_rejected} / unreadable {rows_unreadable}"
         )

@@ -1,0 +1,266 @@
+"""The Spark engine gives what one machine gives: the same pseudonyms, reject records,
+spells and long-term counts on the synthetic registers, and the project key in no
+query plan, log or event log.
+
+Spark runs in local mode on loopback (two cores, two shuffle partitions, no UI), one
+session for the module. ``-m spark`` selects these tests; they skip, saying why, only
+when there is no Java runtime (pyspark itself is in the dev extra).
+"""
+
+from __future__ import annotations
+
+import base64
+import datetime as dt
+import os
+import secrets
+import shutil
+import sys
+import warnings
+
+import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+
+from mikrodata.pseudonymisation import KeyStore, pseudonymise_table
+from mikrodata.pseudonymisation.spark import pseudonymise_spark
+from mikrodata.toolkit.analysis import IssuesWarning, build_spells, long_term
+from mikrodata.toolkit.errors import BadInputError, IntegrityError
+from mikrodata.toolkit.synthetic import generate, read_register
+
+pytestmark = [
+    pytest.mark.spark,
+    pytest.mark.skipif(
+        shutil.which("java") is None and not os.environ.get("JAVA_HOME"),
+        reason="no Java runtime: Spark needs a JDK 17 or later (apt-get install "
+        "openjdk-17-jre-headless, or `make jdk`)",
+    ),
+]
+pyspark = pytest.importorskip(
+    "pyspark", reason="pyspark is not installed (pip install -e '.[dev]')"
+)
+
+COLUMNS = {"personnummer": "person", "hushallsid": "household"}
+DELIVERED = dt.date(2019, 3, 1)  # the reference date of 10-digit numbers
+
+_LOG4J = """\
+rootLogger.level = info
+rootLogger.appenderRef.file.ref = file
+appender.file.type = File
+appender.file.name = file
+appender.file.fileName = {path}
+appender.file.layout.type = PatternLayout
+appender.file.layout.pattern = %d %p %c: %m%n
+"""
+
+
+@pytest.fixture(scope="module")
+def spark_dirs(tmp_path_factory):
+    root = tmp_path_factory.mktemp("spark")
+    (root / "events").mkdir()
+    (root / "log4j2.properties").write_text(_LOG4J.format(path=root / "spark.log"))
+    return root
+
+
+@pytest.fixture(scope="module")
+def spark(spark_dirs):
+    from pyspark.sql import SparkSession
+
+    os.environ["SPARK_LOCAL_IP"] = "127.0.0.1"
+    os.environ["PYSPARK_PYTHON"] = sys.executable  # the workers import mikrodata
+    log4j = f"-Dlog4j2.configurationFile=file:{spark_dirs / 'log4j2.properties'}"
+    session = (
+        SparkSession.builder.master("local[2]")
+        .appName("mikrodata tests")
+        .config("spark.driver.host", "127.0.0.1")
+        .config("spark.driver.bindAddress", "127.0.0.1")
+        .config("spark.ui.enabled", "false")
+        .config("spark.ui.showConsoleProgress", "false")
+        .config("spark.sql.shuffle.partitions", "2")
+        .config("spark.default.parallelism", "2")
+        # Small data: interpreting beats compiling each query, one plan beats re-planning.
+        .config("spark.sql.codegen.wholeStage", "false")
+        .config("spark.sql.adaptive.enabled", "false")
+        .config("spark.driver.extraJavaOptions", log4j)
+        .config("spark.eventLog.enabled", "true")
+        .config("spark.eventLog.compress", "false")  # plain JSON, to be searched
+        .config("spark.eventLog.dir", f"file://{spark_dirs / 'events'}")
+        .getOrCreate()
+    )
+    yield session
+    session.stop()
+
+
+@pytest.fixture(scope="module")
+def raw(tmp_path_factory) -> dict[str, pd.DataFrame]:
+    """Synthetic registers with identifier faults, as the register holder delivers them."""
+    out = tmp_path_factory.mktemp("synthetic") / "registers"
+    generate(out, persons=800, years=(2013, 2018), seed=5, faults=0.03)
+    return {
+        name: read_register(out, name).to_pandas(types_mapper=pd.ArrowDtype)
+        for name in ("ekonomiskt_bistand", "befolkning", "dodsorsak")
+    }
+
+
+@pytest.fixture(scope="module")
+def key(tmp_path_factory):
+    store = KeyStore.create(
+        tmp_path_factory.mktemp("keys") / "keystore", "spark " + secrets.token_hex(8)
+    )
+    store.rotate("P1")
+    return store.project_key("P1")
+
+
+@pytest.fixture(scope="module")
+def extract(raw) -> dict[str, pd.DataFrame]:
+    """The registers shaped like an extract (pseudonym column names), clean rows only:
+    the spells' own issues table still gets rows (duplicates, two households)."""
+    frames = {}
+    for name, frame in raw.items():
+        frame = frame.rename(columns={"personnummer": "lopnr", "hushallsid": "lopnr_hushall"})
+        frames[name] = frame[frame["lopnr"].notna()].reset_index(drop=True)
+    return frames
+
+
+def _same(a: pa.Table, b: pa.Table) -> None:
+    pd.testing.assert_frame_equal(
+        a.replace_schema_metadata(None).to_pandas(types_mapper=pd.ArrowDtype),
+        b.replace_schema_metadata(None).to_pandas(types_mapper=pd.ArrowDtype),
+    )
+
+
+def test_pseudonyms_and_rejects_are_those_of_one_machine(spark, raw, key):
+    eb = raw["ekonomiskt_bistand"]
+    local = pseudonymise_table(eb, key, COLUMNS, DELIVERED)
+    on_spark = pseudonymise_table(eb, key, COLUMNS, DELIVERED, engine="spark", spark=spark)
+    assert on_spark.rows_rejected > 0  # the faults reach the reject records
+    assert on_spark.rows_in == len(eb) == on_spark.rows_out + on_spark.rows_rejected
+    assert on_spark.distinct["person"] > 30
+    got = on_spark.to_local()
+    _same(got.table, local.table)
+    _same(got.rejected, local.rejected)
+    assert (got.rows_in, got.rows_out, got.rows_rejected) == (
+        local.rows_in,
+        local.rows_out,
+        local.rows_rejected,
+    )
+    assert got.table.schema.metadata[b"mikrodata.key_id"] == key.key_id.encode()
+    assert set(got.rejected.column("reason").to_pylist()) >= {"check_digit", "missing"}
+    on_spark.unpersist()
+
+
+def test_a_spark_dataframe_is_numbered_in_partition_order(spark, raw, key):
+    eb = raw["ekonomiskt_bistand"].iloc[:3000]
+    frame = spark.createDataFrame(pa.Table.from_pandas(eb, preserve_index=False))
+    frame = frame.repartition(3).localCheckpoint()
+    order = frame.toArrow()  # the DataFrame's own order is the input order
+    assert not order.equals(pa.Table.from_pandas(eb, preserve_index=False))
+    local = pseudonymise_table(order, key, COLUMNS, DELIVERED)
+    got = pseudonymise_spark(frame, key, COLUMNS, DELIVERED).to_local()
+    _same(got.rejected, local.rejected)
+    assert got.table.num_rows == local.table.num_rows
+
+
+def test_the_key_is_in_no_plan_log_or_event_log(spark, spark_dirs, raw, key, capsys):
+    result = pseudonymise_table(
+        raw["ekonomiskt_bistand"].iloc[:2000], key, COLUMNS, DELIVERED, engine="spark", spark=spark
+    )
+    capsys.readouterr()
+    result.table.explain(True)
+    result.rejected.explain(True)
+    plans = capsys.readouterr().out
+    assert "mikrodata_pseudonymise" in plans  # the plan that runs the UDF, by name only
+    spark.sparkContext._jsc.sc().listenerBus().waitUntilEmpty()
+    logs = (spark_dirs / "spark.log").read_text(errors="replace")
+    events = "".join(
+        p.read_text(errors="replace") for p in (spark_dirs / "events").rglob("*") if p.is_file()
+    )
+    assert "SparkListenerSQLExecutionStart" in events  # the event log records the plans
+    assert "MapInArrow" in events and "INFO" in logs
+    secret = key._secret
+    needles = [
+        secret.hex(),
+        secret.hex().upper(),
+        base64.b64encode(secret).decode(),
+        base64.urlsafe_b64encode(secret).decode().rstrip("="),
+        secret.decode("latin-1"),
+        repr(secret)[2:-1],
+    ]
+    for text, where in ((plans, "explain"), (logs, "Spark log"), (events, "event log")):
+        for needle in needles:
+            assert needle not in text, f"the project key is in the {where}"
+    result.unpersist()
+
+
+def test_a_collision_on_spark_stops_the_run(spark, raw, key):
+    eb = raw["ekonomiskt_bistand"].iloc[:4000]
+    with pytest.raises(IntegrityError, match="pseudonym collision"):
+        pseudonymise_spark(eb, key, COLUMNS, DELIVERED, spark=spark, nbytes=1)
+
+
+def test_bad_engine_and_identifier_types_are_clear_errors(spark, key):
+    with pytest.raises(BadInputError, match="engine 'sparks' is unknown"):
+        pseudonymise_table(
+            pd.DataFrame({"personnummer": ["x"]}), key, ["personnummer"], engine="sparks"
+        )
+    frame = spark.createDataFrame(pd.DataFrame({"personnummer": [1.5]}))
+    with pytest.raises(BadInputError, match="has type double"):
+        pseudonymise_spark(frame, key, ["personnummer"])
+
+
+def test_person_spells_are_those_of_duckdb(spark, extract):
+    eb = extract["ekonomiskt_bistand"]
+    options = dict(
+        gap=1,
+        resolution="month",
+        befolkning=extract["befolkning"],
+        dodsorsak=extract["dodsorsak"],
+    )
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", IssuesWarning)
+        duck = build_spells(eb, **options)
+        frame = spark.createDataFrame(pa.Table.from_pandas(eb, preserve_index=False))
+        on_spark = build_spells(frame, engine="spark", spark=spark, **options)
+    assert len(duck.spells) > 40 and len(duck.issues) > 0
+    pd.testing.assert_frame_equal(on_spark.spells, duck.spells)
+    pd.testing.assert_frame_equal(on_spark.issues, duck.issues)
+    assert on_spark.rows_in == duck.rows_in == len(eb)
+
+
+def test_household_spells_and_long_term_are_those_of_duckdb(spark, extract):
+    eb = extract["ekonomiskt_bistand"]
+    duck = build_spells(eb, gap=0, unit="household", resolution="month")
+    on_spark = build_spells(eb, gap=0, unit="household", resolution="month", engine="spark")
+    pd.testing.assert_frame_equal(on_spark.spells, duck.spells)
+    pd.testing.assert_frame_equal(on_spark.issues, duck.issues)
+    for unit in ("person", "household"):
+        duck_lt = long_term(eb, unit=unit)
+        spark_lt = long_term(eb, unit=unit, engine="spark", spark=spark)
+        assert duck_lt["long_term"].sum() > 0
+        pd.testing.assert_frame_equal(spark_lt, duck_lt)
+
+
+def test_cli_pseudonymises_with_spark(spark, run_cli, workdir, raw, tmp_path):
+    passphrase = "cli " + secrets.token_hex(8)
+    env = {
+        "MIKRODATA_HOME": str(workdir / ".mikrodata"),
+        "MIKRODATA_KEYSTORE": "",
+        "MIKRODATA_KEYSTORE_PASSPHRASE": passphrase,
+    }
+    assert run_cli("keys", "init", "--project", "P1", env=env).exit_code == 0
+    eb = raw["ekonomiskt_bistand"].iloc[:2000]
+    pq.write_table(pa.Table.from_pandas(eb, preserve_index=False), workdir / "eb.parquet")
+    args = ["pseudonymise", "--project", "P1", "--in", "eb.parquet", "--reference-date"]
+    args += ["2019-03-01", "--column", "personnummer", "--domain", "hushallsid=household"]
+    local = run_cli(*args, "--out", "local.parquet", env=env)
+    assert local.exit_code == 0, local.output
+    on_spark = run_cli(*args, "--out", "spark.parquet", "--engine", "spark", env=env)
+    assert on_spark.exit_code == 0, (on_spark.output, on_spark.exception)
+    assert local.output.splitlines()[-1] == on_spark.output.splitlines()[-1]  # the counts
+    for name in ("", ".rejected"):  # Spark's part files, in name order: the input order
+        theirs = pq.read_table(workdir / f"local{name}.parquet")
+        mine = pq.read_table(workdir / f"spark{name}.parquet").select(theirs.column_names)
+        assert mine.num_rows == theirs.num_rows > 0
+        _same(mine.cast(theirs.schema.remove_metadata()), theirs)
+    bad = run_cli(*args, "--out", "x.csv", "--engine", "spark", env=env)
+    assert bad.exit_code != 0 and "writes Parquet" in bad.output
