@@ -50,7 +50,7 @@ from mikrodata.toolkit.errors import BadInputError, IntegrityError
 
 from .keystore import ProjectKey
 from .pseudonyms import REJECT_REASONS, ColumnPseudonymiser, hex_pseudonyms
-from .tables import Pseudonymiser, PseudonymResult, _join
+from .tables import Pseudonymiser, PseudonymResult
 
 __all__ = [
     "SparkPseudonymResult",
@@ -161,6 +161,15 @@ class _ExecutorKey:
         return ProjectKey(self.project, self.version, secret)
 
 
+def _join(parts: list[pa.Array]) -> pa.Array:
+    """Join non-null strings element-wise with ';' (null where all are null)."""
+    joined = parts[0]
+    for part in parts[1:]:
+        both = pc.binary_join_element_wise(joined, part, ";")
+        joined = pc.coalesce(both, joined, part)
+    return joined
+
+
 @dataclasses.dataclass(frozen=True)
 class _Plan:
     """What every partition needs (pickled with the UDF; the key's repr hides it)."""
@@ -261,10 +270,12 @@ def pseudonymise_spark(
     allow_null: Iterable[str] = (),
     check_residual: bool = True,
     nbytes: int | None = None,
+    source: str = "table",
 ) -> SparkPseudonymResult:
     """:func:`~.tables.pseudonymise_table` on Spark (``engine="spark"``): ``table`` is a
     Spark DataFrame or a pandas/Arrow table; the same options, verdicts, pseudonyms and
-    reject records. Returns a :class:`SparkPseudonymResult`."""
+    reject records (``source`` names the input in them). Returns a
+    :class:`SparkPseudonymResult`."""
     from pyspark.sql import types as T
 
     spark = spark_session_of(table, spark)
@@ -283,6 +294,7 @@ def pseudonymise_spark(
         allow_interim=allow_interim,
         allow_null=allow_null,
         nbytes=nbytes,
+        source=source,
     )
     local.check_schema(pa.schema([(c, pa.null()) for c in table.columns]))
     if _ROW in table.columns:
@@ -298,7 +310,8 @@ def pseudonymise_spark(
     if check_residual:
         sample = table.limit(2000).toArrow()
         batches = sample.combine_chunks().to_batches()
-        suspects = local.residual_identifier_columns(batches[0]) if batches else []
+        # A sample here (the first 2,000 rows); the one-machine guard reads every value.
+        suspects = sorted(local.residual_identifiers(batches[0])) if batches else []
         if suspects:
             raise BadInputError(
                 f"column(s) {', '.join(suspects)} look like personnummer but are not pseudonymised",
@@ -349,14 +362,33 @@ def pseudonymise_spark(
         raise
     from pyspark.sql import functions as F
 
+    from mikrodata.toolkit.rejects import REASONS
+
     plain = [c for c in table.columns if c not in local.columns]
-    out = marked.where(~F.col(_REJECTED)).select(*table.columns)
-    rejected = marked.where(F.col(_REJECTED)).select(
-        *plain,
-        F.col(_ROW).alias("row_number"),
-        F.col(_COLUMN).alias("column"),
-        F.col(_REASON).alias("reason"),
+    # As on one machine: sorted by pseudonym (the input's order would leak, e.g. birth
+    # order of a delivery sorted by personnummer), ties in input order.
+    keys = [c for c in table.columns if c in local.columns]
+    out = marked.where(~F.col(_REJECTED)).orderBy(*keys, _ROW).select(*table.columns)
+    # One reject record per row, the one-machine record: the first column at fault.
+    reason = F.split(F.col(_REASON), ";").getItem(0)
+    details = F.create_map(*[F.lit(x) for kv in REASONS.items() for x in kv])
+    records = marked.where(F.col(_REJECTED)).select(
+        F.lit(local.source).alias("source_file"),
+        F.col(_ROW).cast("long").alias("source_row"),
+        F.split(F.col(_COLUMN), ";").getItem(0).alias("column"),
+        reason.alias("reason"),
+        details[reason].alias("detail"),
+        *[F.col(c).alias(f"value_{c}") for c in plain],
     )
+    # The rows' values as text the way Arrow writes them on one machine (6371, not
+    # Spark's 6371.0), on the few rejected rows only.
+    text_schema = T.StructType(
+        [
+            T.StructField(f.name, T.LongType() if f.name == "source_row" else T.StringType())
+            for f in records.schema.fields
+        ]
+    )
+    rejected = records.mapInArrow(_values_as_text, text_schema).orderBy("source_row")
     rows_out = rows_in - rows_rejected
     if rows_in != rows_out + rows_rejected:
         raise IntegrityError("rows in differ from rows out + rejected", "report this bug")
@@ -371,6 +403,18 @@ def pseudonymise_spark(
         distinct=distinct,
         _marked=marked,
     )
+
+
+def _values_as_text(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
+    """The reject records' ``value_`` columns as Arrow's text (runs on the executors)."""
+    from .tables import _as_text
+
+    for batch in batches:
+        arrays = [
+            _as_text(batch.column(i)) if name.startswith("value_") else batch.column(i)
+            for i, name in enumerate(batch.schema.names)
+        ]
+        yield pa.RecordBatch.from_arrays(arrays, names=batch.schema.names)
 
 
 def _counts(marked: Any) -> tuple[int, int]:

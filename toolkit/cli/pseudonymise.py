@@ -191,6 +191,7 @@ def pseudonymise(
                 ref,
                 allow_interim=allow_interim,
                 allow_null=allow_null,
+                source=in_path.name,
             ),
             out_path,
         )
