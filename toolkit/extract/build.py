@@ -84,24 +84,34 @@ def default_check_dir(project: str) -> Path:
 
 
 def run_delivery_checks(
-    register: str, registers_dir: Path, years: tuple[int, ...], report_dir: Path
+    register: str,
+    registers_dir: Path,
+    years: tuple[int, ...],
+    report_dir: Path,
+    audit: AuditLog | None = None,
 ) -> str:
-    """Run the quality suites (issue 6) on the delivered ``register`` for every approved
-    year it holds, writing each year's summary under ``report_dir/<register>/<year>``.
+    """Run the quality suites on the delivered ``register`` for every approved year it
+    holds, writing each year's summary under ``report_dir/<register>/<year>``, except
+    the years a reviewer has already signed off for this very delivery: a signed
+    ``quality_signoff`` event in ``audit`` (of any project) that accepted a delivery run
+    of the register whose delivery checksum and catalogue version are today's. Those
+    years are not checked again.
 
     A critical failure raises ``QualityFailure`` before anything of the extract is
     written. Returns what was done, for the manifest."""
     # Imported here: the suites load Great Expectations, which only this step needs.
-    from mikrodata.quality.run import run_quality
+    from mikrodata.quality.run import delivery_checksums, run_quality
     from mikrodata.quality.source import open_source
 
     reg = load(register)
     source = open_source(registers_dir, register, reg.period[0])
     try:
         present = set(source.years())
+        delivered = delivery_checksums(source)["sha256"]
     finally:
         source.close()
-    checked = [y for y in years if y in present]
+    signed = _signed_off_years(audit, register, delivered) if audit is not None else {}
+    checked = [y for y in years if y in present and y not in signed]
     for year in checked:
         run_quality(
             register,
@@ -110,9 +120,39 @@ def run_delivery_checks(
             year=year,
             data_docs=False,
         )
+    reused = sorted(y for y in years if y in present and y in signed)
     missing = [y for y in years if y not in present]
     note = f"; no rows delivered for {', '.join(map(str, missing))}" if missing else ""
-    return f"passed ({len(checked)} year(s)){note}"
+    if reused:
+        by = sorted({signed[y] for y in reused})
+        note += (
+            f"; {len(reused)} year(s) signed off already for this delivery (sha256 "
+            f"{delivered[:16]}…, audit event(s) {', '.join(map(str, by))}), not run again"
+        )
+    return f"passed ({len(checked)} year(s) checked){note}"
+
+
+def _signed_off_years(audit: AuditLog, register: str, delivered: str) -> dict[int, int]:
+    """Year -> audit sequence number of the sign-off that accepted it for the delivery
+    with checksum ``delivered``, from signed events of the verified log only."""
+    audit.verify()  # signatures and the chain: an edited event is refused here
+    version = catalogue_version()
+    years: dict[int, int] = {}
+    for event in audit.events():
+        d = event.get("details") or {}
+        if (
+            event.get("action") == "quality_signoff"
+            and "signature" in event
+            and d.get("register") == register
+            and d.get("mode") == "delivery"
+            and d.get("verdict") == "accepted"
+            and d.get("delivery_sha256") == delivered
+            and d.get("catalogue_version") == version
+            and not (d.get("failed") or {}).get("critical")
+        ):
+            for year in d.get("years") or ():
+                years[int(year)] = int(event["seq"])
+    return years
 
 
 def build_lock_path(out: Path) -> Path:
@@ -298,7 +338,7 @@ def _build(
     check_dir = default_check_dir(project)
     checks = {
         s.register: (
-            run_delivery_checks(s.register, registers_dir, s.years, check_dir)
+            run_delivery_checks(s.register, registers_dir, s.years, check_dir, audit)
             if delivery_checks
             else "skipped by the caller"
         )
