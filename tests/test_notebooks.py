@@ -139,7 +139,10 @@ def test_the_review_notebook_finds_the_faults_and_signs_off_the_clean_delivery(w
     assert "clean: " in text and ", 0 critical failures" in text and "signed off" in text
     run = work / "review"
     events = AuditLog(run / "state" / "audit.jsonl").events()
-    assert [e["action"] for e in events] == ["quality_signoff"] and "signature" in events[0]
+    # The researcher's attempt is refused (and logged); the reviewer's sign-off is signed.
+    assert [e["action"] for e in events] == ["access_refused", "quality_signoff"]
+    assert "refused: anna.andersson is a researcher" in text and "signature" in events[1]
+    assert events[1]["details"]["verdict"] == "accepted"
     assert (run / "quality" / "missingness" / "missingness.html").exists()
     assert_no_raw_identifier(
         nb, _raw_identifiers(run / "registers") | _raw_identifiers(run / "registers-with-faults")
