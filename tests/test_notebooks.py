@@ -296,3 +296,29 @@ def test_the_linkage_notebook_links_lss_builds_a_panel_and_a_checked_survival_cu
     )
     assert (project / "outputs" / "time_to_exit.html").exists()
     assert_no_raw_identifier(nb, linked_extract["raw"])
+
+
+@pytest.mark.slow
+def test_the_release_notebook_refuses_the_requester_and_releases_by_the_steward(
+    linked_extract, monkeypatch
+):
+    from mikrodata.toolkit.release.manifest import verify_release
+
+    monkeypatch.setenv("MIKRODATA_REQUEST", str(linked_extract["request"]))
+    monkeypatch.setenv("MIKRODATA_KEYSTORE", str(linked_extract["keystore"]))
+    monkeypatch.setenv("MIKRODATA_KEYSTORE_PASSPHRASE", linked_extract["passphrase"])
+    monkeypatch.setenv("MIKRODATA_STEWARD", linked_extract["steward"])
+    project = linked_extract["project"]
+    nb = execute("release_review", project / "notebooks")
+    text = "\n".join(_texts(nb))
+    request_name = linked_extract["request"].name
+    assert "disclosure check: pass" in text
+    assert f"refused: {request_name}: user {linked_extract['researcher']} is not a steward" in text
+    assert "release verified, signed by" in text
+    events = linked_extract["log"].events("P2026-001")
+    actions = [e["action"] for e in events]
+    assert "access_refused" in actions and "release_verified" in actions
+    released = sorted((project / "releases" / "P2026-001").iterdir())
+    assert len([p for p in released if p.is_dir()]) == 1
+    verify_release(next(p for p in released if p.is_dir()))
+    assert_no_raw_identifier(nb, linked_extract["raw"])
