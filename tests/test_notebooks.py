@@ -22,7 +22,13 @@ from mikrodata.toolkit.synthetic.identifiers import random_personnummer
 
 ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOKS = ROOT / "notebooks"
-ROLES = ("steward_extract", "quality_review", "researcher_spells")
+ROLES = (
+    "steward_extract",
+    "quality_review",
+    "researcher_spells",
+    "researcher_linkage",
+    "release_review",
+)
 # Kept small: the tests run on two shared cores.
 PERSONS = "150"
 # A population (most never receive assistance) large enough for LSS links and a survival
