@@ -22,9 +22,18 @@ from mikrodata.toolkit.synthetic.identifiers import random_personnummer
 
 ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOKS = ROOT / "notebooks"
-ROLES = ("steward_extract", "quality_review", "researcher_spells")
+ROLES = (
+    "steward_extract",
+    "quality_review",
+    "researcher_spells",
+    "researcher_linkage",
+    "release_review",
+)
 # Kept small: the tests run on two shared cores.
 PERSONS = "150"
+# A population (most never receive assistance) large enough for LSS links and a survival
+# curve whose risk sets pass the checks.
+LINKED_PERSONS = 6000
 
 # A personnummer or samordningsnummer in any written form: 10 or 12 digits, with or
 # without a separator, not part of a longer run of digits or letters (a pseudonym).
@@ -215,3 +224,110 @@ def test_the_researcher_notebook_on_a_dummy_extract_requests_nothing(tmp_path, m
     assert "dummy extract" in text and "nothing is requested" in text
     assert "figure checked: True" in text
     assert not (tmp_path / "output-request").exists()
+
+
+@pytest.fixture
+def linked_extract(tmp_path, monkeypatch):
+    """A built extract of synthetic registers with LSS in the approval, opened by the
+    researcher in the notebook; the steward's request, key store and audit log."""
+    import yaml
+
+    from mikrodata.access_requests import create_request
+    from mikrodata.toolkit.synthetic import generate
+    from tests.access_requests.support import (
+        PASSPHRASE,
+        PI,
+        RESEARCHER,
+        STEWARD,
+        approve,
+        make_keystore,
+        steward_store,
+        write_request,
+    )
+
+    registers = tmp_path / "registers"
+    generate(registers, persons=LINKED_PERSONS, years=(2018, 2020), seed=16)
+    keystore = make_keystore(tmp_path / "steward" / "keystore")
+    store = steward_store(keystore)
+    log = AuditLog(tmp_path / "steward" / "audit.jsonl")
+    request = tmp_path / "steward" / "P2026-001.yaml"
+    create_request(request, "P2026-001", user=PI, audit=log)
+    write_request(request)
+    doc = yaml.safe_load(request.read_text(encoding="utf-8"))
+    doc["registers"]["lss"] = {
+        "years": "2018-2020",
+        "variables": ["ar", "kommun", "insats", "personkrets"],
+    }
+    request.write_text(yaml.safe_dump(doc, allow_unicode=True, sort_keys=False), "utf-8")
+    approve(request, log, store=store)
+    built = build_extract(
+        request,
+        registers,
+        tmp_path / "steward" / "extract",
+        keystore=keystore,
+        passphrase=PASSPHRASE,
+        rejects=tmp_path / "steward" / "rejects",
+        user=STEWARD,
+        audit=log,
+        delivery_checks=False,
+    )
+    project = tmp_path / "project"
+    shutil.copytree(built.out, project / "extract")
+    monkeypatch.setenv("MIKRODATA_USER", RESEARCHER)
+    monkeypatch.setenv("MIKRODATA_AUDIT_LOG", str(log.path))
+    monkeypatch.setenv("MIKRODATA_OUTPUT_REQUESTS", str(tmp_path / "output-request"))
+    return {
+        "project": project,
+        "request": request,
+        "keystore": keystore,
+        "log": log,
+        "raw": _raw_identifiers(registers),
+        "steward": STEWARD,
+        "researcher": RESEARCHER,
+        "passphrase": PASSPHRASE,
+    }
+
+
+@pytest.mark.slow
+def test_the_linkage_notebook_links_lss_builds_a_panel_and_a_checked_survival_curve(
+    linked_extract,
+):
+    project = linked_extract["project"]
+    nb = execute("researcher_linkage", project / "notebooks")
+    text = "\n".join(_texts(nb))
+    assert "spell-decision overlaps; disclosure check: " in text
+    assert "person-years; disclosure check: " in text
+    assert "persons; disclosure check of the curve: " in text and "figure checked: True" in text
+    assert any(
+        "application/vnd.plotly.v1+json" in o.get("data", {})
+        for c in nb.cells
+        for o in c.get("outputs", [])
+    )
+    assert (project / "outputs" / "time_to_exit.html").exists()
+    assert_no_raw_identifier(nb, linked_extract["raw"])
+
+
+@pytest.mark.slow
+def test_the_release_notebook_refuses_the_requester_and_releases_by_the_steward(
+    linked_extract, monkeypatch
+):
+    from mikrodata.toolkit.release.manifest import verify_release
+
+    monkeypatch.setenv("MIKRODATA_REQUEST", str(linked_extract["request"]))
+    monkeypatch.setenv("MIKRODATA_KEYSTORE", str(linked_extract["keystore"]))
+    monkeypatch.setenv("MIKRODATA_KEYSTORE_PASSPHRASE", linked_extract["passphrase"])
+    monkeypatch.setenv("MIKRODATA_STEWARD", linked_extract["steward"])
+    project = linked_extract["project"]
+    nb = execute("release_review", project / "notebooks")
+    text = "\n".join(_texts(nb))
+    request_name = linked_extract["request"].name
+    assert "disclosure check: pass" in text
+    assert f"refused: {request_name}: user {linked_extract['researcher']} is not a steward" in text
+    assert "release verified, signed by" in text
+    events = linked_extract["log"].events("P2026-001")
+    actions = [e["action"] for e in events]
+    assert "access_refused" in actions and "release_verified" in actions
+    released = sorted((project / "releases" / "P2026-001").iterdir())
+    assert len([p for p in released if p.is_dir()]) == 1
+    verify_release(next(p for p in released if p.is_dir()))
+    assert_no_raw_identifier(nb, linked_extract["raw"])
