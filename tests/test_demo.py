@@ -64,9 +64,12 @@ def test_demo_runs_the_whole_path_to_a_checked_figure(run_cli, tmp_path):
         "long_term_by_year_table",
     }
     # released by the steward, with a signed manifest that verifies
-    released = sorted((out / "releases" / "P2026-001").iterdir())
+    released = sorted(p for p in (out / "releases" / "P2026-001").iterdir() if p.is_dir())
     assert len(released) == 1 and (released[0] / "release.sig").exists()
-    assert run_cli("release", "verify", str(released[0])).exit_code == 0
+    # verified offline with the steward's public key the demo trusted
+    trusted = {"MIKRODATA_TRUSTED_KEYS": str(out / "state" / "trusted_keys")}
+    verified = run_cli("release", "verify", str(released[0]), env=trusted)
+    assert verified.exit_code == 0, verified.output
 
     # the lab project the README opens: the extract and the researcher notebook
     assert (out / "lab" / "extract" / "manifest.json").exists()

@@ -189,8 +189,14 @@ def _outputs(work: dict[str, Any], requests: Path, facts: dict[str, Any]) -> tup
         f"{linked.status}, {hidden} of {len(linked.published)} cells hidden"
     )
     facts["figure checked"] = disclosure.is_checked(fig)
+    # The analysis frames are new frames: the extract they come from is named here, so
+    # the steward's review can check it is this project's signed extract.
     disclosure.request_release(
-        table, f"{FIGURE}_table", "Adults per year by long-term receipt", folder=requests
+        table,
+        f"{FIGURE}_table",
+        "Adults per year by long-term receipt",
+        folder=requests,
+        source=project,
     )
     record = disclosure.request_release(
         fig,
@@ -198,6 +204,7 @@ def _outputs(work: dict[str, Any], requests: Path, facts: dict[str, Any]) -> tup
         "Adults receiving social assistance per year, by long-term receipt",
         folder=requests,
         table=table,
+        source=project,
     )
     checked = requests.parent / "analysis" / f"{FIGURE}.html"
     mk.write_html(fig, checked)
