@@ -27,8 +27,7 @@ from collections.abc import Iterable
 import pandas as pd
 import pyarrow as pa
 
-from mikrodata.pseudonymisation.spark import local_arrow, with_row_numbers
-from mikrodata.toolkit.errors import BadInputError
+from mikrodata.pseudonymisation.spark import local_arrow, spark_session_of, with_row_numbers
 
 from .engine import ROW, as_arrow, is_spark_frame, to_pandas
 
@@ -50,21 +49,7 @@ class SparkEngine:
     distributed = True
 
     def __init__(self, spark: object = None) -> None:
-        if spark is None:
-            try:
-                from pyspark.sql import SparkSession
-            except ImportError:
-                raise BadInputError(
-                    "engine='spark' needs pyspark, which is not installed",
-                    "pip install 'mikrodata[spark]' (and a JDK 17 or later)",
-                ) from None
-            spark = SparkSession.getActiveSession()
-        if spark is None or not hasattr(spark, "sql"):
-            raise BadInputError(
-                "engine='spark' needs a SparkSession",
-                "pass spark=SparkSession.builder.getOrCreate() (docs/spark.md)",
-            )
-        self.spark = spark
+        self.spark = spark_session_of(None, spark)
         self._views: list[str] = []
         self._cached: list[object] = []
 

@@ -3,12 +3,15 @@ pseudonyms, streaming, with a reject file beside the output."""
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 from pathlib import Path
+from typing import Any
 
 import click
 
-from mikrodata.pseudonymisation import ENCODINGS, pseudonymise_file
+from mikrodata.pseudonymisation import pseudonymise_file
+from mikrodata.toolkit.cli.delivery_options import delivery_options
 from mikrodata.toolkit.cli.keys import keystore_option, log_option, open_keystore
 from mikrodata.toolkit.errors import BadInputError
 
@@ -97,26 +100,7 @@ def _write_unreadable(delivery, out_path: Path) -> Path | None:
     help="Date that resolves the century of 10-digit numbers (default: today); use "
     "the delivery date.",
 )
-@click.option(
-    "--encoding",
-    type=click.Choice(ENCODINGS),
-    default="auto",
-    show_default=True,
-    help="Text encoding (CSV, fixed width).",
-)
-@click.option("--delimiter", default=None, help="CSV separator (default: detected).")
-@click.option(
-    "--decimal",
-    type=click.Choice([",", "."]),
-    default=None,
-    help="Decimal mark of text files (default: a comma unless it separates fields).",
-)
-@click.option(
-    "--layout",
-    type=click.Path(path_type=Path, dir_okay=False),
-    default=None,
-    help="Fixed-width layout (YAML; default: <file>.layout.yaml beside the file).",
-)
+@delivery_options
 @click.option("--allow-interim", is_flag=True, help="Accept interim numbers (rejected by default).")
 @click.option(
     "--allow-null",
@@ -150,10 +134,7 @@ def pseudonymise(
     keystore: Path | None,
     key_version: int | None,
     reference_date: str | None,
-    encoding: str,
-    delimiter: str | None,
-    decimal: str | None,
-    layout: Path | None,
+    read_options: Any,
     allow_interim: bool,
     allow_null: tuple[str, ...],
     rejects_with_identifiers: bool,
@@ -200,18 +181,10 @@ def pseudonymise(
         if not in_path.is_file():
             raise BadInputError(f"no input file {in_path}", "check the path")
         # The one delivery reader opens every format (typed by the catalogue with --register).
-        from mikrodata.quality.delivery import ReadOptions, open_delivery
+        from mikrodata.quality.delivery import open_delivery
 
         delivery = open_delivery(
-            in_path,
-            register,
-            ReadOptions(
-                encoding=encoding,
-                delimiter=delimiter,
-                decimal=decimal,
-                layout=layout,
-                batch_rows=batch_size,
-            ),
+            in_path, register, dataclasses.replace(read_options, batch_rows=batch_size)
         )
         columns = _columns(column, domain, register, delivery.schema.names)
         store = open_keystore(keystore)
@@ -222,7 +195,7 @@ def pseudonymise(
             key,
             columns,
             reference_date=ref,
-            encoding=encoding,
+            encoding=read_options.encoding,
             batch_size=batch_size,
             allow_interim=allow_interim,
             allow_null=allow_null,
