@@ -34,6 +34,7 @@ PERSONS = "150"
 # A population (most never receive assistance) large enough for LSS links and a survival
 # curve whose risk sets pass the checks.
 LINKED_PERSONS = 6000
+SECOND_STEWARD = "steward2"  # the release notebook's second reviewer
 
 # A personnummer or samordningsnummer in any written form: 10 or 12 digits, with or
 # without a separator, not part of a longer run of digits or letters (a pseudonym).
@@ -258,6 +259,9 @@ def linked_extract(tmp_path, monkeypatch):
         "years": "2018-2020",
         "variables": ["ar", "kommun", "insats", "personkrets"],
     }
+    # the release asks for two stewards' approvals (the two-person release notebook)
+    doc["data_stewards"] = [STEWARD, SECOND_STEWARD]
+    doc["output_rules"]["reviewers"] = 2
     request.write_text(yaml.safe_dump(doc, allow_unicode=True, sort_keys=False), "utf-8")
     approve(request, log, store=store)
     built = build_extract(
@@ -283,6 +287,7 @@ def linked_extract(tmp_path, monkeypatch):
         "log": log,
         "raw": _raw_identifiers(registers),
         "steward": STEWARD,
+        "second_steward": SECOND_STEWARD,
         "researcher": RESEARCHER,
         "passphrase": PASSPHRASE,
     }
@@ -308,7 +313,7 @@ def test_the_linkage_notebook_links_lss_builds_a_panel_and_a_checked_survival_cu
 
 
 @pytest.mark.slow
-def test_the_release_notebook_refuses_the_requester_and_releases_by_the_steward(
+def test_the_release_notebook_refuses_the_requester_and_one_steward_twice(
     linked_extract, monkeypatch
 ):
     from mikrodata.toolkit.release.manifest import verify_release
@@ -317,16 +322,22 @@ def test_the_release_notebook_refuses_the_requester_and_releases_by_the_steward(
     monkeypatch.setenv("MIKRODATA_KEYSTORE", str(linked_extract["keystore"]))
     monkeypatch.setenv("MIKRODATA_KEYSTORE_PASSPHRASE", linked_extract["passphrase"])
     monkeypatch.setenv("MIKRODATA_STEWARD", linked_extract["steward"])
+    monkeypatch.setenv("MIKRODATA_SECOND_STEWARD", linked_extract["second_steward"])
     project = linked_extract["project"]
     nb = execute("release_review", project / "notebooks")
     text = "\n".join(_texts(nb))
     request_name = linked_extract["request"].name
     assert "disclosure check: pass" in text
     assert f"refused: {request_name}: user {linked_extract['researcher']} is not a steward" in text
+    steward, second = linked_extract["steward"], linked_extract["second_steward"]
+    assert f"{steward}: approved, 1 of 2 approvals" in text
+    assert f"refused: {steward} has already approved output 'long_term_by_year'" in text
+    assert f"released: P2026-001-R001, approved by {steward}, {second}" in text
     assert "release verified, signed by" in text
     events = linked_extract["log"].events("P2026-001")
     actions = [e["action"] for e in events]
-    assert "access_refused" in actions and "release_verified" in actions
+    assert actions.count("access_refused") == 2 and "release_verified" in actions
+    assert actions.count("release_approved") == 2
     released = sorted((project / "releases" / "P2026-001").iterdir())
     assert len([p for p in released if p.is_dir()]) == 1
     verify_release(next(p for p in released if p.is_dir()))

@@ -141,16 +141,14 @@ def _lab_project(extract: Path, lab: Path) -> Path:
 
 def _researcher(extract: Path, out: Path, facts: dict[str, Any]) -> dict[str, Any]:
     """Open the extract as the researcher and build the analysis the figure comes from."""
-    from mikrodata.quality.catalogue import load
     from mikrodata.toolkit import analysis as mk
     from mikrodata.toolkit.project import open_extract
 
     project = open_extract(extract, user=RESEARCHER)
 
     def frame(register: str):
-        # Analysis works on codes and on the pseudonyms' extract names (lopnr, ...).
-        names = {v.name: v.extract_name for v in load(register).direct_identifiers()}
-        return project.frame(register, labels=None).rename(columns=names)
+        # Analysis works on codes; the extract names its pseudonyms (lopnr, ...).
+        return project.frame(register, labels=None)
 
     eb = frame("ekonomiskt_bistand")
     result = mk.build_spells(eb, gap=1)
