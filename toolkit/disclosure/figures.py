@@ -119,7 +119,18 @@ def figure(table: Any, *, title: str | None = None, margins: bool = False) -> An
     fig = go.Figure()
     pub = table.published
     kind = table.kind
-    if kind in ("crosstab", "magnitude") and pub.ndim == 2 and len(table.dims) == 2:
+    if pub.empty or (kind == "survival" and table.statistic not in pub.columns):
+        # every cell suppressed: an empty figure that says so (still checked, and it
+        # still plots exactly what was published: nothing)
+        fig.add_annotation(
+            text="nothing to show: every cell was suppressed by the disclosure rules",
+            showarrow=False,
+            xref="paper",
+            yref="paper",
+            x=0.5,
+            y=0.5,
+        )
+    elif kind in ("crosstab", "magnitude") and pub.ndim == 2 and len(table.dims) == 2:
         rows = [r for r in pub.index if margins or r != TOTAL]
         for col in pub.columns:
             if col == TOTAL and not margins:

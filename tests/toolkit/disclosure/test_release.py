@@ -48,6 +48,24 @@ def test_a_figure_from_a_checked_table_is_checked_and_carries_no_hidden_value(ta
     assert not disclosure.is_checked(fig)
 
 
+@pytest.mark.parametrize("by", [None, "group"])
+def test_a_survival_curve_with_every_group_suppressed_draws_an_empty_checked_figure(by):
+    # six spells in three groups of two, under a minimum of ten: nothing is published
+    spells = pd.DataFrame(
+        {
+            "lopnr": [f"p{i}" for i in range(6)],
+            "months": [1, 2, 3, 4, 5, 6],
+            "ended": [True, True, False, True, True, True],
+            "group": list("aabbcc"),
+        }
+    )
+    table = disclosure.survival(spells, "months", "ended", by=by, unit="lopnr", rules="acro")
+    assert table.published.empty
+    fig = disclosure.figure(table)
+    assert not fig.data and "every cell was suppressed" in fig.layout.annotations[0].text
+    assert disclosure.is_checked(fig)
+
+
 def test_attach_refuses_a_figure_that_plots_a_hidden_value(table):
     own = go.Figure(go.Bar(x=["0114", "2584"], y=[40, 3]))
     with pytest.raises(DisclosureError, match="does not publish"):
