@@ -36,7 +36,7 @@ _format_opt = click.option(
     metavar="FORMAT",
     help="Also write each register inside the extract as parquet|stata|sas-xpt|spss|csv "
     "(repeat, or a comma list; default: parquet only, which is always written). The copies "
-    "are signed in the manifest (docs/deliveries.md, \"Formats out\").",
+    'are signed in the manifest (docs/deliveries.md, "Formats out").',
 )
 _labels_opt = click.option(
     "--labels",

@@ -262,9 +262,7 @@ def assemble_manifest(
         "delivery_checks": delivery_checks,
         "audit_head": {"seq": audit_head[0], "hash": audit_head[1]},
         "registers": {
-            s.register: _registers_entry(
-                s, r, root, read.get(s.register), exports.get(s.register)
-            )
+            s.register: _registers_entry(s, r, root, read.get(s.register), exports.get(s.register))
             for s, r in zip(specs, results, strict=True)
         },
         "files": [describe_file(root, p) for p in files],

@@ -41,8 +41,8 @@ from mikrodata.toolkit.synthetic.generate import generate
 from mikrodata.toolkit.synthetic.identifiers import random_personnummer
 
 from .build import assemble_manifest, coarsening_steps, export_copies
-from .formats import parse_formats
 from .columns import register_spec
+from .formats import parse_formats
 from .manifest import write_manifest
 from .pipeline import run_register
 from .source import connect

@@ -116,9 +116,7 @@ def parse_formats(values: Iterable[str] | str | None) -> tuple[str, ...]:
     asked = [v.strip().lower() for value in values for v in str(value).split(",") if v.strip()]
     for name in asked:
         if name not in FORMATS:
-            raise BadInputError(
-                f"unknown format {name!r}", f"Choose from: {', '.join(FORMATS)}"
-            )
+            raise BadInputError(f"unknown format {name!r}", f"Choose from: {', '.join(FORMATS)}")
     return tuple(f for f in EXPORT_FORMATS if f in asked)
 
 
@@ -256,9 +254,7 @@ def _write_stata(register, table, columns, target, language) -> FormatResult:
         version=15,  # format 118: UTF-8, names up to 32 characters
         variable_value_labels=value_labels,
     )
-    return FormatResult(
-        "stata", table.num_rows, language, tuple(value_labels), tuple(kept)
-    )
+    return FormatResult("stata", table.num_rows, language, tuple(value_labels), tuple(kept))
 
 
 def _write_spss(register, table, columns, target, language) -> FormatResult:
@@ -352,9 +348,7 @@ def write_format(
     manifest's column entries (name, role, catalogue type, source); ``labels`` the
     language of the variable and value labels (``en`` or ``sv``)."""
     if fmt not in EXPORT_FORMATS:
-        raise BadInputError(
-            f"unknown format {fmt!r}", f"Choose from: {', '.join(EXPORT_FORMATS)}"
-        )
+        raise BadInputError(f"unknown format {fmt!r}", f"Choose from: {', '.join(EXPORT_FORMATS)}")
     if labels not in LABEL_LANGUAGES:
         raise BadInputError(f"labels={labels!r}", "Use 'en' or 'sv'")
     parquet, target = Path(parquet), Path(target)
@@ -386,7 +380,9 @@ def write_exports(
         for name, parquet, columns in registers:
             for fmt in formats:
                 rel = export_path(name, fmt)
-                result = write_format(parquet, name, fmt, root / rel, columns=columns, labels=labels)
+                result = write_format(
+                    parquet, name, fmt, root / rel, columns=columns, labels=labels
+                )
                 done[name].append({"path": rel, **result.as_dict()})
                 task.advance()
     return done
