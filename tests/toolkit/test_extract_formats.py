@@ -315,3 +315,30 @@ def test_the_workspace_outputs_folder_is_found(built, tmp_path):
     with pytest.raises(ExportRefused):
         project.export(REGISTER, folder / "notebooks" / "eb.dta")
     assert project.export(REGISTER, "eb.csv", format="csv").parent == project.outputs
+
+
+def test_the_command_line_writes_and_reports_the_copies(built, tmp_path, run_cli):
+    out = tmp_path / "dummy"
+    result = run_cli(
+        "extract",
+        "dummy",
+        "--request",
+        str(built["request"]),
+        "--out",
+        str(out),
+        "--persons",
+        "60",
+        "--format",
+        "stata",
+        "--format",
+        "sas-xpt,csv",
+        "--labels",
+        "sv",
+    )
+    assert result.exit_code == 0, result.output
+    assert "stata copy formats/stata/ekonomiskt_bistand.dta" in result.output
+    assert "kept as strings (codes with leading zeros; no value labels): kommun" in result.output
+    assert "belopp_forsorjningsstod->belopp_f" in result.output
+    _, meta = pyreadstat.read_dta(out / "formats/stata/ekonomiskt_bistand.dta", metadataonly=True)
+    assert meta.column_names_to_labels["roll"] == load(REGISTER).variable("roll").label_sv
+    assert run_cli("extract", "verify", str(out)).exit_code == 0
