@@ -342,3 +342,51 @@ def test_the_command_line_writes_and_reports_the_copies(built, tmp_path, run_cli
     _, meta = pyreadstat.read_dta(out / "formats/stata/ekonomiskt_bistand.dta", metadataonly=True)
     assert meta.column_names_to_labels["roll"] == load(REGISTER).variable("roll").label_sv
     assert run_cli("extract", "verify", str(out)).exit_code == 0
+
+
+def test_dates_are_dates_in_every_format(tmp_path):
+    import datetime as dt
+
+    import pyarrow as pa
+
+    from mikrodata.toolkit.extract.formats import write_format
+
+    born = [dt.date(1950, 1, 31), dt.date(2001, 12, 1), None]
+    table = pa.table(
+        {
+            "lopnr": pa.array(["a1b2c3d4e5f6a7b8"] * 3),
+            "ar": pa.array([2020, 2020, 2021], pa.int64()),
+            "fodelsedatum": pa.array(born, pa.date32()),
+            "kon": pa.array(["1", "2", None]),
+            "kommun": pa.array(["0114", "2580", "0180"]),
+        }
+    )
+    pq.write_table(table, tmp_path / "befolkning.parquet")
+    columns = [
+        {"name": "lopnr", "role": "pseudonym", "type": "string", "source": "personnummer"},
+        {"name": "ar", "role": "variable", "type": "integer"},
+        {"name": "fodelsedatum", "role": "variable", "type": "date"},
+        {"name": "kon", "role": "variable", "type": "code"},
+        {"name": "kommun", "role": "variable", "type": "code"},
+    ]
+    readers = {
+        "stata": pyreadstat.read_dta,
+        "sas-xpt": pyreadstat.read_xport,
+        "spss": pyreadstat.read_sav,
+    }
+    for fmt, read in readers.items():
+        target = tmp_path / f"b.{fmt}"
+        write_format(tmp_path / "befolkning.parquet", "befolkning", fmt, target, columns=columns)
+        frame, meta = read(target)
+        name = "fodelsed" if fmt == "sas-xpt" else "fodelsedatum"
+        assert list(frame[name][:2]) == born[:2], fmt
+        assert pd.isna(frame[name][2]), fmt
+        assert list(frame["kommun"]) == ["0114", "2580", "0180"], fmt
+    _, meta = pyreadstat.read_dta(tmp_path / "b.stata", metadataonly=True)
+    assert meta.original_variable_types["fodelsedatum"] == "%td"
+    kon = load("befolkning").variable("kon").codes.codes
+    assert meta.variable_value_labels["kon"] == {int(c.code): c.label_en for c in kon}
+    write_format(tmp_path / "befolkning.parquet", "befolkning", "csv", tmp_path / "b.csv")
+    lines = (tmp_path / "b.csv").read_text(encoding="utf-8").splitlines()
+    assert lines[1] == '"a1b2c3d4e5f6a7b8",2020,1950-01-31,"1","0114"'
+    assert lines[3] == '"a1b2c3d4e5f6a7b8",2021,,,"0180"'
