@@ -12,7 +12,7 @@ The tree (exit codes in brackets)::
     │   └── CatalogueError [12]    a catalogue file breaks the schema, or names an unknown
     │                              register, variable or code
     ├── AccessRefused [13]         the access gate said no (approval, user, register, year)
-    │   └── ExportRefused [13]     a notebook export outside the project's outputs folder
+    │   └── ExportRefused [18]     a notebook export outside the project's outputs folder
     ├── KeyStoreError [14]         key store missing, wrong passphrase, corrupted
     ├── QualityFailure [15]        a critical expectation failed
     ├── IntegrityError [16]        a checksum, manifest, hash chain or collision check failed
@@ -79,6 +79,8 @@ class AccessRefused(MikrodataError):
 class ExportRefused(AccessRefused):
     """A copy of extract data would be written outside the project's outputs folder (or
     inside the extract itself)."""
+
+    exit_code = 18
 
 
 class KeyStoreError(MikrodataError):
