@@ -9,7 +9,7 @@ in its own subprocess so its peak memory (ru_maxrss) is its own:
 
 Stata, SAS transport and SPSS are written by pyreadstat from a whole DataFrame (their
 memory grows with the register); CSV is written a batch at a time. Run:
-``.venv/bin/python benchmarks/bench_formats.py [--rows 1000000]``; files go to a temporary
+``.venv/bin/python benchmarks/bench_formats.py [--rows 1000000] [--formats stata,csv]``; files go to a temporary
 directory and are removed afterwards.
 """
 
@@ -44,6 +44,7 @@ print(json.dumps({"format": fmt, "rows": rows, "seconds": time.perf_counter() - 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rows", type=int, default=1_000_000)
+    parser.add_argument("--formats", default="csv,stata,sas-xpt,spss")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="bench-formats-") as work:
         work = Path(work)
@@ -66,7 +67,7 @@ def main() -> None:
         print(f"{table.num_rows:,} rows, {parquet.stat().st_size / 1e6:.0f} MB of Parquet")
         print("| format | rows | seconds | peak memory | file |")
         print("|---|---|---|---|---|")
-        for fmt in ("floor", "csv", "stata", "sas-xpt", "spss"):
+        for fmt in ("floor", *args.formats.split(",")):
             target = work / f"out.{fmt}"
             done = subprocess.run(
                 [sys.executable, "-c", CHILD, fmt, str(parquet), str(target), columns],

@@ -243,9 +243,7 @@ def _write_stata(register, table, columns, target, language) -> FormatResult:
             value_labels[name] = {int(k): v[:32000] for k, v in codes.items()}
         else:
             kept.append(name)
-    for c in columns:  # Stata has no missing string: it is the empty string
-        if pa.types.is_string(table.schema.field(c["name"]).type) and c["name"] not in value_labels:
-            frame[c["name"]] = frame[c["name"]].astype(object).where(frame[c["name"]].notna(), "")
+    # Stata has no missing string: pyreadstat writes a missing string as the empty one.
     pyreadstat.write_dta(
         frame,
         str(target),
