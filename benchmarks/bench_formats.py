@@ -9,8 +9,8 @@ in its own subprocess so its peak memory (ru_maxrss) is its own:
 
 Stata, SAS transport and SPSS are written by pyreadstat from a whole DataFrame (their
 memory grows with the register); CSV is written a batch at a time. Run:
-``.venv/bin/python benchmarks/bench_formats.py [--rows 1000000] [--formats stata,csv]``; files go to a temporary
-directory and are removed afterwards.
+``.venv/bin/python benchmarks/bench_formats.py [--rows 1000000] [--formats stata,csv]``;
+files go to a temporary directory and are removed afterwards.
 """
 
 from __future__ import annotations
