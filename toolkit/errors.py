@@ -12,6 +12,7 @@ The tree (exit codes in brackets)::
     │   └── CatalogueError [12]    a catalogue file breaks the schema, or names an unknown
     │                              register, variable or code
     ├── AccessRefused [13]         the access gate said no (approval, user, register, year)
+    │   └── ExportRefused [18]     a notebook export outside the project's outputs folder
     ├── KeyStoreError [14]         key store missing, wrong passphrase, corrupted
     ├── QualityFailure [15]        a critical expectation failed
     ├── IntegrityError [16]        a checksum, manifest, hash chain or collision check failed
@@ -29,6 +30,7 @@ __all__ = [
     "BadInputError",
     "CatalogueError",
     "DisclosureError",
+    "ExportRefused",
     "IntegrityError",
     "KeyStoreError",
     "MikrodataError",
@@ -74,6 +76,13 @@ class AccessRefused(MikrodataError):
     exit_code = 13
 
 
+class ExportRefused(AccessRefused):
+    """A copy of extract data would be written outside the project's outputs folder (or
+    inside the extract itself)."""
+
+    exit_code = 18
+
+
 class KeyStoreError(MikrodataError):
     """The key store cannot be opened or used (missing, wrong passphrase, corrupted)."""
 
@@ -105,6 +114,7 @@ for _cls in (
     BadInputError,
     CatalogueError,
     AccessRefused,
+    ExportRefused,
     KeyStoreError,
     QualityFailure,
     IntegrityError,

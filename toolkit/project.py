@@ -17,6 +17,11 @@ A dummy extract opens the same way, says it is a dummy, and needs no approval.
 Code columns come as pandas categories labelled from the catalogue (``labels="en"`` or
 ``"sv"``; ``None`` keeps the codes); everything else keeps its Arrow type. The pseudonym
 columns (``lopnr``, ``lopnr_hushall``) stay 16-character strings.
+
+``project.export(register, "eb.dta", format="stata")`` writes a register in Stata, SAS
+transport, SPSS, CSV or Parquet for working in the environment (a Stata or R session
+beside the notebook), into the project's outputs folder only: nothing written there
+leaves the environment except through an approved output release.
 """
 
 from __future__ import annotations
@@ -36,13 +41,13 @@ from mikrodata.access_requests import (
 )
 from mikrodata.pseudonymisation import TrustStore
 from mikrodata.quality.catalogue import load
-from mikrodata.toolkit.errors import BadInputError
+from mikrodata.toolkit.errors import BadInputError, ExportRefused
 from mikrodata.toolkit.identity import Identity, resolve_identity
 
 from .extract.manifest import Manifest, RegisterEntry
 from .extract.verify import verify_extract
 
-__all__ = ["LABELS", "Project", "open_extract"]
+__all__ = ["LABELS", "Project", "default_outputs", "open_extract"]
 
 LABELS = ("en", "sv", None)
 
@@ -56,7 +61,9 @@ class Project:
     approval: SignedApproval | None  # None for a dummy extract
     identity: Identity
     manifest_sha256: str = ""
+    outputs: Path | None = None  # the project's writable outputs folder, if known
     _connection: Any = field(default=None, repr=False)
+    _audit: AuditLog | None = field(default=None, repr=False)
 
     # -- what it holds ----------------------------------------------------------------
 
@@ -159,6 +166,82 @@ class Project:
             "register": register,
         }
 
+    def export(
+        self,
+        register: str,
+        path: str | Path,
+        format: str = "stata",  # noqa: A002 (the word researchers use)
+        *,
+        labels: str = "en",
+    ) -> Path:
+        """Write ``register`` as ``format`` (``stata``, ``sas-xpt``, ``spss``, ``csv`` or
+        ``parquet``) to ``path``, atomically, with what the extract build's ``--format``
+        writes (catalogue labels as value labels in Stata and SPSS, in ``labels``).
+
+        With an outputs folder known (``outputs`` of :func:`open_extract`, or the
+        workspace's ``<project>/outputs`` beside ``<project>/extract``) a relative
+        ``path`` is taken inside it and any other place is refused
+        (:class:`~mikrodata.toolkit.errors.ExportRefused`); the extract itself is never
+        written into. The copy is for working here: it leaves the environment only
+        through an output release, like every other file. The local audit log records
+        an ``extract_exported`` event (register, format, path, checksum). Returns the
+        path written."""
+        from mikrodata.toolkit.extract.formats import FORMATS, parse_formats, write_format
+
+        fmt = str(format).strip().lower()
+        if fmt not in FORMATS or "," in fmt:
+            raise BadInputError(f"unknown format {format!r}", f"Choose from: {', '.join(FORMATS)}")
+        entry = self._entry(register)
+        target = Path(path)
+        if self.outputs is not None and not target.is_absolute():
+            target = self.outputs / target
+        target = target.resolve()
+        if _inside(target, self.directory):
+            raise ExportRefused(
+                f"{target.name}: inside the extract, which is read-only",
+                "Export into the project's outputs folder",
+            )
+        if self.outputs is not None and not _inside(target, self.outputs, strict=True):
+            raise ExportRefused(
+                f"{target}: outside the project's outputs folder {self.outputs}",
+                "Export into the outputs folder; data leave only through an output release",
+            )
+        if target.is_dir():
+            raise BadInputError(f"{target}: a folder", "Give a file name, e.g. eb.dta")
+        source = self.directory / entry.files[0]
+        if fmt == "parquet":
+            import shutil
+
+            from mikrodata.toolkit.atomic import atomic_file
+
+            with atomic_file(target) as tmp:
+                shutil.copyfile(source, tmp)
+        else:
+            parse_formats(fmt)
+            columns = [
+                {"name": c.name, "role": c.role, "type": c.type}
+                | ({"source": c.source} if c.source else {})
+                for c in entry.columns
+            ]
+            write_format(source, register, fmt, target, columns=columns, labels=labels)
+        if self._audit is not None:  # where a copy of the data went, in the local log
+            from mikrodata.access_requests import file_sha256
+
+            self._audit.append(
+                "extract_exported",
+                project=self.project,
+                user=self.identity,
+                details={
+                    "register": register,
+                    "format": fmt,
+                    "path": str(target),
+                    "sha256": file_sha256(target),
+                    "manifest_sha256": self.manifest_sha256,
+                    "dummy": self.dummy,
+                },
+            )
+        return target
+
     def relation(self, register: str) -> Any:
         """``register`` as a DuckDB relation (lazy, out of core), on this project's own
         connection; its codes are the catalogue's codes."""
@@ -167,6 +250,23 @@ class Project:
         if self._connection is None:
             self._connection = duckdb.connect()
         return self._connection.read_parquet(self._files(register))
+
+
+def _inside(path: Path, folder: Path, strict: bool = False) -> bool:
+    path, folder = Path(path).resolve(), Path(folder).resolve()
+    return folder in path.parents or (not strict and path == folder)
+
+
+def default_outputs(directory: str | Path) -> Path | None:
+    """The outputs folder of a workspace project folder (``<project>/extract`` beside
+    ``<project>/outputs``, as the lab lays it out), or None."""
+    from mikrodata.toolkit.lab.config import PROJECT_LAYOUT
+
+    directory = Path(directory)
+    if directory.name != PROJECT_LAYOUT["extract"]:
+        return None
+    outputs = directory.parent / PROJECT_LAYOUT["outputs"]
+    return outputs.resolve() if outputs.is_dir() else None
 
 
 def _labelled(codes: pd.Series, variable: Any, labels: str) -> pd.Series:
@@ -190,11 +290,17 @@ def open_extract(
     user: str | Identity | None = None,
     audit: AuditLog | None = None,
     trust: TrustStore | None = None,
+    outputs: str | Path | None = None,
 ) -> Project:
     """Open the project extract at ``path``: verify it offline, pass the gate's
     ``load_extract`` action against its signed approval, and record the load in the
-    local audit log (``$MIKRODATA_AUDIT_LOG``). Returns a :class:`Project`."""
+    local audit log (``$MIKRODATA_AUDIT_LOG``). Returns a :class:`Project`.
+
+    ``outputs``: the project's writable outputs folder, the only place
+    :meth:`Project.export` writes to (default: the workspace's ``<project>/outputs``
+    when ``path`` is its ``<project>/extract``)."""
     directory = Path(path)
+    folder = Path(outputs).resolve() if outputs is not None else default_outputs(directory)
     identity = resolve_identity(user)
     audit = audit or AuditLog()
     checked = verify_extract(directory, user=identity, audit=audit, trust=trust, record=False)
@@ -208,7 +314,9 @@ def open_extract(
         audit.append(
             "dummy_extract_loaded", project=manifest.project, user=identity, details=details
         )
-        return Project(directory, manifest, None, identity, checked.manifest_sha256)
+        return Project(
+            directory, manifest, None, identity, checked.manifest_sha256, folder, _audit=audit
+        )
     assert checked.approval is not None
     gate: Approval = check_signed_approval(
         checked.approval,
@@ -218,4 +326,12 @@ def open_extract(
         registers=list(manifest.registers),
     )
     audit.append("extract_loaded", project=manifest.project, user=gate.identity, details=details)
-    return Project(directory, manifest, checked.approval, gate.identity, checked.manifest_sha256)
+    return Project(
+        directory,
+        manifest,
+        checked.approval,
+        gate.identity,
+        checked.manifest_sha256,
+        folder,
+        _audit=audit,
+    )

@@ -29,6 +29,40 @@ _request_opt = click.option(
 )
 
 
+_format_opt = click.option(
+    "--format",
+    "formats",
+    multiple=True,
+    metavar="FORMAT",
+    help="Also write each register inside the extract as parquet|stata|sas-xpt|spss|csv "
+    "(repeat, or a comma list; default: parquet only, which is always written). The copies "
+    'are signed in the manifest (docs/deliveries.md, "Formats out").',
+)
+_labels_opt = click.option(
+    "--labels",
+    type=click.Choice(["en", "sv"]),
+    default="en",
+    show_default=True,
+    help="Language of the catalogue's variable and value labels in Stata and SPSS copies.",
+)
+
+
+def _echo_exports(manifest: dict) -> None:
+    for name, r in manifest["registers"].items():
+        for e in r.get("exports", ()):
+            click.echo(f"  {name}: {e['format']} copy {e['path']} ({e['rows']} rows)")
+            if e.get("value_labels"):
+                click.echo(f"    value labels: {', '.join(e['value_labels'])}")
+            if e.get("strings_kept"):
+                click.echo(
+                    f"    kept as strings (codes with leading zeros; no value labels): "
+                    f"{', '.join(e['strings_kept'])}"
+                )
+            if e.get("names"):
+                renamed = ", ".join(f"{k}->{v}" for k, v in e["names"].items())
+                click.echo(f"    SAS names (8 characters): {renamed}")
+
+
 @click.group()
 def extract() -> None:
     """Project extracts: only approved registers, variables, years and population, with
@@ -63,6 +97,8 @@ def extract() -> None:
     help="Steward-side folder for rejected rows, outside the extract "
     "(default: $MIKRODATA_HOME/rejects/<project>).",
 )
+@_format_opt
+@_labels_opt
 @_user_opt
 @_log_opt
 @delivery_options
@@ -72,12 +108,17 @@ def build(
     out: Path,
     keystore: Path | None,
     rejects: Path | None,
+    formats: tuple[str, ...],
+    labels: str,
     user: str | None,
     log: Path | None,
     read_options,
 ) -> None:
     """Build the extract of an approved request."""
     from mikrodata.toolkit.extract import build_extract
+    from mikrodata.toolkit.extract.formats import parse_formats
+
+    wanted = parse_formats(formats)  # an unknown format is refused before the key store
 
     result = build_extract(
         request,
@@ -88,6 +129,8 @@ def build(
         user=user,
         audit=AuditLog(log),
         read_options=read_options,
+        formats=wanted,
+        labels=labels,
     )
     m = result.manifest
     click.echo(f"extract of {m['project']} written to {out} (key {m['key']['key_id']})")
@@ -107,6 +150,7 @@ def build(
             click.echo(f"  warning: {name} has no rows in approved year(s) {missing}")
     for c in m.get("coarsening", []):
         click.echo(f"  coarsened {c['register']}: {c['description']} ({c['cells_changed']} cells)")
+    _echo_exports(m)
     click.echo(f"  population: {m['population']['persons']} persons; rejects: {result.rejects}")
     click.echo(f"  manifest sha256 {result.manifest_sha256}")
 
@@ -152,16 +196,32 @@ def verify(directory: Path, request: Path | None, user: str | None, log: Path | 
     help="People in the synthetic population the dummy is drawn from.",
 )
 @click.option("--seed", type=int, default=0, show_default=True)
+@_format_opt
+@_labels_opt
 @_user_opt
 @_log_opt
 def dummy(
-    request: Path, out: Path, persons: int, seed: int, user: str | None, log: Path | None
+    request: Path,
+    out: Path,
+    persons: int,
+    seed: int,
+    formats: tuple[str, ...],
+    labels: str,
+    user: str | None,
+    log: Path | None,
 ) -> None:
     """Write a synthetic extract with the approved shape, for writing notebooks."""
     from mikrodata.toolkit.extract import build_dummy_extract
 
     result = build_dummy_extract(
-        request, out, persons=persons, seed=seed, user=user, audit=AuditLog(log)
+        request,
+        out,
+        persons=persons,
+        seed=seed,
+        user=user,
+        audit=AuditLog(log),
+        formats=formats,
+        labels=labels,
     )
     rows = ", ".join(
         f"{r['rows_out']:,} rows of {n}" for n, r in result.manifest["registers"].items()
@@ -171,6 +231,7 @@ def dummy(
         f"(a synthetic population of {persons:,}, seed {seed}); it has the approved shape "
         "and holds no register data"
     )
+    _echo_exports(result.manifest)
 
 
 # The risk sub-command lives in its own module (mikrodata extract risk).

@@ -47,6 +47,7 @@ from mikrodata.toolkit.paths import home, keystore_path
 
 from .coarsen import Step, applies, steps_from_list
 from .columns import RegisterSpec, register_spec
+from .formats import parse_formats, write_exports
 from .manifest import MANIFEST_FORMAT, describe_file, write_manifest
 from .pipeline import RegisterResult, run_register
 from .population import PopulationResult, build_population
@@ -57,6 +58,7 @@ __all__ = [
     "assemble_manifest",
     "build_lock_path",
     "build_extract",
+    "export_copies",
     "default_check_dir",
     "default_reject_dir",
     "run_delivery_checks",
@@ -169,8 +171,38 @@ def _inside(a: Path, b: Path) -> bool:
     return a == b or b in a.parents
 
 
+def _column_entries(spec: RegisterSpec, schema: Any = None) -> list[dict[str, Any]]:
+    return [
+        {"name": c.name, "role": c.role, "type": c.type}
+        | ({"arrow_type": str(schema.field(c.name).type)} if schema is not None else {})
+        | ({"domain": c.domain} if c.domain else {})
+        | ({"source": c.source} if c.source else {})
+        for c in spec.columns
+    ]
+
+
+def export_copies(
+    root: Path,
+    specs: list[RegisterSpec],
+    results: list[RegisterResult],
+    formats: tuple[str, ...],
+    labels: str,
+) -> dict[str, list[dict[str, Any]]]:
+    """Each register's copies in ``formats``, written inside the extract at ``root``."""
+    return write_exports(
+        root,
+        [(s.register, r.file, _column_entries(s)) for s, r in zip(specs, results, strict=True)],
+        formats,
+        labels,
+    )
+
+
 def _registers_entry(
-    spec: RegisterSpec, result: RegisterResult, root: Path, read: Staged | None = None
+    spec: RegisterSpec,
+    result: RegisterResult,
+    root: Path,
+    read: Staged | None = None,
+    exports: list[dict[str, Any]] | None = None,
 ) -> dict[str, Any]:
     schema = pq.read_schema(result.file)
     delivery = (
@@ -186,22 +218,13 @@ def _registers_entry(
     )
     return {
         "years": list(spec.years),
-        "columns": [
-            {
-                "name": c.name,
-                "role": c.role,
-                "type": c.type,
-                "arrow_type": str(schema.field(c.name).type),
-            }
-            | ({"domain": c.domain} if c.domain else {})
-            | ({"source": c.source} if c.source else {})
-            for c in spec.columns
-        ],
+        "columns": _column_entries(spec, schema),
         "sort_order": list(spec.sort_order),
         "year_column": spec.year_column,
         "files": [result.file.relative_to(root).as_posix()],
         **result.as_dict(),
         **delivery,
+        **({"exports": exports} if exports else {}),
     }
 
 
@@ -218,10 +241,12 @@ def assemble_manifest(
     delivery_checks: dict[str, str],
     dummy: bool,
     read: dict[str, Staged] | None = None,
+    exports: dict[str, list[dict[str, Any]]] | None = None,
 ) -> dict[str, Any]:
     """The manifest of a finished extract directory ``root`` (see ``manifest.py``)."""
     files = sorted(p for p in root.rglob("*") if p.is_file())
     read = read or {}
+    exports = exports or {}
     return {
         "format": MANIFEST_FORMAT,
         "dummy": dummy,
@@ -237,7 +262,7 @@ def assemble_manifest(
         "delivery_checks": delivery_checks,
         "audit_head": {"seq": audit_head[0], "hash": audit_head[1]},
         "registers": {
-            s.register: _registers_entry(s, r, root, read.get(s.register))
+            s.register: _registers_entry(s, r, root, read.get(s.register), exports.get(s.register))
             for s, r in zip(specs, results, strict=True)
         },
         "files": [describe_file(root, p) for p in files],
@@ -275,8 +300,15 @@ def build_extract(
     audit: AuditLog | None = None,
     delivery_checks: bool = True,
     read_options: ReadOptions | None = None,
+    formats: tuple[str, ...] | list[str] | str | None = None,
+    labels: str = "en",
 ) -> BuildResult:
     """Build the project extract of the request at ``request_path`` into ``out``.
+
+    ``formats`` (``stata``, ``sas-xpt``, ``spss``, ``csv``; ``parquet`` is always
+    there) adds inside the extract a copy of each register in each format,
+    ``formats/<format>/<register>.<suffix>``, listed in the signed manifest with its
+    checksum (:mod:`.formats`; ``labels``: the language of their labels, en or sv).
 
     ``delivery_checks=False`` skips the quality suites' delivery checks (for deliveries
     with deliberate faults, e.g. in tests of the reject path); the manifest says so. The
@@ -284,6 +316,9 @@ def build_extract(
     is read by the one delivery reader (``read_options``: encoding, separator, decimal
     mark, layout), once, staged beside the extract for the length of the build."""
     request_path, registers_dir, out = Path(request_path), Path(registers_dir), Path(out)
+    wanted = parse_formats(formats)  # an unknown format fails before anything is done
+    if labels not in ("en", "sv"):
+        raise BadInputError(f"labels={labels!r}", "Use 'en' or 'sv'")
     out.parent.mkdir(parents=True, exist_ok=True)
     # A delivery not in Parquet is staged beside the extract, on the disk that holds it.
     with staging(out.parent, read_options):
@@ -297,6 +332,7 @@ def build_extract(
             user,
             audit,
             delivery_checks,
+            (wanted, labels),
         )
 
 
@@ -310,6 +346,7 @@ def _build(
     user: str | Identity | None,
     audit: AuditLog | None,
     delivery_checks: bool,
+    formats: tuple[tuple[str, ...], str],
 ) -> BuildResult:
     identity = resolve_identity(user)
     audit = audit or AuditLog()
@@ -368,6 +405,7 @@ def _build(
             store,
             audit,
             request_path,
+            formats,
         )
     finally:
         lock.release()
@@ -385,6 +423,7 @@ def _build_locked(
     store: KeyStore,
     audit: AuditLog,
     request_path: Path,
+    formats: tuple[tuple[str, ...], str],
 ) -> BuildResult:
     request, project, user = approval.request, approval.project, approval.identity
     audit_head = audit.head()
@@ -420,6 +459,7 @@ def _build_locked(
                         target = private_file(reject_tmp / f"{register}.unreadable.parquet")
                         shutil.copyfile(done.rejects, target)  # keeps the 0600
                 (tmp / ".work").rmdir()
+                exports = export_copies(tmp, specs, results, *formats)
                 # The signed approval travels with the extract: a researcher's machine
                 # checks the extract's scope against it offline.
                 (tmp / APPROVAL_NAME).write_text(
@@ -444,6 +484,7 @@ def _build_locked(
                     delivery_checks=checks,
                     dummy=False,
                     read={s.register: read[s.register] for s in specs if s.register in read},
+                    exports=exports,
                 )
                 manifest_sha = write_manifest(tmp, manifest, store.signing_key())
         finally:
@@ -462,6 +503,7 @@ def _build_locked(
             "rows_out": {r.register: r.rows_out for r in results},
             "rows_rejected": {r.register: r.rows_rejected for r in results},
             "coarsening": manifest.get("coarsening", []),
+            "formats": list(formats[0]),
         },
         signer=store,
     )

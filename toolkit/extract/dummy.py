@@ -35,12 +35,14 @@ from mikrodata.access_requests import AuditLog, load_request
 from mikrodata.pseudonymisation import ProjectKey, SigningKey
 from mikrodata.quality.catalogue import Register, Variable, load
 from mikrodata.toolkit.atomic import atomic_directory
+from mikrodata.toolkit.errors import BadInputError
 from mikrodata.toolkit.identity import Identity, resolve_identity
 from mikrodata.toolkit.synthetic.generate import generate
 from mikrodata.toolkit.synthetic.identifiers import random_personnummer
 
-from .build import assemble_manifest, coarsening_steps
+from .build import assemble_manifest, coarsening_steps, export_copies
 from .columns import register_spec
+from .formats import parse_formats
 from .manifest import write_manifest
 from .pipeline import run_register
 from .source import connect
@@ -137,10 +139,16 @@ def build_dummy_extract(
     seed: int = 0,
     user: str | Identity | None = None,
     audit: AuditLog | None = None,
+    formats: tuple[str, ...] | list[str] | str | None = None,
+    labels: str = "en",
 ) -> DummyResult:
     """Write a synthetic extract with the approved shape of the request into ``out``,
     drawn from a synthetic population of ``persons`` people (of whom the registers hold
-    those the model gives assistance, care or a death in the approved years)."""
+    those the model gives assistance, care or a death in the approved years); with the
+    copies in ``formats`` a real build would have (see :func:`build_extract`)."""
+    wanted = parse_formats(formats)
+    if labels not in ("en", "sv"):
+        raise BadInputError(f"labels={labels!r}", "Use 'en' or 'sv'")
     request = load_request(request_path)
     out = Path(out)
     identity = resolve_identity(user)
@@ -170,6 +178,7 @@ def build_dummy_extract(
                     for s in specs
                 ]
                 (tmp / ".work").rmdir()
+                exports = export_copies(tmp, specs, results, wanted, labels)
                 manifest = assemble_manifest(
                     tmp,
                     request,
@@ -181,6 +190,7 @@ def build_dummy_extract(
                     audit_head=audit.head(),
                     delivery_checks={s.register: "not applicable (dummy)" for s in specs},
                     dummy=True,
+                    exports=exports,
                 )
                 # Signed like a real extract, by a throw-away key that travels with it:
                 # it verifies as a dummy, and as nothing else.

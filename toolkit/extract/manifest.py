@@ -8,7 +8,9 @@ years, outside the population, in, out, rejected: ``rows_in = rows_out +
 rows_rejected``). It also records the catalogue version, the key id and version (never
 the key), the approval hash of the request, the code version, and the audit log head at
 build time. Its form is the versioned JSON Schema shipped beside this module
-(``schemas/manifest-2.schema.json``), and every reader goes through :class:`Manifest`.
+(``schemas/manifest-3.schema.json``; format 3 adds each register's copies in other
+formats, ``exports``; a format-2 manifest still reads, against its own schema
+``manifest-2.schema.json``), and every reader goes through :class:`Manifest`.
 
 ``manifest.sig`` holds the data steward's Ed25519 signature of the manifest's exact
 bytes, so an extract whose data was changed and whose manifest was re-hashed no longer
@@ -40,6 +42,7 @@ __all__ = [
     "MANIFEST_SCHEMA_PATH",
     "SIGNATURE_NAME",
     "ColumnEntry",
+    "ExportEntry",
     "FileEntry",
     "Manifest",
     "RegisterEntry",
@@ -52,16 +55,21 @@ __all__ = [
 
 MANIFEST_NAME = "manifest.json"
 SIGNATURE_NAME = "manifest.sig"
-MANIFEST_FORMAT = "mikrodata-extract/2"
-MANIFEST_SCHEMA_PATH = Path(__file__).parent / "schemas" / "manifest-2.schema.json"
+MANIFEST_FORMAT = "mikrodata-extract/3"
+MANIFEST_SCHEMA_PATH = Path(__file__).parent / "schemas" / "manifest-3.schema.json"
+# Every format this code reads, with its schema (the newest is what it writes).
+_SCHEMAS = {
+    "mikrodata-extract/2": Path(__file__).parent / "schemas" / "manifest-2.schema.json",
+    MANIFEST_FORMAT: MANIFEST_SCHEMA_PATH,
+}
 _PURPOSE = "extract-manifest"
 _HINT = "This is not a genuine mikrodata extract; ask the data steward for a new one"
 
 
 @cache
-def manifest_schema() -> dict[str, Any]:
-    """The JSON Schema of the manifest (shipped with the package)."""
-    return json.loads(MANIFEST_SCHEMA_PATH.read_text(encoding="utf-8"))
+def manifest_schema(form: str = MANIFEST_FORMAT) -> dict[str, Any]:
+    """The JSON Schema of the manifest format ``form`` (shipped with the package)."""
+    return json.loads(_SCHEMAS.get(form, MANIFEST_SCHEMA_PATH).read_text(encoding="utf-8"))
 
 
 @dataclass(frozen=True)
@@ -74,6 +82,20 @@ class ColumnEntry:
     arrow_type: str
     domain: str | None = None  # a pseudonym's identifier domain
     source: str | None = None  # a pseudonym's catalogue variable (personnummer for lopnr)
+
+
+@dataclass(frozen=True)
+class ExportEntry:
+    """A copy of a register's data in another format (``formats/<format>/...``)."""
+
+    format: str  # stata | sas-xpt | spss | csv
+    path: str
+    rows: int
+    labels: str | None = None  # the language of the labels (en | sv)
+    value_labels: tuple[str, ...] | None = None  # columns with value labels
+    strings_kept: tuple[str, ...] | None = None  # Stata: code columns kept as strings
+    names: dict[str, str] | None = None  # SAS transport: extract name -> file name
+    table: str | None = None  # SAS transport: the member name
 
 
 @dataclass(frozen=True)
@@ -91,6 +113,7 @@ class RegisterEntry:
     rows_out: int
     rows_rejected: int
     years_found: tuple[int, ...]
+    exports: tuple[ExportEntry, ...] = ()
 
     @property
     def names(self) -> tuple[str, ...]:
@@ -132,7 +155,8 @@ class Manifest:
     def from_dict(cls, doc: Any, where: str = MANIFEST_NAME) -> Manifest:
         """A :class:`Manifest` from its JSON form; :class:`IntegrityError` names the
         first field that breaks the schema."""
-        error = best_error(manifest_schema(), doc)
+        form = doc.get("format") if isinstance(doc, dict) else None
+        error = best_error(manifest_schema(form if form in _SCHEMAS else MANIFEST_FORMAT), doc)
         if error is not None:
             location = ".".join(str(p) for p in error.absolute_path) or "(top level)"
             raise IntegrityError(f"{where}: field {location} breaks the manifest schema", _HINT)
@@ -149,6 +173,7 @@ class Manifest:
                 rows_out=r["rows_out"],
                 rows_rejected=r["rows_rejected"],
                 years_found=tuple(r["years_found"]),
+                exports=tuple(_export(e) for e in r.get("exports", ())),
             )
             for name, r in doc["registers"].items()
         }
@@ -184,7 +209,19 @@ class Manifest:
         doc = clean(asdict(self))
         if not self.coarsening:
             doc.pop("coarsening", None)
+        for register in doc["registers"].values():
+            if not register.get("exports"):
+                register.pop("exports", None)
         return doc
+
+
+def _export(e: dict[str, Any]) -> ExportEntry:
+    return ExportEntry(
+        **{
+            **e,
+            **{k: tuple(e[k]) for k in ("value_labels", "strings_kept") if k in e},
+        }
+    )
 
 
 # Fields whose null is meaningful (a dummy has no key id; a dummy has no approval).

@@ -13,7 +13,8 @@ audit log (a first verification in a fresh home must not change the next one's):
   data, not from the manifest);
 - every file the manifest lists is there with its SHA-256, size and row count, and no
   other file is; each register's Parquet file has exactly the manifest's columns and Arrow
-  types.
+  types; each copy in another format (``formats/``, ``--format``) is one of the listed
+  files, so a changed byte in a ``.dta`` fails like one in the Parquet file.
 
 With ``request=`` (on the steward's side) the gate must also let the user verify under
 that request's current approval. Any mismatch raises
@@ -100,6 +101,18 @@ def _check_files(root: Path, manifest: Manifest) -> None:
             )
         if entry.rows is not None and pq.ParquetFile(path).metadata.num_rows != entry.rows:
             raise IntegrityError(f"{root.name}/{rel}: row count differs from the manifest", _HINT)
+
+
+def _check_exports(root: Path, manifest: Manifest) -> None:
+    """Every copy in another format is a file the manifest lists (so its checksum was
+    checked above), and every file under formats/ is a register's copy."""
+    listed = {f.path for f in manifest.files}
+    named = {e.path for entry in manifest.registers.values() for e in entry.exports}
+    for rel in sorted(named - listed):
+        raise IntegrityError(f"{root.name}/{rel}: an export the manifest does not list", _HINT)
+    for rel in sorted(p for p in listed if p.startswith("formats/")):
+        if rel not in named:
+            raise IntegrityError(f"{root.name}/{rel}: not a register's export", _HINT)
 
 
 def _check_schemas(root: Path, manifest: Manifest) -> None:
@@ -192,6 +205,7 @@ def verify_extract(
         manifest_sha = file_sha256(root / MANIFEST_NAME)
         signer = check_manifest_signature(root, trust, dummy=manifest.dummy)
         _check_files(root, manifest)
+        _check_exports(root, manifest)
         _check_schemas(root, manifest)
         approval = None
         if not manifest.dummy:
