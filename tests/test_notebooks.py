@@ -209,6 +209,14 @@ def test_the_researcher_notebook_on_a_built_extract_requests_a_checked_release(
     assert record["checked"] and record["requested_by"] == RESEARCHER
     assert record["record"]["status"] == "pass"
     assert (project / "outputs" / "long_term_by_year.html").exists()
+    # the Stata copy carries the catalogue's code list of roll as value labels
+    import pyreadstat
+
+    dta, meta = pyreadstat.read_dta(str(project / "outputs" / "ekonomiskt_bistand.dta"))
+    assert "written for Stata: ekonomiskt_bistand.dta" in text
+    assert len(dta) == len(pq.read_table(project / "extract" / "ekonomiskt_bistand"))
+    roll = meta.variable_value_labels["roll"]
+    assert roll and all(isinstance(code, (int, float)) for code in roll)
     assert_no_raw_identifier(nb, delivery["raw_ids"])
 
 

@@ -201,7 +201,8 @@ def run_register(
     data_schema = pa.schema([f for f in reader.schema if not f.name.startswith("_")])
     out_schema = engine.output_schema(data_schema).remove_metadata()
     out_schema = pa.schema([out_schema.field(c.delivered).with_name(c.name) for c in spec.columns])
-    writer = pq.ParquetWriter(work, out_schema, compression="zstd")
+    # The work file is read once by the sort and removed: uncompressed is the cheaper way.
+    writer = pq.ParquetWriter(work, out_schema, compression="none")
     root = str(Path(registers_dir).resolve()).rstrip("/") + "/"
     with progress(f"extract {spec.register}", total=rows_read) as task:
         for batch in reader:
