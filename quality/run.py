@@ -474,7 +474,8 @@ def _markdown(report: QualityReport) -> str:
         f"- catalogue version: {catalogue_version()}",
         "",
         "Identifier values are masked (# digit, A letter, _ white space); rows are named by "
-        "file and 0-based row number. Start with `review.html`; Great Expectations' Data Docs: "
+        "file and row (the first data row of a file is row 1, as in the rejects of `pseudonymise` "
+        "and `extract build`). Start with `review.html`; Great Expectations' Data Docs: "
         "`data_docs/index.html`.",
         "",
         "## Failed expectations",

@@ -202,11 +202,12 @@ def test_every_kind_of_injected_fault_is_flagged_at_its_row(faulty_run):
             assert {e["hole_month"] for e in holes["examples"]} == {5}
             april = rows[(rows["check"] == "month_holes") & (rows["year"] == fault.year)]
             assert len(april) == 20
-            assert (frames[2017]["manad"].to_numpy()[april["row"].to_numpy()] == 4).all()
+            # rows count from 1, the file's first data row being row 1
+            assert (frames[2017]["manad"].to_numpy()[april["row"].to_numpy() - 1] == 4).all()
             continue
         flagged = rows[
             (rows["year"] == fault.year)
-            & (rows["row"] == fault.row)
+            & (rows["row"] == fault.row + 1)  # truth holds positions; reports count from 1
             & (rows["variable"].str.contains(fault.column))
         ]
         assert not flagged.empty, f"{fault.kind} not flagged"
@@ -373,7 +374,7 @@ def test_pseudonymised_extract_passes_and_a_raw_identifier_is_caught(tmp_path):
     with pytest.raises(QualityFailure):
         run_quality(REG.name, tmp_path / "leaked", tmp_path / "out2", extract=True)
     summary = (tmp_path / "out2" / "summary.json").read_text()
-    assert '"row": 7' in summary
+    assert '"row": 8' in summary  # the eighth row of the file: rows count from 1
     raw = frame["personnummer"].iloc[7].encode()
     for path in (tmp_path / "out2").rglob("*"):
         if path.is_file():
