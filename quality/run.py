@@ -51,7 +51,7 @@ if TYPE_CHECKING:
     from mikrodata.quality.validations import Page
 
 # Great Expectations is imported only once the input is known to be usable (inside
-# _validate and run_quality): a wrong --data comes back in well under a second.
+# _validate and run_quality): a wrong --in comes back in well under a second.
 
 __all__ = [
     "BATCH_ROWS",
@@ -780,7 +780,7 @@ def run_quality(
         if not years:
             raise BadInputError(
                 f"no rows of {reg.name}" + (f" for {year}" if year is not None else ""),
-                "Check --data and --year",
+                "Check --in and --year",
             )
         from mikrodata.quality.datadocs import make_offline
         from mikrodata.quality.gx_context import DATA_DOCS_SITE, GX_DIR, open_context

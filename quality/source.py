@@ -87,7 +87,7 @@ class Source:
             # DuckDB names the file and the problem, never row values.
             first = str(exc).splitlines()[0][:200]
             raise BadInputError(
-                f"cannot read the Parquet data: {first}", "Check that --data holds Parquet files"
+                f"cannot read the Parquet data: {first}", "Check that --in holds Parquet files"
             ) from None
         # A single file without a year column holds the year asked for.
         self.fixed_year = self.year if self.year_column not in self.columns else None
@@ -328,5 +328,5 @@ def open_source(
                 f"Give a file or a directory holding {register}/ or {register}.<format>",
             )
     else:
-        raise BadInputError(f"no such file or directory: {path}", "Check --data")
+        raise BadInputError(f"no such file or directory: {path}", "Check --in")
     return Source(register, root, files, year_column, year)

@@ -283,7 +283,7 @@ def test_cli_run_exit_codes(run_cli, clean_run, faulty_run, tmp_path):
         "run",
         "--register",
         REG.name,
-        "--data",
+        "--in",
         str(clean_root / "data"),
         "--year",
         "2017",
@@ -298,7 +298,7 @@ def test_cli_run_exit_codes(run_cli, clean_run, faulty_run, tmp_path):
         "run",
         "--register",
         REG.name,
-        "--data",
+        "--in",
         str(root / "data"),
         "--out",
         str(tmp_path / "b"),
@@ -310,7 +310,7 @@ def test_cli_run_exit_codes(run_cli, clean_run, faulty_run, tmp_path):
         "run",
         "--register",
         "no_such_register",
-        "--data",
+        "--in",
         str(root / "data"),
         "--out",
         str(tmp_path / "c"),
@@ -321,7 +321,7 @@ def test_cli_run_exit_codes(run_cli, clean_run, faulty_run, tmp_path):
         "run",
         "--register",
         REG.name,
-        "--data",
+        "--in",
         str(root / "data"),
         "--year",
         "1995",
@@ -332,7 +332,7 @@ def test_cli_run_exit_codes(run_cli, clean_run, faulty_run, tmp_path):
     empty = tmp_path / "empty"
     empty.mkdir()
     nothing = run_cli(
-        "quality", "run", "--register", REG.name, "--data", str(empty), "--out", str(tmp_path / "d")
+        "quality", "run", "--register", REG.name, "--in", str(empty), "--out", str(tmp_path / "d")
     )
     assert nothing.exit_code == 11
 
@@ -399,7 +399,7 @@ def test_unreadable_parquet_is_bad_input(run_cli, tmp_path):
         "run",
         "--register",
         REG.name,
-        "--data",
+        "--in",
         str(tmp_path / "data"),
         "--out",
         str(tmp_path / "out"),
