@@ -75,6 +75,8 @@ def test_a_bad_parquet_row_has_one_number_in_quality_extract_and_pseudonymise(
     unexpected, examples = _quality_rows(root, tmp_path / "quality")
     assert unexpected == BAD_PNR_ROWS
     assert examples == BAD_PNR_ROWS
+    review = (tmp_path / "quality" / "review.html").read_text()
+    assert f"{FAULT_FILE}:1" in review and f"{FAULT_FILE}:0" not in review
 
     log = AuditLog(tmp_path / "audit.jsonl")
     request = new_approved_request(tmp_path, log, store=steward_store(keystore))
