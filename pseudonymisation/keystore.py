@@ -36,10 +36,9 @@ import re
 import stat
 from collections.abc import Iterable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import filelock
-import numpy as np
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
@@ -50,6 +49,9 @@ from mikrodata.toolkit.atomic import write_bytes_atomic
 from mikrodata.toolkit.errors import BadInputError, KeyStoreError
 
 from .signing import PublicKey, SigningKey
+
+if TYPE_CHECKING:
+    import numpy as np
 
 __all__ = ["PASSPHRASE_ENV", "KeyStore", "ProjectKey"]
 
@@ -85,6 +87,8 @@ class ProjectKey:
 
         ``messages``: a 2-D uint8 array (one fixed-width message per row, the fast
         form), or any iterable of bytes."""
+        import numpy as np  # here: commands that only open the key store never load it
+
         tag = b"mikrodata/pseudonym/v1/" + domain.encode("ascii") + b"\x00"
         if not 1 <= nbytes <= 32:
             raise BadInputError(f"a pseudonym is 1 to 32 bytes, not {nbytes}")

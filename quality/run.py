@@ -51,7 +51,7 @@ if TYPE_CHECKING:
     from mikrodata.quality.validations import Page
 
 # Great Expectations is imported only once the input is known to be usable (inside
-# _validate and run_quality): a wrong --data comes back in well under a second.
+# _validate and run_quality): a wrong --in comes back in well under a second.
 
 __all__ = [
     "BATCH_ROWS",
@@ -474,7 +474,8 @@ def _markdown(report: QualityReport) -> str:
         f"- catalogue version: {catalogue_version()}",
         "",
         "Identifier values are masked (# digit, A letter, _ white space); rows are named by "
-        "file and 0-based row number. Start with `review.html`; Great Expectations' Data Docs: "
+        "file and row (the first data row of a file is row 1, as in the rejects of `pseudonymise` "
+        "and `extract build`). Start with `review.html`; Great Expectations' Data Docs: "
         "`data_docs/index.html`.",
         "",
         "## Failed expectations",
@@ -779,7 +780,7 @@ def run_quality(
         if not years:
             raise BadInputError(
                 f"no rows of {reg.name}" + (f" for {year}" if year is not None else ""),
-                "Check --data and --year",
+                "Check --in and --year",
             )
         from mikrodata.quality.datadocs import make_offline
         from mikrodata.quality.gx_context import DATA_DOCS_SITE, GX_DIR, open_context

@@ -7,7 +7,9 @@ column (the person), so every row of one key lands in the same batch and the
 unique-key check stays exact while a batch, not the whole register, is in memory.
 
 Every row keeps where it came from: ``_file`` (path relative to the data root) and
-``_row`` (0-based row number within that file), the only way rows are named in reports.
+``_row`` (the row's number in that file, counting its first data row as 1, as the
+rejects of ``pseudonymise`` and ``extract build`` count), the only way rows are named in
+reports.
 
 A delivery in another format (CSV, fixed width, SAS, Stata, SPSS) is first staged as
 Parquet by :mod:`quality.delivery.stage`, keeping each row's delivered file and row;
@@ -64,12 +66,14 @@ class Source:
             # The staged file carries the delivered file and row (from 1) of each row.
             self._scan = (
                 f"(SELECT * EXCLUDE (_file, _row), _file AS filename, "
-                f"_row - 1 AS file_row_number FROM read_parquet([{file_list}]))"
+                f"_row AS file_row_number FROM read_parquet([{file_list}]))"
             )
         else:
+            # DuckDB numbers a file's rows from 0; reports count them from 1.
             self._scan = (
-                f"read_parquet([{file_list}], hive_partitioning=true, union_by_name=true, "
-                "filename=true, file_row_number=true)"
+                f"(SELECT * REPLACE (file_row_number + 1 AS file_row_number) "
+                f"FROM read_parquet([{file_list}], hive_partitioning=true, "
+                "union_by_name=true, filename=true, file_row_number=true))"
             )
         try:
             self.columns = [
@@ -83,7 +87,7 @@ class Source:
             # DuckDB names the file and the problem, never row values.
             first = str(exc).splitlines()[0][:200]
             raise BadInputError(
-                f"cannot read the Parquet data: {first}", "Check that --data holds Parquet files"
+                f"cannot read the Parquet data: {first}", "Check that --in holds Parquet files"
             ) from None
         # A single file without a year column holds the year asked for.
         self.fixed_year = self.year if self.year_column not in self.columns else None
@@ -324,5 +328,5 @@ def open_source(
                 f"Give a file or a directory holding {register}/ or {register}.<format>",
             )
     else:
-        raise BadInputError(f"no such file or directory: {path}", "Check --data")
+        raise BadInputError(f"no such file or directory: {path}", "Check --in")
     return Source(register, root, files, year_column, year)

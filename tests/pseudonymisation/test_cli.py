@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
@@ -36,6 +38,12 @@ def test_keys_init_rotate_status(run_cli, env, workdir, passphrase):
     for v in (1, 2):
         assert store.project_key("P1", v).key_id in status.output
     assert store._master.hex() not in status.output
+    as_json = run_cli("keys", "status", "--json", env=env)
+    assert as_json.exit_code == 0, as_json.output
+    doc = json.loads(as_json.output)
+    assert [v["version"] for v in doc["projects"]["P1"]] == [1, 2]
+    assert doc["projects"]["P1"][1]["key_id"] == store.project_key("P1", 2).key_id
+    assert store._master.hex() not in as_json.output
 
 
 def test_passphrase_prompt_and_explicit_keystore(run_cli, workdir):

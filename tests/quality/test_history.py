@@ -91,7 +91,7 @@ def test_outputs_timeline_and_cli(report, run_cli, tmp_path):
         "history",
         "--register",
         REG.name,
-        "--data",
+        "--in",
         str(root / "data"),
         "--out",
         str(tmp_path / "h"),

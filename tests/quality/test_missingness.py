@@ -102,7 +102,7 @@ def test_outputs_and_self_contained_heatmap(report, run_cli, tmp_path):
         "missingness",
         "--register",
         REG.name,
-        "--data",
+        "--in",
         str(root / "data"),
         "--out",
         str(tmp_path / "m"),

@@ -1,4 +1,4 @@
-"""`quality run` checks its input before it loads Great Expectations: a wrong --data is
+"""`quality run` checks its input before it loads Great Expectations: a wrong --in is
 a clear error, without GX's import time (several seconds) in front of it."""
 
 from __future__ import annotations

@@ -202,11 +202,12 @@ def test_every_kind_of_injected_fault_is_flagged_at_its_row(faulty_run):
             assert {e["hole_month"] for e in holes["examples"]} == {5}
             april = rows[(rows["check"] == "month_holes") & (rows["year"] == fault.year)]
             assert len(april) == 20
-            assert (frames[2017]["manad"].to_numpy()[april["row"].to_numpy()] == 4).all()
+            # rows count from 1, the file's first data row being row 1
+            assert (frames[2017]["manad"].to_numpy()[april["row"].to_numpy() - 1] == 4).all()
             continue
         flagged = rows[
             (rows["year"] == fault.year)
-            & (rows["row"] == fault.row)
+            & (rows["row"] == fault.row + 1)  # truth holds positions; reports count from 1
             & (rows["variable"].str.contains(fault.column))
         ]
         assert not flagged.empty, f"{fault.kind} not flagged"
@@ -282,7 +283,7 @@ def test_cli_run_exit_codes(run_cli, clean_run, faulty_run, tmp_path):
         "run",
         "--register",
         REG.name,
-        "--data",
+        "--in",
         str(clean_root / "data"),
         "--year",
         "2017",
@@ -297,7 +298,7 @@ def test_cli_run_exit_codes(run_cli, clean_run, faulty_run, tmp_path):
         "run",
         "--register",
         REG.name,
-        "--data",
+        "--in",
         str(root / "data"),
         "--out",
         str(tmp_path / "b"),
@@ -309,7 +310,7 @@ def test_cli_run_exit_codes(run_cli, clean_run, faulty_run, tmp_path):
         "run",
         "--register",
         "no_such_register",
-        "--data",
+        "--in",
         str(root / "data"),
         "--out",
         str(tmp_path / "c"),
@@ -320,7 +321,7 @@ def test_cli_run_exit_codes(run_cli, clean_run, faulty_run, tmp_path):
         "run",
         "--register",
         REG.name,
-        "--data",
+        "--in",
         str(root / "data"),
         "--year",
         "1995",
@@ -331,7 +332,7 @@ def test_cli_run_exit_codes(run_cli, clean_run, faulty_run, tmp_path):
     empty = tmp_path / "empty"
     empty.mkdir()
     nothing = run_cli(
-        "quality", "run", "--register", REG.name, "--data", str(empty), "--out", str(tmp_path / "d")
+        "quality", "run", "--register", REG.name, "--in", str(empty), "--out", str(tmp_path / "d")
     )
     assert nothing.exit_code == 11
 
@@ -373,7 +374,7 @@ def test_pseudonymised_extract_passes_and_a_raw_identifier_is_caught(tmp_path):
     with pytest.raises(QualityFailure):
         run_quality(REG.name, tmp_path / "leaked", tmp_path / "out2", extract=True)
     summary = (tmp_path / "out2" / "summary.json").read_text()
-    assert '"row": 7' in summary
+    assert '"row": 8' in summary  # the eighth row of the file: rows count from 1
     raw = frame["personnummer"].iloc[7].encode()
     for path in (tmp_path / "out2").rglob("*"):
         if path.is_file():
@@ -398,7 +399,7 @@ def test_unreadable_parquet_is_bad_input(run_cli, tmp_path):
         "run",
         "--register",
         REG.name,
-        "--data",
+        "--in",
         str(tmp_path / "data"),
         "--out",
         str(tmp_path / "out"),

@@ -49,7 +49,7 @@ def _missing(root, fault) -> tuple[str, int]:
     m = re.search(r"(\w+)=([^;]+); manad=(\d+); clean_rows=(\d+)-", fault.detail)
     column, unit, month, clean_row = m.group(1), m.group(2), int(m.group(3)), int(m.group(4))
     if unit == "(person)":
-        unit = pd.read_parquet(root / "clean" / fault.file)[column].iloc[clean_row]
+        unit = pd.read_parquet(root / "clean" / fault.file)[column].iloc[clean_row - 1]
     return unit, month
 
 
@@ -83,7 +83,7 @@ def test_every_kind_of_injected_fault_is_flagged_or_listed_as_undetectable(synth
                 column = "hushallsid" if "hushallsid" in data else "personnummer"
                 at = rows[rows["file"] == fault.file]
                 named = [
-                    data[column].iloc[r] == unit and data["manad"].iloc[r] == month - 1
+                    data[column].iloc[r - 1] == unit and data["manad"].iloc[r - 1] == month - 1
                     for r in at["row"]
                 ]
                 at = at[named]

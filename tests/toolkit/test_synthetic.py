@@ -272,13 +272,14 @@ def test_faults_are_all_listed_and_nothing_else_differs(clean, faulty):
         a = pq.read_table(clean / rel)
         b = pq.read_table(faulty / rel)
         faults = by_file.get(rel, [])
-        dup_rows = {t["row"] for t in faults if t["kind"] == "duplicate_row"}
+        # Rows count from 1 (as the quality summary and rejects count them).
+        dup_rows = {t["row"] - 1 for t in faults if t["kind"] == "duplicate_row"}
         removed: set[int] = set()
         for t in faults:
             if t["kind"] == "missing_month":
                 assert t["row"] is None
                 lo, hi = map(int, re.search(r"clean_rows=(\d+)-(\d+)", t["detail"]).groups())
-                removed |= set(range(lo, hi + 1))
+                removed |= set(range(lo - 1, hi))  # rows count from 1
         # Duplicates are exact copies of the row before them.
         for r in dup_rows:
             assert b.slice(r, 1).to_pylist() == b.slice(r - 1, 1).to_pylist(), rel
@@ -290,7 +291,7 @@ def test_faults_are_all_listed_and_nothing_else_differs(clean, faulty):
         # Map faulty row numbers to positions in b2.
         pos = {row: k for k, row in enumerate(keep_b)}
         listed = {
-            (pos[t["row"]], t["column"])
+            (pos[t["row"] - 1], t["column"])
             for t in faults
             if t["kind"] not in ("duplicate_row", "missing_month")
         }
@@ -312,7 +313,7 @@ def test_fault_values_are_what_their_kind_says(faulty):
         if t["row"] is None or t["kind"] == "duplicate_row":
             continue
         table = tables.setdefault(t["file"], pq.read_table(faulty / t["file"]))
-        value = table.column(t["column"])[t["row"]].as_py()
+        value = table.column(t["column"])[t["row"] - 1].as_py()
         kind = t["kind"]
         if kind == "no_century":
             assert len(value) == 10 and value.isdigit()

@@ -6,18 +6,29 @@ from pathlib import Path
 
 import click
 
+from mikrodata.toolkit.cli.aliases import RequiredByAlias, deprecated_alias
 from mikrodata.toolkit.cli.delivery_options import delivery_options
 
 __all__ = ["quality"]
 
 _register = click.option("--register", "-r", required=True, help="Register name in the catalogue.")
-_data = click.option(
-    "--data",
-    required=True,
-    type=click.Path(exists=True, path_type=Path),
-    help="A delivery: a file (.parquet, .csv, .dat with a layout, .sas7bdat, .xpt, .dta, "
-    ".sav) or a directory DIR/<register>/... (docs/deliveries.md).",
-)
+_DATA = click.Path(exists=True, path_type=Path)
+
+
+def _in(func):
+    """``--in`` (required), the data read; ``--data`` its old, hidden spelling."""
+    func = click.option(
+        "--in",
+        "in_path",
+        cls=RequiredByAlias,
+        type=_DATA,
+        default=None,
+        help="A delivery: a file (.parquet, .csv, .dat with a layout, .sas7bdat, .xpt, "
+        ".dta, .sav) or a directory DIR/<register>/... (docs/deliveries.md).",
+    )(func)
+    return deprecated_alias("--data", "--in", "in_path", type=_DATA)(func)
+
+
 _out = click.option(
     "--out",
     required=True,
@@ -34,7 +45,7 @@ def quality() -> None:
 
 @quality.command()
 @_register
-@_data
+@_in
 @click.option("--year", type=int, help="Only this statistical year.")
 @click.option(
     "--extract",
@@ -51,7 +62,7 @@ def quality() -> None:
 @delivery_options
 def run(
     register: str,
-    data: Path,
+    in_path: Path,
     year: int | None,
     extract: bool,
     out: Path,
@@ -69,7 +80,7 @@ def run(
     with staging(options=read_options):
         report = run_quality(
             register,
-            data,
+            in_path,
             out,
             year=year,
             extract=extract,
@@ -101,17 +112,17 @@ def run(
 
 @quality.command()
 @_register
-@_data
+@_in
 @_out
 @delivery_options
-def missingness(register: str, data: Path, out: Path, read_options) -> None:
+def missingness(register: str, in_path: Path, out: Path, read_options) -> None:
     """Structural versus item missingness per variable, year and kommun, with a
     heatmap."""
     from mikrodata.quality.delivery.stage import staging
     from mikrodata.quality.missingness import write_missingness
 
     with staging(options=read_options):
-        report = write_missingness(register, data, out)
+        report = write_missingness(register, in_path, out)
     by = report.by_year
     click.echo(
         f"{register}: {by['variable'].nunique()} variables x {by['year'].nunique()} years; "
@@ -122,16 +133,16 @@ def missingness(register: str, data: Path, out: Path, read_options) -> None:
 
 @quality.command()
 @_register
-@_data
+@_in
 @_out
 @delivery_options
-def history(register: str, data: Path, out: Path, read_options) -> None:
+def history(register: str, in_path: Path, out: Path, read_options) -> None:
     """Documented vs observed variable history; breaks documented or flagged."""
     from mikrodata.quality.delivery.stage import staging
     from mikrodata.quality.history_report import write_history
 
     with staging(options=read_options):
-        report = write_history(register, data, out)
+        report = write_history(register, in_path, out)
     b = report.breaks
     click.echo(
         f"{register}: {len(b)} breaks, {int(b['documented'].sum())} documented, "

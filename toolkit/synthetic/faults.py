@@ -5,8 +5,9 @@ faults per row of every file, on rows chosen at random (one fault per row at mos
 a random stream of its own: the clean values of a run do not depend on the faults, so a
 faulty run differs from the clean run with the same seed exactly where the ground truth
 says. Every fault is one row of ``ground_truth/faults.parquet``: register, file (relative
-to the output directory), row (0-based, in that file; null for an absence), column, kind
-and detail.
+to the output directory), row (the row's number in that file, its first row being 1, as
+the quality summary and the rejects count rows; null for an absence), column, kind and
+detail.
 """
 
 from __future__ import annotations
@@ -191,7 +192,7 @@ class FaultInjector:
                     kind=MISSING_MONTH,
                     detail=(
                         f"{group}={g if group == 'hushallsid' else '(person)'}; manad={int(m)}; "
-                        f"clean_rows={clean_offset + lo}-{clean_offset + hi}"
+                        f"clean_rows={clean_offset + lo + 1}-{clean_offset + hi + 1}"
                     ),
                 )
             )
@@ -217,7 +218,7 @@ class FaultInjector:
                 dict(
                     register=register,
                     file=file,
-                    row=out_offset + int(out_pos[r]),
+                    row=out_offset + int(out_pos[r]) + 1,
                     column=column,
                     kind=kind,
                     detail=detail,
@@ -228,10 +229,10 @@ class FaultInjector:
                 dict(
                     register=register,
                     file=file,
-                    row=out_offset + int(out_pos[r]) + 1,
+                    row=out_offset + int(out_pos[r]) + 2,
                     column=None,
                     kind=DUPLICATE_ROW,
-                    detail=f"copy of row {out_offset + int(out_pos[r])}",
+                    detail=f"copy of row {out_offset + int(out_pos[r]) + 1}",
                 )
             )
         take = np.repeat(np.arange(n), kept + extra)

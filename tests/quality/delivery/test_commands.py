@@ -58,7 +58,7 @@ def _outcomes(summary: dict) -> list:
 def test_quality_commands_read_every_format(run_cli, tmp_path, deliveries, table, kind):
     data = str(deliveries[kind].parent)  # the folder, as a steward gives it
     out = tmp_path / "run"
-    said = _ok(run_cli, "quality", "run", "-r", REGISTER, "--data", data, "--out", str(out))
+    said = _ok(run_cli, "quality", "run", "-r", REGISTER, "--in", data, "--out", str(out))
     assert f"{table.num_rows:,} rows" in said and "0 critical" in said
     summary = json.loads((out / "summary.json").read_text())
     assert summary["rows"] == table.num_rows and summary["critical_failed"] == 0
@@ -70,7 +70,7 @@ def test_quality_commands_read_every_format(run_cli, tmp_path, deliveries, table
         "run",
         "-r",
         REGISTER,
-        "--data",
+        "--in",
         str(deliveries["parquet"].parent),
         "--out",
         str(base),
@@ -85,14 +85,14 @@ def test_quality_commands_read_every_format(run_cli, tmp_path, deliveries, table
         "missingness",
         "-r",
         REGISTER,
-        "--data",
+        "--in",
         data,
         "--out",
         str(tmp_path / "m"),
     )
     assert "1 years" in said
     said = _ok(
-        run_cli, "quality", "history", "-r", REGISTER, "--data", data, "--out", str(tmp_path / "h")
+        run_cli, "quality", "history", "-r", REGISTER, "--in", data, "--out", str(tmp_path / "h")
     )
     assert "breaks" in said
 
@@ -171,7 +171,7 @@ def test_a_file_that_cannot_be_read_is_a_one_line_error_in_every_command(run_cli
     (broken / f"{REGISTER}.sas7bdat").write_bytes(data[: len(data) // 3])
     for command in ("run", "missingness", "history"):
         result = run_cli(
-            "quality", command, "-r", REGISTER, "--data", str(broken), "--out", str(tmp_path / "o")
+            "quality", command, "-r", REGISTER, "--in", str(broken), "--out", str(tmp_path / "o")
         )
         assert result.exit_code == 11, result.output
         assert f"{REGISTER}.sas7bdat" in result.output
