@@ -14,10 +14,18 @@ load Great Expectations.
 
 import importlib as _importlib
 import os as _os
+import warnings as _warnings
 
 # Every quality module that imports Great Expectations is imported after this package
 # file, so usage statistics are off before GX loads, whatever a module imports first.
 _os.environ["GX_ANALYTICS_ENABLED"] = "False"
+# Great Expectations imports pyspark when it is installed (the spark extra), and pyspark
+# warns on import that it does not yet support pandas 3: a warning about a library GX
+# loads, not about anything a reviewer does, printed on every quality command. Only that
+# one warning is silenced.
+_warnings.filterwarnings(
+    "ignore", message="PySpark does not yet fully support pandas", category=FutureWarning
+)
 
 __all__ = [
     "ExpectationOutcome",
