@@ -24,7 +24,15 @@ import pytest
 
 from mikrodata.pseudonymisation import KeyStore, pseudonymise_table
 from mikrodata.pseudonymisation.spark import pseudonymise_spark
-from mikrodata.toolkit.analysis import IssuesWarning, build_spells, long_term
+from mikrodata.toolkit.analysis import (
+    IssuesWarning,
+    build_spells,
+    event_time,
+    long_term,
+    overlaps,
+    panel,
+    sequences,
+)
 from mikrodata.toolkit.errors import BadInputError, IntegrityError
 from mikrodata.toolkit.synthetic import generate, read_register
 
@@ -264,3 +272,55 @@ def test_cli_pseudonymises_with_spark(spark, run_cli, workdir, raw, tmp_path):
         _same(mine.cast(theirs.schema.remove_metadata()), theirs)
     bad = run_cli(*args, "--out", "x.csv", "--engine", "spark", env=env)
     assert bad.exit_code != 0 and "writes Parquet" in bad.output
+
+
+@pytest.fixture(scope="module")
+def person_spells(extract) -> pd.DataFrame:
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", IssuesWarning)
+        return build_spells(extract["ekonomiskt_bistand"], gap=1, resolution="month").spells
+
+
+@pytest.fixture(scope="module")
+def intervals(person_spells) -> pd.DataFrame:
+    """Intervals of two kinds that overlap some spells, touch others and miss the rest,
+    with a tie (two kinds from one month) and a missing kind."""
+    s = person_spells.iloc[::3].reset_index(drop=True)
+    kinds = pd.Series(["x", "y", None] * (len(s) // 3 + 1))[: len(s)].to_numpy()
+    a = pd.DataFrame({"lopnr": s["lopnr"], "kind": kinds, "start": s["start"] - 2})
+    a["end"] = s["start"] + 3
+    b = pd.DataFrame({"lopnr": s["lopnr"], "kind": "z", "start": s["end"], "end": s["end"] + 8})
+    return pd.concat([a, b, a.iloc[:20].assign(kind="w")], ignore_index=True)
+
+
+def test_overlaps_are_those_of_duckdb(spark, person_spells, intervals):
+    duck = overlaps(person_spells, intervals)
+    on_spark = overlaps(person_spells, intervals, engine="spark", spark=spark)
+    assert len(duck) > 100 and duck["kind"].isna().any()
+    pd.testing.assert_frame_equal(on_spark, duck)
+
+
+def test_panels_event_time_and_sequences_are_those_of_duckdb(
+    spark, extract, person_spells, intervals
+):
+    eb = extract["ekonomiskt_bistand"]
+    frame = spark.createDataFrame(pa.Table.from_pandas(eb, preserve_index=False))
+    states = {"placed": intervals}
+    for options in (
+        dict(states=states, span="observed"),
+        dict(freq="year", states=states, window=("2014-01", "2017-12")),
+    ):
+        duck = panel(eb, **options)
+        on_spark = panel(frame, engine="spark", spark=spark, **options)
+        assert duck["placed"].any() and not duck["placed"].all()
+        pd.testing.assert_frame_equal(on_spark, duck)
+    spells = person_spells.iloc[:300]
+    duck = event_time(spells, eb, before=3, after=6, states=states)
+    on_spark = event_time(spells, frame, before=3, after=6, states=states, engine="spark")
+    assert duck["on_assistance"].any() and duck["placed"].any()
+    pd.testing.assert_frame_equal(on_spark, duck)
+    window = ("2015-01", "2015-12")
+    duck = sequences(eb, window=window, states=states)
+    pd.testing.assert_frame_equal(
+        sequences(frame, window=window, states=states, engine="spark", spark=spark), duck
+    )
