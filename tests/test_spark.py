@@ -324,3 +324,84 @@ def test_panels_event_time_and_sequences_are_those_of_duckdb(
     pd.testing.assert_frame_equal(
         sequences(frame, window=window, states=states, engine="spark", spark=spark), duck
     )
+
+
+def test_an_extract_built_on_spark_is_the_one_machine_extract(spark, tmp_path):
+    """Selection by the approval, pseudonyms, reject records, the sort order and the
+    signed manifest: the same as the one-machine build; `extract verify` passes."""
+    from mikrodata.access_requests import AuditLog
+    from mikrodata.toolkit.extract import build_extract, verify_extract
+    from tests.access_requests.support import (
+        PASSPHRASE,
+        STEWARD,
+        make_delivery,
+        make_keystore,
+        new_approved_request,
+        steward_store,
+    )
+
+    delivery = make_delivery(tmp_path / "registers", persons=150)
+    keystore = make_keystore(tmp_path / "keys" / "keystore")
+    steward_store(keystore)
+    log = AuditLog(tmp_path / "audit.jsonl")
+    request = new_approved_request(tmp_path, log, store=steward_store(keystore))
+
+    def build(name: str, **engine):
+        return build_extract(
+            request,
+            delivery["root"],
+            tmp_path / name,
+            keystore=keystore,
+            passphrase=PASSPHRASE,
+            rejects=tmp_path / f"{name}.rejects",
+            user=STEWARD,
+            audit=log,
+            delivery_checks=False,  # the delivery has deliberate identifier faults
+            **engine,
+        )
+
+    duck = build("duck")
+    on_spark = build("spark", engine="spark", spark=spark)
+    register = "ekonomiskt_bistand"
+    mine, theirs = on_spark.manifest["registers"][register], duck.manifest["registers"][register]
+    for field in ("rows_read", "rows_outside_population", "rows_in", "rows_out"):
+        assert mine[field] == theirs[field], field
+    assert mine["rows_rejected"] == theirs["rows_rejected"] == delivery["faulty_rows"]
+    assert mine["columns"] == theirs["columns"] and mine["years_found"] == theirs["years_found"]
+    assert on_spark.manifest["population"] == duck.manifest["population"]
+    assert on_spark.manifest["key"] == duck.manifest["key"]
+
+    def data(result):
+        files = result.manifest["registers"][register]["files"]
+        return pa.concat_tables([pq.read_table(result.out / f) for f in files])
+
+    got, want = data(on_spark), data(duck)
+    assert got.num_rows == want.num_rows > 1000
+    # The same rows, pseudonyms and order (Spark's writer marks no column non-null, and
+    # writes other Parquet bytes than DuckDB's: the checksums differ, not the data).
+    assert got.schema.remove_metadata() == pa.schema([f.with_nullable(True) for f in want.schema])
+    assert got.cast(want.schema).equals(want)
+    reject = f"{register}.parquet"
+    rejected = pq.read_table(on_spark.rejects / reject)
+    expected = pq.read_table(duck.rejects / reject)
+    order = [("source_file", "ascending"), ("source_row", "ascending")]
+    assert rejected.sort_by(order).equals(expected.sort_by(order))
+    assert oct((on_spark.rejects / reject).stat().st_mode)[-3:] == "600"
+    verify_extract(on_spark.out, audit=log)
+
+    other = tmp_path / "other-format"
+    other.mkdir()
+    (other / f"{register}.csv").write_text("personnummer;statistikar\n", encoding="utf-8")
+    with pytest.raises(BadInputError, match="not delivered as Parquet"):
+        build_extract(
+            request,
+            other,
+            tmp_path / "x",
+            keystore=keystore,
+            passphrase=PASSPHRASE,
+            user=STEWARD,
+            audit=log,
+            delivery_checks=False,
+            engine="spark",
+            spark=spark,
+        )
