@@ -299,6 +299,7 @@ def pseudonymise_spark(
     source_columns: tuple[str, str] | None = None,
     with_identifiers: bool = False,
     residual_in_tasks: bool = False,
+    collisions: bool = True,
 ) -> SparkPseudonymResult:
     """:func:`~.tables.pseudonymise_table` on Spark (``engine="spark"``): ``table`` is a
     Spark DataFrame or a pandas/Arrow table; the same options, verdicts, pseudonyms and
@@ -310,7 +311,9 @@ def pseudonymise_spark(
     (they stay in ``.table``; no value of theirs is a reject value);
     ``with_identifiers`` puts the rows' identifiers in the reject records too (whole
     rows, steward side); ``residual_in_tasks`` reads every batch for personnummer in
-    the other columns (an IntegrityError), not a sample."""
+    the other columns (an IntegrityError), not a sample; ``collisions=False`` leaves
+    the collision check to the caller (:func:`check_collisions` over several runs;
+    ``distinct`` is then empty)."""
     from pyspark.sql import types as T
 
     spark = spark_session_of(table, spark)
@@ -397,7 +400,7 @@ def pseudonymise_spark(
     marked = numbered.mapInArrow(udf, T.StructType(out_fields)).persist()
     try:
         rows_in, rows_rejected = _counts(marked)
-        distinct = _check_collisions(marked, plan, key.key_id)
+        distinct = _check_collisions(marked, plan, key.key_id) if collisions else {}
     except Exception as exc:  # an executor's IntegrityError arrives wrapped
         marked.unpersist()
         if "pseudonym collision" in str(exc):

@@ -326,7 +326,7 @@ def test_panels_event_time_and_sequences_are_those_of_duckdb(
     )
 
 
-def test_an_extract_built_on_spark_is_the_one_machine_extract(spark, tmp_path):
+def test_an_extract_built_on_spark_is_the_one_machine_extract(spark, tmp_path, run_cli):
     """Selection by the approval, pseudonyms, reject records, the sort order and the
     signed manifest: the same as the one-machine build; `extract verify` passes."""
     from mikrodata.access_requests import AuditLog
@@ -405,3 +405,15 @@ def test_an_extract_built_on_spark_is_the_one_machine_extract(spark, tmp_path):
             engine="spark",
             spark=spark,
         )
+    args = ["extract", "build", "--request", str(request), "--registers", str(other)]
+    args += ["--out", str(tmp_path / "y"), "--keystore", str(keystore), "--user", STEWARD]
+    refused = run_cli(
+        *args,
+        "--log",
+        str(log.path),
+        "--engine",
+        "spark",
+        env={"MIKRODATA_KEYSTORE_PASSPHRASE": PASSPHRASE},
+    )
+    assert refused.exit_code == BadInputError.exit_code, refused.output
+    assert "not delivered as Parquet" in refused.output and "Traceback" not in refused.output

@@ -63,6 +63,15 @@ def extract() -> None:
     help="Steward-side folder for rejected rows, outside the extract "
     "(default: $MIKRODATA_HOME/rejects/<project>).",
 )
+@click.option(
+    "--engine",
+    type=click.Choice(["duckdb", "spark"]),
+    default="duckdb",
+    show_default=True,
+    help="duckdb: this machine, streaming. spark: select, pseudonymise and sort on the "
+    "active (or a new) SparkSession, e.g. under spark-submit; Parquet deliveries only, "
+    "no coarsening (docs/spark.md).",
+)
 @_user_opt
 @_log_opt
 @delivery_options
@@ -72,6 +81,7 @@ def build(
     out: Path,
     keystore: Path | None,
     rejects: Path | None,
+    engine: str,
     user: str | None,
     log: Path | None,
     read_options,
@@ -79,6 +89,11 @@ def build(
     """Build the extract of an approved request."""
     from mikrodata.toolkit.extract import build_extract
 
+    spark = None
+    if engine == "spark":
+        from .pseudonymise_spark import spark_session
+
+        spark = spark_session()
     result = build_extract(
         request,
         registers_dir,
@@ -88,6 +103,8 @@ def build(
         user=user,
         audit=AuditLog(log),
         read_options=read_options,
+        engine=engine,
+        spark=spark,
     )
     m = result.manifest
     click.echo(f"extract of {m['project']} written to {out} (key {m['key']['key_id']})")

@@ -221,6 +221,7 @@ def run_register_spark(
             source=spec.register,
             source_columns=("_file", "_row"),
             with_identifiers=True,
+            collisions=False,  # checked across the build's registers (check_collisions)
         )
         renamed = result.table.select(*[F.col(c.delivered).alias(c.name) for c in spec.columns])
         ordered = renamed.orderBy(*[F.col(c).asc_nulls_last() for c in output_order(spec)])
