@@ -206,6 +206,18 @@ def test_a_collision_on_spark_stops_the_run(spark, raw, key):
         pseudonymise_spark(eb, key, COLUMNS, DELIVERED, spark=spark, nbytes=1)
 
 
+def test_personnummer_in_another_column_stop_the_extract_run(spark, raw, key):
+    """The extract build reads every batch on the executors, not a sample."""
+    eb = raw["ekonomiskt_bistand"][["personnummer", "statistikar"]].iloc[:3000].copy()
+    valid = eb["personnummer"].dropna().iloc[2500]
+    eb["anteckning"] = pd.Series([None] * len(eb), dtype="string")
+    eb.loc[2999, "anteckning"] = f"see {valid}"  # past the first 2,000 rows
+    with pytest.raises(IntegrityError, match=r"anteckning \(1 distinct value\) look like"):
+        pseudonymise_spark(
+            eb, key, ["personnummer"], DELIVERED, spark=spark, residual_in_tasks=True
+        )
+
+
 def test_bad_engine_and_identifier_types_are_clear_errors(spark, key):
     with pytest.raises(BadInputError, match="engine 'sparks' is unknown"):
         pseudonymise_table(

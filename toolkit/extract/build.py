@@ -420,7 +420,8 @@ def _run_on_spark(
     finally:
         for run in runs:
             run.unpersist()
-        spark.catalog.dropTempView("population")
+        for view in ("population", "ids", "pop_src", *(f"src_{s.register}" for s in specs)):
+            spark.catalog.dropTempView(view)  # the population's cached rows with it
     return results
 
 
