@@ -421,7 +421,7 @@ def _run_on_spark(
         for run in runs:
             run.unpersist()
         for view in ("population", "ids", "pop_src", *(f"src_{s.register}" for s in specs)):
-            spark.catalog.dropTempView(view)  # the population's cached rows with it
+            spark.catalog.dropTempView(view)
     return results
 
 

@@ -158,7 +158,8 @@ def build_population_spark(
             .where("reason IS NULL AND kind <> 'interim'")
             .select("normalised")
         )
-    population = table.distinct().persist()
+    # Not cached: the executors keep no normalised identifiers between the steps.
+    population = table.distinct()
     population.createOrReplaceTempView(POPULATION)
     return PopulationResult(type=pop.type, persons=population.count(), rejected=rejected)
 
