@@ -112,7 +112,8 @@ def _child(variant: str, work: Path) -> dict:
         from mikrodata.pseudonymisation import pseudonymise_spark
 
         frame = spark.read.parquet(str(work / "delivery.parquet"))
-        r = pseudonymise_spark(frame, key, ["personnummer"])
+        # Reject records name the delivered file, as pseudonymise_file's do.
+        r = pseudonymise_spark(frame, key, ["personnummer"], source="delivery.parquet")
         r.table.write.mode("overwrite").parquet(str(work / "out_spark"))
         r.rejected.write.mode("overwrite").parquet(str(work / "rej_spark"))
         out["rows"] = [r.rows_in, r.rows_out, r.rows_rejected]
