@@ -39,6 +39,7 @@ import dataclasses
 import datetime as dt
 import functools
 import hmac
+import re
 from collections.abc import Iterable, Iterator, Mapping
 from typing import Any
 
@@ -54,6 +55,7 @@ from .tables import Pseudonymiser, PseudonymResult
 
 __all__ = [
     "SparkPseudonymResult",
+    "check_collisions",
     "local_arrow",
     "pseudonymise_spark",
     "spark_session_of",
@@ -182,6 +184,11 @@ class _Plan:
     nbytes: int | None
     names: tuple[str, ...]  # the input's columns, in order (with the row numbers last)
     large: bool  # strings as large_string (Spark's Arrow setting)
+    residual: bool = False  # read every batch for personnummer in other columns
+    raw_rejected: bool = False  # keep the identifiers as delivered on rejected rows only
+
+
+_RESIDUAL = "look like personnummer but are not pseudonymised"
 
 
 def _pseudonymise_partition(plan: _Plan, batches: Iterator[pa.RecordBatch]):
@@ -196,6 +203,15 @@ def _pseudonymise_partition(plan: _Plan, batches: Iterator[pa.RecordBatch]):
     identifier = dict(plan.columns)
     for batch in batches:
         n = batch.num_rows
+        if plan.residual:
+            from .residual import residual_identifiers
+            from .tables import residual_message
+
+            # Every value, as on one machine (the columns named _... are bookkeeping).
+            data = [c for c in batch.schema.names if not c.startswith("_")]
+            found = residual_identifiers(batch.select(data), set(identifier), plan.reference_date)
+            if found:
+                raise IntegrityError(residual_message(found), "nothing was written")
         rejected = np.zeros(n, dtype=bool)
         pseudonyms, checks, names, reasons = {}, [], [], []
         for name, domain in plan.columns:
@@ -211,10 +227,18 @@ def _pseudonymise_partition(plan: _Plan, batches: Iterator[pa.RecordBatch]):
             names.append(pc.if_else(pa.array(bad), pa.scalar(name), pa.scalar(None, pa.string())))
         arrays = [pseudonyms[c] if c in identifier else batch.column(c) for c in plan.names]
         arrays += [_join(names).cast(text), _join(reasons).cast(text), pa.array(rejected)]
+        raw = []
+        if plan.raw_rejected:  # the reject records' values; null on the rows kept
+            keep_out = pa.scalar(None, text)
+            raw = [
+                pc.if_else(pa.array(rejected), pc.cast(batch.column(c), text), keep_out)
+                for c, _ in plan.columns
+            ]
         yield pa.RecordBatch.from_arrays(
-            arrays + checks,
+            arrays + checks + raw,
             names=[*plan.names, _COLUMN, _REASON, _REJECTED]
-            + [f"__check_{i}" for i in range(len(checks))],
+            + [f"__check_{i}" for i in range(len(checks))]
+            + [f"__raw_{i}" for i in range(len(raw))],
         )
 
 
@@ -233,6 +257,7 @@ class SparkPseudonymResult:
     metadata: dict[str, str]
     distinct: dict[str, int]  # distinct identifiers per domain
     _marked: Any = dataclasses.field(repr=False, default=None)
+    _plan: Any = dataclasses.field(repr=False, default=None)
 
     def __repr__(self) -> str:
         return (
@@ -271,11 +296,24 @@ def pseudonymise_spark(
     check_residual: bool = True,
     nbytes: int | None = None,
     source: str = "table",
+    source_columns: tuple[str, str] | None = None,
+    with_identifiers: bool = False,
+    residual_in_tasks: bool = False,
+    collisions: bool = True,
 ) -> SparkPseudonymResult:
     """:func:`~.tables.pseudonymise_table` on Spark (``engine="spark"``): ``table`` is a
     Spark DataFrame or a pandas/Arrow table; the same options, verdicts, pseudonyms and
     reject records (``source`` names the input in them). Returns a
-    :class:`SparkPseudonymResult`."""
+    :class:`SparkPseudonymResult`.
+
+    For the extract build: ``source_columns`` (file, row) name each row's delivered file
+    and row number in the reject records instead of ``source`` and the input position
+    (they stay in ``.table``; no value of theirs is a reject value);
+    ``with_identifiers`` puts the rows' identifiers in the reject records too (whole
+    rows, steward side); ``residual_in_tasks`` reads every batch for personnummer in
+    the other columns (an IntegrityError), not a sample; ``collisions=False`` leaves
+    the collision check to the caller (:func:`check_collisions` over several runs;
+    ``distinct`` is then empty)."""
     from pyspark.sql import types as T
 
     spark = spark_session_of(table, spark)
@@ -317,7 +355,12 @@ def pseudonymise_spark(
                 f"column(s) {', '.join(suspects)} look like personnummer but are not pseudonymised",
                 "name them with --column (or drop them) so no raw identifier reaches the output",
             )
-    numbered = with_row_numbers(table, _ROW, start=1)
+    from pyspark.sql import functions as F
+
+    if source_columns is None:
+        numbered = with_row_numbers(table, _ROW, start=1)
+    else:
+        numbered = table.withColumn(_ROW, F.col(source_columns[1]).cast("long"))
     large = (
         str(
             spark.conf.get("spark.sql.execution.arrow.useLargeVarTypes", "false") or "false"
@@ -333,6 +376,8 @@ def pseudonymise_spark(
         nbytes=nbytes,
         names=tuple(numbered.columns),
         large=large,
+        residual=residual_in_tasks,
+        raw_rejected=with_identifiers,
     )
     out_fields = [
         T.StructField(f.name, T.StringType(), True) if f.name in local.columns else f
@@ -346,12 +391,16 @@ def pseudonymise_spark(
     out_fields += [
         T.StructField(f"__check_{i}", T.LongType(), True) for i in range(len(plan.columns))
     ]
+    if with_identifiers:
+        out_fields += [
+            T.StructField(f"__raw_{i}", T.StringType(), True) for i in range(len(plan.columns))
+        ]
     udf = functools.partial(_pseudonymise_partition, plan)
     udf.__name__ = "mikrodata_pseudonymise"  # type: ignore[attr-defined]
     marked = numbered.mapInArrow(udf, T.StructType(out_fields)).persist()
     try:
         rows_in, rows_rejected = _counts(marked)
-        distinct = _check_collisions(marked, plan, key.key_id)
+        distinct = _check_collisions(marked, plan, key.key_id) if collisions else {}
     except Exception as exc:  # an executor's IntegrityError arrives wrapped
         marked.unpersist()
         if "pseudonym collision" in str(exc):
@@ -359,12 +408,21 @@ def pseudonymise_spark(
                 f"pseudonym collision under key {key.key_id}; nothing was written",
                 "rotate the project key (`mikrodata keys rotate`) and run again",
             ) from None
+        found = re.search(r"column\(s\) [^\n]*? " + _RESIDUAL, str(exc))
+        if found:
+            raise IntegrityError(
+                f"{local.source}: {found.group(0)}", "nothing was written"
+            ) from None
         raise
-    from pyspark.sql import functions as F
-
     from mikrodata.toolkit.rejects import REASONS
 
-    plain = [c for c in table.columns if c not in local.columns]
+    bookkeeping = set(source_columns or ())
+    raw = {c: f"__raw_{i}" for i, (c, _) in enumerate(plan.columns)} if with_identifiers else {}
+    plain = [
+        c
+        for c in table.columns
+        if c not in bookkeeping and (with_identifiers or c not in local.columns)
+    ]
     # As on one machine: sorted by pseudonym (the input's order would leak, e.g. birth
     # order of a delivery sorted by personnummer), ties in input order.
     keys = [c for c in table.columns if c in local.columns]
@@ -372,13 +430,14 @@ def pseudonymise_spark(
     # One reject record per row, the one-machine record: the first column at fault.
     reason = F.split(F.col(_REASON), ";").getItem(0)
     details = F.create_map(*[F.lit(x) for kv in REASONS.items() for x in kv])
+    where = F.lit(local.source) if source_columns is None else F.col(source_columns[0])
     records = marked.where(F.col(_REJECTED)).select(
-        F.lit(local.source).alias("source_file"),
+        where.cast("string").alias("source_file"),
         F.col(_ROW).cast("long").alias("source_row"),
         F.split(F.col(_COLUMN), ";").getItem(0).alias("column"),
         reason.alias("reason"),
         details[reason].alias("detail"),
-        *[F.col(c).alias(f"value_{c}") for c in plain],
+        *[F.col(raw.get(c, c)).alias(f"value_{c}") for c in plain],
     )
     # The rows' values as text the way Arrow writes them on one machine (6371, not
     # Spark's 6371.0), on the few rejected rows only.
@@ -388,7 +447,8 @@ def pseudonymise_spark(
             for f in records.schema.fields
         ]
     )
-    rejected = records.mapInArrow(_values_as_text, text_schema).orderBy("source_row")
+    order = ["source_row"] if source_columns is None else ["source_file", "source_row"]
+    rejected = records.mapInArrow(_values_as_text, text_schema).orderBy(*order)
     rows_out = rows_in - rows_rejected
     if rows_in != rows_out + rows_rejected:
         raise IntegrityError("rows in differ from rows out + rejected", "report this bug")
@@ -402,6 +462,7 @@ def pseudonymise_spark(
         metadata=local.metadata(),
         distinct=distinct,
         _marked=marked,
+        _plan=plan,
     )
 
 
@@ -427,16 +488,30 @@ def _counts(marked: Any) -> tuple[int, int]:
     return int(row["n"]), int(row["r"] or 0)
 
 
-def _check_collisions(marked: Any, plan: _Plan, key_id: str) -> dict[str, int]:
+def check_collisions(results: Iterable[SparkPseudonymResult]) -> dict[str, int]:
+    """Collisions across several runs under one key (the registers of one extract, as
+    the one-machine build's shared pseudonym maps check them); returns the distinct
+    identifiers per domain over all of them."""
+    runs = [(r._marked, r._plan) for r in results]
+    if not runs:
+        return {}
+    return _check_collisions(None, None, runs[0][1].key.key_id, runs)
+
+
+def _check_collisions(
+    marked: Any, plan: _Plan | None, key_id: str, runs: list | None = None
+) -> dict[str, int]:
     """A pseudonym of one domain with two check codes: two identifiers share it.
     Returns the distinct identifiers per domain."""
     from pyspark.sql import functions as F
 
+    runs = runs if runs is not None else [(marked, plan)]
     distinct = {}
-    for domain in sorted({d for _, d in plan.columns}):
+    for domain in sorted({d for _, p in runs for _, d in p.columns}):
         parts = [
-            marked.select(F.col(name).alias("p"), F.col(f"__check_{i}").alias("c"))
-            for i, (name, d) in enumerate(plan.columns)
+            m.select(F.col(name).alias("p"), F.col(f"__check_{i}").alias("c"))
+            for m, p in runs
+            for i, (name, d) in enumerate(p.columns)
             if d == domain
         ]
         pairs = functools.reduce(lambda a, b: a.unionAll(b), parts).where(F.col("p").isNotNull())

@@ -22,9 +22,17 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from mikrodata.pseudonymisation import KeyStore, pseudonymise_table
+from mikrodata.pseudonymisation import KeyStore, parse_identifiers, pseudonymise_table
 from mikrodata.pseudonymisation.spark import pseudonymise_spark
-from mikrodata.toolkit.analysis import IssuesWarning, build_spells, long_term
+from mikrodata.toolkit.analysis import (
+    IssuesWarning,
+    build_spells,
+    event_time,
+    long_term,
+    overlaps,
+    panel,
+    sequences,
+)
 from mikrodata.toolkit.errors import BadInputError, IntegrityError
 from mikrodata.toolkit.synthetic import generate, read_register
 
@@ -198,6 +206,25 @@ def test_a_collision_on_spark_stops_the_run(spark, raw, key):
         pseudonymise_spark(eb, key, COLUMNS, DELIVERED, spark=spark, nbytes=1)
 
 
+def test_personnummer_in_another_column_stop_the_extract_run(spark, raw, key):
+    """The extract build reads every batch on the executors, not a sample."""
+    eb = raw["ekonomiskt_bistand"][["personnummer", "statistikar"]].iloc[:3000].copy()
+    ids = eb["personnummer"].dropna()
+    valid = ids[parse_identifiers(ids)["reason"].isna().to_numpy()].iloc[0]
+    eb["anteckning"] = pd.Series([None] * len(eb), dtype="string")
+    eb.loc[2999, "anteckning"] = f"see {valid}"
+    with pytest.raises(IntegrityError, match=r"anteckning \(1 distinct value\) look like"):
+        pseudonymise_spark(
+            eb,
+            key,
+            ["personnummer"],
+            DELIVERED,
+            spark=spark,
+            check_residual=False,  # no sample: as the extract build runs it
+            residual_in_tasks=True,
+        )
+
+
 def test_bad_engine_and_identifier_types_are_clear_errors(spark, key):
     with pytest.raises(BadInputError, match="engine 'sparks' is unknown"):
         pseudonymise_table(
@@ -264,3 +291,148 @@ def test_cli_pseudonymises_with_spark(spark, run_cli, workdir, raw, tmp_path):
         _same(mine.cast(theirs.schema.remove_metadata()), theirs)
     bad = run_cli(*args, "--out", "x.csv", "--engine", "spark", env=env)
     assert bad.exit_code != 0 and "writes Parquet" in bad.output
+
+
+@pytest.fixture(scope="module")
+def person_spells(extract) -> pd.DataFrame:
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", IssuesWarning)
+        return build_spells(extract["ekonomiskt_bistand"], gap=1, resolution="month").spells
+
+
+@pytest.fixture(scope="module")
+def intervals(person_spells) -> pd.DataFrame:
+    """Intervals of two kinds that overlap some spells, touch others and miss the rest,
+    with a tie (two kinds from one month) and a missing kind."""
+    s = person_spells.iloc[::3].reset_index(drop=True)
+    kinds = pd.Series(["x", "y", None] * (len(s) // 3 + 1))[: len(s)].to_numpy()
+    a = pd.DataFrame({"lopnr": s["lopnr"], "kind": kinds, "start": s["start"] - 2})
+    a["end"] = s["start"] + 3
+    b = pd.DataFrame({"lopnr": s["lopnr"], "kind": "z", "start": s["end"], "end": s["end"] + 8})
+    return pd.concat([a, b, a.iloc[:20].assign(kind="w")], ignore_index=True)
+
+
+def test_overlaps_are_those_of_duckdb(spark, person_spells, intervals):
+    duck = overlaps(person_spells, intervals)
+    on_spark = overlaps(person_spells, intervals, engine="spark", spark=spark)
+    assert len(duck) > 100 and duck["kind"].isna().any()
+    pd.testing.assert_frame_equal(on_spark, duck)
+
+
+def test_panels_event_time_and_sequences_are_those_of_duckdb(
+    spark, extract, person_spells, intervals
+):
+    eb = extract["ekonomiskt_bistand"]
+    frame = spark.createDataFrame(pa.Table.from_pandas(eb, preserve_index=False))
+    states = {"placed": intervals}
+    for options in (
+        dict(states=states, span="observed"),
+        dict(freq="year", states=states, window=("2014-01", "2017-12")),
+    ):
+        duck = panel(eb, **options)
+        on_spark = panel(frame, engine="spark", spark=spark, **options)
+        assert duck["placed"].any() and not duck["placed"].all()
+        pd.testing.assert_frame_equal(on_spark, duck)
+    spells = person_spells.iloc[:300]
+    duck = event_time(spells, eb, before=3, after=6, states=states)
+    on_spark = event_time(spells, frame, before=3, after=6, states=states, engine="spark")
+    assert duck["on_assistance"].any() and duck["placed"].any()
+    pd.testing.assert_frame_equal(on_spark, duck)
+    window = ("2015-01", "2015-12")
+    duck = sequences(eb, window=window, states=states)
+    pd.testing.assert_frame_equal(
+        sequences(frame, window=window, states=states, engine="spark", spark=spark), duck
+    )
+
+
+def test_an_extract_built_on_spark_is_the_one_machine_extract(spark, tmp_path, run_cli):
+    """Selection by the approval, pseudonyms, reject records, the sort order and the
+    signed manifest: the same as the one-machine build; `extract verify` passes."""
+    from mikrodata.access_requests import AuditLog
+    from mikrodata.toolkit.extract import build_extract, verify_extract
+    from tests.access_requests.support import (
+        PASSPHRASE,
+        STEWARD,
+        make_delivery,
+        make_keystore,
+        new_approved_request,
+        steward_store,
+    )
+
+    delivery = make_delivery(tmp_path / "registers", persons=150)
+    keystore = make_keystore(tmp_path / "keys" / "keystore")
+    steward_store(keystore)
+    log = AuditLog(tmp_path / "audit.jsonl")
+    request = new_approved_request(tmp_path, log, store=steward_store(keystore))
+
+    def build(name: str, **engine):
+        return build_extract(
+            request,
+            delivery["root"],
+            tmp_path / name,
+            keystore=keystore,
+            passphrase=PASSPHRASE,
+            rejects=tmp_path / f"{name}.rejects",
+            user=STEWARD,
+            audit=log,
+            delivery_checks=False,  # the delivery has deliberate identifier faults
+            **engine,
+        )
+
+    duck = build("duck")
+    on_spark = build("spark", engine="spark", spark=spark)
+    register = "ekonomiskt_bistand"
+    mine, theirs = on_spark.manifest["registers"][register], duck.manifest["registers"][register]
+    for field in ("rows_read", "rows_outside_population", "rows_in", "rows_out"):
+        assert mine[field] == theirs[field], field
+    assert mine["rows_rejected"] == theirs["rows_rejected"] == delivery["faulty_rows"]
+    assert mine["columns"] == theirs["columns"] and mine["years_found"] == theirs["years_found"]
+    assert on_spark.manifest["population"] == duck.manifest["population"]
+    assert on_spark.manifest["key"] == duck.manifest["key"]
+
+    def data(result):
+        files = result.manifest["registers"][register]["files"]
+        return pa.concat_tables([pq.read_table(result.out / f) for f in files])
+
+    got, want = data(on_spark), data(duck)
+    assert got.num_rows == want.num_rows > 1000
+    # The same rows, pseudonyms and order (Spark's writer marks no column non-null, and
+    # writes other Parquet bytes than DuckDB's: the checksums differ, not the data).
+    assert got.schema.remove_metadata() == pa.schema([f.with_nullable(True) for f in want.schema])
+    assert got.cast(want.schema).equals(want)
+    reject = f"{register}.parquet"
+    rejected = pq.read_table(on_spark.rejects / reject)
+    expected = pq.read_table(duck.rejects / reject)
+    order = [("source_file", "ascending"), ("source_row", "ascending")]
+    assert rejected.sort_by(order).equals(expected.sort_by(order))
+    assert oct((on_spark.rejects / reject).stat().st_mode)[-3:] == "600"
+    verify_extract(on_spark.out, audit=log)
+
+    other = tmp_path / "other-format"
+    other.mkdir()
+    (other / f"{register}.csv").write_text("personnummer;statistikar\n", encoding="utf-8")
+    with pytest.raises(BadInputError, match="not delivered as Parquet"):
+        build_extract(
+            request,
+            other,
+            tmp_path / "x",
+            keystore=keystore,
+            passphrase=PASSPHRASE,
+            user=STEWARD,
+            audit=log,
+            delivery_checks=False,
+            engine="spark",
+            spark=spark,
+        )
+    args = ["extract", "build", "--request", str(request), "--registers", str(other)]
+    args += ["--out", str(tmp_path / "y"), "--keystore", str(keystore), "--user", STEWARD]
+    refused = run_cli(
+        *args,
+        "--log",
+        str(log.path),
+        "--engine",
+        "spark",
+        env={"MIKRODATA_KEYSTORE_PASSPHRASE": PASSPHRASE},
+    )
+    assert refused.exit_code == BadInputError.exit_code, refused.output
+    assert "not delivered as Parquet" in refused.output and "Traceback" not in refused.output

@@ -39,8 +39,9 @@ import pyarrow as pa
 from mikrodata.toolkit.errors import BadInputError
 
 from .columns import HOUSEHOLD, PERSON, require, sweden_code
-from .dialect import integer, month_of_date, text
+from .dialect import integer, month_of_date, text, using
 from .engine import Engine, column_names
+from .engines import open_engine
 
 __all__ = [
     "INTERVAL_REGISTERS",
@@ -226,7 +227,7 @@ OVERLAP_SQL = """
            greatest(s.s0, i.i0) AS o0, least(s.s1, i.i1) AS o1,
            least(s.s1, i.i1) - greatest(s.s0, i.i0) + 1 AS overlap_months
     FROM s JOIN i ON i.person = s.unit AND i.i0 <= s.s1 AND i.i1 >= s.s0
-    ORDER BY s.position, i.i0, i.kind"""
+    ORDER BY s.position, i.i0, i.kind NULLS LAST, i.i1"""
 
 
 def _ordinals(values) -> pa.Array:
@@ -246,11 +247,20 @@ def _from_ordinals(column: pa.ChunkedArray) -> pd.arrays.PeriodArray:
     return pd.PeriodIndex.from_ordinals(ords, freq="M").array
 
 
-def overlaps(spells: pd.DataFrame, intervals: pd.DataFrame, engine: Engine | None = None):
+def overlaps(
+    spells: pd.DataFrame,
+    intervals: pd.DataFrame,
+    engine: Engine | str | None = None,
+    *,
+    spark=None,
+):
     """Every pair of a spell and an interval of the same person that overlap: the
     spell's ``lopnr`` and ``spell``, the interval's ``kind``, ``interval_start``,
     ``interval_end``, and ``overlap_start``, ``overlap_end``, ``overlap_months``; in the
-    order of ``spells``, then by interval start and kind."""
+    order of ``spells``, then by interval start, kind (missing last) and interval end.
+
+    ``engine="spark"`` (with ``spark``, a SparkSession) runs the same join as Spark SQL,
+    with identical results."""
     unit = _unit(spells)
     if unit != PERSON:
         raise BadInputError(
@@ -279,15 +289,15 @@ def overlaps(spells: pd.DataFrame, intervals: pd.DataFrame, engine: Engine | Non
             "i1": _ordinals(intervals["end"]),
         }
     )
-    own = engine is None
-    engine = engine or Engine()
+    runner, own = open_engine(engine, spark)
     try:
-        engine.register("s", s)
-        engine.register("i", i)
-        got = engine.arrow(OVERLAP_SQL)
+        with using(runner.DIALECT):
+            runner.register("s", s)
+            runner.register("i", i)
+            got = runner.arrow(OVERLAP_SQL)
     finally:
         if own:
-            engine.close()
+            runner.close()
 
     def column(name: str) -> pd.api.extensions.ExtensionArray:
         return got.column(name).to_pandas(types_mapper=pd.ArrowDtype).array

@@ -22,6 +22,10 @@ Definitions:
 * **Sequences**: one row per person, one column per month of the window; the value is
   the state of the month: the letters of the states that hold (``A`` on assistance, then
   the first letter of each ``states`` name, or its given code), ``-`` for none.
+
+All three run on DuckDB (the default) or, with ``engine="spark"`` and ``spark=`` (a
+SparkSession), as the same SQL on Spark, with identical results; ``frame`` may then be a
+Spark DataFrame. A state is a semi-join of the period grid with the state's intervals.
 """
 
 from __future__ import annotations
@@ -31,8 +35,9 @@ import pandas as pd
 from mikrodata.toolkit.errors import BadInputError
 
 from .columns import PERSON, require
-from .dialect import integer, period_series
+from .dialect import integer, period_series, using
 from .engine import Engine, column_names
+from .engines import open_engine
 from .linkage import month_numbers
 
 __all__ = ["event_time", "panel", "sequences"]
@@ -56,7 +61,7 @@ def _person_months(engine: Engine, frame) -> None:
     require(cols, [PERSON, "statistikar", "manad"], "ekonomiskt_bistand frame")
     engine.table(
         "pm",
-        f"""SELECT DISTINCT CAST({PERSON} AS VARCHAR) AS person,
+        f"""SELECT DISTINCT CAST({PERSON} AS STRING) AS person,
                    TRY_CAST(statistikar AS BIGINT) * 12 + TRY_CAST(manad AS BIGINT) - 1 AS p
             FROM eb WHERE {PERSON} IS NOT NULL AND manad IS NOT NULL""",
     )
@@ -82,52 +87,74 @@ def _states(engine: Engine, states: dict | None) -> list[str]:
     return names
 
 
-def _state_columns(names: list[str], freq: str, alias: str = "g") -> str:
-    """SQL: one boolean per state, true when an interval covers the period."""
-    out = []
+def _state_joins(names: list[str], freq: str, alias: str = "g") -> tuple[str, str]:
+    """SQL: one boolean column per state, true when an interval of the person covers
+    the period, and the joins that give it (a semi-join: DISTINCT person-periods)."""
+    columns, joins = [], []
     for n in names:
         if freq == "year":
             cover = f"i.i0 <= {alias}.p * 12 + 11 AND i.i1 >= {alias}.p * 12"
         else:
             cover = f"i.i0 <= {alias}.p AND i.i1 >= {alias}.p"
-        out.append(
-            f", EXISTS (SELECT 1 FROM st_{n} i WHERE i.person = {alias}.person AND {cover}) AS {n}"
+        columns.append(f", c_{n}.person IS NOT NULL AS {n}")
+        joins.append(
+            f""" LEFT JOIN (SELECT DISTINCT {alias}.person, {alias}.p FROM {alias}
+                           JOIN st_{n} i ON i.person = {alias}.person AND {cover}) c_{n}
+                 ON c_{n}.person = {alias}.person AND c_{n}.p = {alias}.p"""
         )
-    return "".join(out)
+    return "".join(columns), "".join(joins)
 
 
 def panel(
-    frame, freq: str = "month", window=None, states: dict | None = None, span: str = "window"
+    frame,
+    freq: str = "month",
+    window=None,
+    states: dict | None = None,
+    span: str = "window",
+    *,
+    engine: Engine | str | None = None,
+    spark=None,
 ) -> pd.DataFrame:
     """A person-period panel (see the module docstring): ``lopnr``, ``period`` (a
-    month or year period), ``on_assistance`` and one column per state."""
+    month or year period), ``on_assistance`` and one column per state.
+    ``engine="spark"`` (with ``spark``) runs the same SQL on Spark."""
     if freq not in ("month", "year"):
         raise BadInputError(f"freq {freq!r} is unknown", "Use freq='month' or 'year'")
     if span not in ("window", "observed"):
         raise BadInputError(f"span {span!r} is unknown", "Use span='window' or 'observed'")
-    with Engine() as engine:
-        _person_months(engine, frame)
-        lo, hi = _window(engine, window, freq)
-        names = _states(engine, states)
-        unit_p = "CAST(floor(p / 12) AS BIGINT)" if freq == "year" else "p"
-        if span == "window":
-            people = f"SELECT DISTINCT person, {integer(lo)} AS f, {integer(hi)} AS l FROM pm"
-        else:
-            people = (
-                f"SELECT person, min({unit_p}) AS f, max({unit_p}) AS l FROM pm GROUP BY person"
-            )
-        got = engine.frame(
-            f"""WITH ppl AS ({people}),
-                     paid AS (SELECT DISTINCT person, {unit_p} AS p FROM pm),
-                     g AS (SELECT ppl.person, t.p FROM ppl JOIN ({period_series(lo, hi)}) t
-                           ON t.p BETWEEN ppl.f AND ppl.l)
-                SELECT g.person AS {PERSON}, g.p, paid.p IS NOT NULL AS on_assistance
-                       {_state_columns(names, freq)}
-                FROM g LEFT JOIN paid ON paid.person = g.person AND paid.p = g.p
-                ORDER BY g.person, g.p"""
-        )
+    runner, own = open_engine(engine, spark)
+    try:
+        with using(runner.DIALECT):
+            got = _panel(runner, frame, freq, window, states, span)
+    finally:
+        if own:
+            runner.close()
     got.insert(1, "period", _to_periods(got.pop("p"), freq))
     return got
+
+
+def _panel(engine: Engine, frame, freq: str, window, states, span: str) -> pd.DataFrame:
+    _person_months(engine, frame)
+    lo, hi = _window(engine, window, freq)
+    names = _states(engine, states)
+    unit_p = "CAST(floor(p / 12) AS BIGINT)" if freq == "year" else "p"
+    if span == "window":
+        people = f"SELECT DISTINCT person, {integer(lo)} AS f, {integer(hi)} AS l FROM pm"
+    else:
+        people = f"SELECT person, min({unit_p}) AS f, max({unit_p}) AS l FROM pm GROUP BY person"
+    engine.view("ppl", people)
+    engine.view("paid", f"SELECT DISTINCT person, {unit_p} AS p FROM pm")
+    engine.table(
+        "g",
+        f"""SELECT ppl.person, t.p FROM ppl JOIN ({period_series(lo, hi)}) t
+            ON t.p BETWEEN ppl.f AND ppl.l""",
+    )
+    columns, joins = _state_joins(names, freq)
+    return engine.frame(
+        f"""SELECT g.person AS {PERSON}, g.p, paid.p IS NOT NULL AS on_assistance {columns}
+            FROM g LEFT JOIN paid ON paid.person = g.person AND paid.p = g.p {joins}
+            ORDER BY g.person, g.p"""
+    )
 
 
 def _to_periods(values: pd.Series, freq: str) -> pd.PeriodIndex:
@@ -143,9 +170,13 @@ def event_time(
     after: int = 24,
     anchor: str = "start",
     states: dict | None = None,
+    *,
+    engine: Engine | str | None = None,
+    spark=None,
 ) -> pd.DataFrame:
     """Months around each spell's ``anchor``: ``lopnr``, ``spell``, ``event_time``,
-    ``period``, ``on_assistance`` and one column per state."""
+    ``period``, ``on_assistance`` and one column per state.
+    ``engine="spark"`` (with ``spark``) runs the same SQL on Spark."""
     if anchor not in ("start", "end"):
         raise BadInputError(f"anchor {anchor!r} is unknown", "Use anchor='start' or 'end'")
     if int(before) < 0 or int(after) < 0:
@@ -158,30 +189,46 @@ def event_time(
             "a": month_numbers(spells[anchor]),
         }
     )
-    with Engine() as engine:
-        _person_months(engine, frame)
-        engine.register("s", s)
-        names = _states(engine, states)
-        got = engine.frame(
-            f"""WITH g AS (SELECT s.person, s.spell, t.p AS k, CAST(s.a AS BIGINT) + t.p AS p
-                           FROM s CROSS JOIN ({period_series(-int(before), int(after))}) t)
-                SELECT g.person AS {PERSON}, g.spell, g.k AS event_time, g.p,
-                       pm.p IS NOT NULL AS on_assistance {_state_columns(names, "month")}
-                FROM g LEFT JOIN pm ON pm.person = g.person AND pm.p = g.p
-                ORDER BY g.person, g.spell, g.k"""
-        )
+    runner, own = open_engine(engine, spark)
+    try:
+        with using(runner.DIALECT):
+            _person_months(runner, frame)
+            runner.register("s", s)
+            names = _states(runner, states)
+            runner.table(
+                "g",
+                f"""SELECT s.person, s.spell, t.p AS k, CAST(s.a AS BIGINT) + t.p AS p
+                    FROM s CROSS JOIN ({period_series(-int(before), int(after))}) t""",
+            )
+            columns, joins = _state_joins(names, "month")
+            got = runner.frame(
+                f"""SELECT g.person AS {PERSON}, g.spell, g.k AS event_time, g.p,
+                           pm.p IS NOT NULL AS on_assistance {columns}
+                    FROM g LEFT JOIN pm ON pm.person = g.person AND pm.p = g.p {joins}
+                    ORDER BY g.person, g.spell, g.k"""
+            )
+    finally:
+        if own:
+            runner.close()
     got.insert(3, "period", _to_periods(got.pop("p"), "month"))
     return got
 
 
 def sequences(
-    frame, window=None, states: dict | None = None, codes: dict | None = None
+    frame,
+    window=None,
+    states: dict | None = None,
+    codes: dict | None = None,
+    *,
+    engine: Engine | str | None = None,
+    spark=None,
 ) -> pd.DataFrame:
     """Month-by-month state sequences, one row per person (``lopnr``) and one column per
-    month of the window, in TraMineR's STS (wide) form."""
+    month of the window, in TraMineR's STS (wide) form (the panel on ``engine``; the
+    pivot on the driver)."""
     cols = column_names(frame, "ekonomiskt_bistand frame")
     require(cols, [PERSON, "statistikar", "manad"], "ekonomiskt_bistand frame")
-    long = panel(frame, window=window, states=states)
+    long = panel(frame, window=window, states=states, engine=engine, spark=spark)
     codes = {"on_assistance": "A", **(codes or {})}
     for name in states or {}:
         codes.setdefault(name, str(name)[0].upper())

@@ -99,6 +99,15 @@ def extract() -> None:
 )
 @_format_opt
 @_labels_opt
+@click.option(
+    "--engine",
+    type=click.Choice(["duckdb", "spark"]),
+    default="duckdb",
+    show_default=True,
+    help="duckdb: this machine, streaming. spark: select, pseudonymise and sort on the "
+    "active (or a new) SparkSession, e.g. under spark-submit; Parquet deliveries only, "
+    "no coarsening (docs/spark.md).",
+)
 @_user_opt
 @_log_opt
 @delivery_options
@@ -110,6 +119,7 @@ def build(
     rejects: Path | None,
     formats: tuple[str, ...],
     labels: str,
+    engine: str,
     user: str | None,
     log: Path | None,
     read_options,
@@ -120,6 +130,11 @@ def build(
 
     wanted = parse_formats(formats)  # an unknown format is refused before the key store
 
+    spark = None
+    if engine == "spark":
+        from .pseudonymise_spark import spark_session
+
+        spark = spark_session()
     result = build_extract(
         request,
         registers_dir,
@@ -131,6 +146,8 @@ def build(
         read_options=read_options,
         formats=wanted,
         labels=labels,
+        engine=engine,
+        spark=spark,
     )
     m = result.manifest
     click.echo(f"extract of {m['project']} written to {out} (key {m['key']['key_id']})")

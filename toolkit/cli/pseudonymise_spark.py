@@ -26,7 +26,7 @@ def spark_session():
             "pip install 'mikrodata[spark]' (and a JDK 17 or later)",
         ) from None
     active = SparkSession.getActiveSession()
-    return active or SparkSession.builder.appName("mikrodata pseudonymise").getOrCreate()
+    return active or SparkSession.builder.appName("mikrodata").getOrCreate()
 
 
 def read_delivery(in_path: Path, out_path: Path):

@@ -204,7 +204,7 @@ def _registers_entry(
     read: Staged | None = None,
     exports: list[dict[str, Any]] | None = None,
 ) -> dict[str, Any]:
-    schema = pq.read_schema(result.file)
+    schema = pq.read_schema(result.files[0])
     delivery = (
         {}
         if read is None
@@ -221,7 +221,7 @@ def _registers_entry(
         "columns": _column_entries(spec, schema),
         "sort_order": list(spec.sort_order),
         "year_column": spec.year_column,
-        "files": [result.file.relative_to(root).as_posix()],
+        "files": [f.relative_to(root).as_posix() for f in result.files],
         **result.as_dict(),
         **delivery,
         **({"exports": exports} if exports else {}),
@@ -302,6 +302,8 @@ def build_extract(
     read_options: ReadOptions | None = None,
     formats: tuple[str, ...] | list[str] | str | None = None,
     labels: str = "en",
+    engine: str = "duckdb",
+    spark: Any = None,
 ) -> BuildResult:
     """Build the project extract of the request at ``request_path`` into ``out``.
 
@@ -309,6 +311,11 @@ def build_extract(
     there) adds inside the extract a copy of each register in each format,
     ``formats/<format>/<register>.<suffix>``, listed in the signed manifest with its
     checksum (:mod:`.formats`; ``labels``: the language of their labels, en or sv).
+
+    ``engine="spark"`` (with ``spark``, a SparkSession, or the active one) selects,
+    pseudonymises and sorts on Spark (:mod:`.spark`: Parquet deliveries only, no
+    coarsening yet); the gate, the delivery checks, the manifest, its signature and the
+    audit events are this function's, whatever the engine.
 
     ``delivery_checks=False`` skips the quality suites' delivery checks (for deliveries
     with deliberate faults, e.g. in tests of the reject path); the manifest says so. The
@@ -320,6 +327,15 @@ def build_extract(
     if labels not in ("en", "sv"):
         raise BadInputError(f"labels={labels!r}", "Use 'en' or 'sv'")
     out.parent.mkdir(parents=True, exist_ok=True)
+    if engine not in ("duckdb", "spark"):
+        raise BadInputError(
+            f"engine {engine!r} is unknown",
+            "Use engine='duckdb' (the default) or engine='spark' with spark=<SparkSession>",
+        )
+    if engine == "spark":
+        from mikrodata.pseudonymisation.spark import spark_session_of
+
+        spark = spark_session_of(None, spark)
     # A delivery not in Parquet is staged beside the extract, on the disk that holds it.
     with staging(out.parent, read_options):
         return _build(
@@ -333,6 +349,7 @@ def build_extract(
             audit,
             delivery_checks,
             (wanted, labels),
+            spark if engine == "spark" else None,
         )
 
 
@@ -347,6 +364,7 @@ def _build(
     audit: AuditLog | None,
     delivery_checks: bool,
     formats: tuple[tuple[str, ...], str],
+    spark: Any = None,
 ) -> BuildResult:
     identity = resolve_identity(user)
     audit = audit or AuditLog()
@@ -371,6 +389,10 @@ def _build(
         needed.add(POPULATION_REGISTER)
     for register in sorted(needed):
         source_files(registers_dir, register)  # fail before anything is written
+    if spark is not None:
+        from .spark import check_spark_build
+
+        check_spark_build(registers_dir, sorted(needed), coarsening)
     key = store.project_key(project)
     check_dir = default_check_dir(project)
     checks = {
@@ -406,9 +428,39 @@ def _build(
             audit,
             request_path,
             formats,
+            spark,
         )
     finally:
         lock.release()
+
+
+def _run_on_spark(
+    spark: Any,
+    specs: list[RegisterSpec],
+    registers_dir: Path,
+    tmp: Path,
+    reject_tmp: Path,
+    key: ProjectKey,
+) -> list[RegisterResult]:
+    """Each register on Spark, then the collision check across them (the one-machine
+    build's shared pseudonym maps); nothing stays cached."""
+    from mikrodata.pseudonymisation.spark import check_collisions
+
+    from .spark import run_register_spark
+
+    results, runs = [], []
+    try:
+        for s in specs:
+            counts, run = run_register_spark(spark, s, registers_dir, tmp, reject_tmp, key)
+            results.append(counts)
+            runs.append(run)
+        check_collisions(runs)
+    finally:
+        for run in runs:
+            run.unpersist()
+        for view in ("population", "ids", "pop_src", *(f"src_{s.register}" for s in specs)):
+            spark.catalog.dropTempView(view)
+    return results
 
 
 def _build_locked(
@@ -424,6 +476,7 @@ def _build_locked(
     audit: AuditLog,
     request_path: Path,
     formats: tuple[tuple[str, ...], str],
+    spark: Any = None,
 ) -> BuildResult:
     request, project, user = approval.request, approval.project, approval.identity
     audit_head = audit.head()
@@ -434,24 +487,32 @@ def _build_locked(
             # The extract and its rejects are swapped in as one step (a journal covers
             # a kill between the two).
             with atomic_together(directories=[out, reject_dir]) as (tmp, reject_tmp):
-                pop: PopulationResult = build_population(con, request, registers_dir)
+                if spark is None:
+                    pop: PopulationResult = build_population(con, request, registers_dir)
+                else:
+                    from .spark import build_population_spark
+
+                    pop = build_population_spark(spark, request, registers_dir)
                 reject_tmp.chmod(0o700)  # raw identifiers: the steward's eyes only
                 if pop.rejected is not None and pop.rejected.num_rows:
                     pq.write_table(pop.rejected, private_file(reject_tmp / "cohort.parquet"))
-                shared: dict = {}  # one pseudonym map per domain across the registers
-                results = [
-                    run_register(
-                        con,
-                        s,
-                        registers_dir,
-                        tmp,
-                        reject_tmp,
-                        key,
-                        shared=shared,
-                        coarsening=coarsening,
-                    )
-                    for s in specs
-                ]
+                if spark is None:
+                    shared: dict = {}  # one pseudonym map per domain across the registers
+                    results = [
+                        run_register(
+                            con,
+                            s,
+                            registers_dir,
+                            tmp,
+                            reject_tmp,
+                            key,
+                            shared=shared,
+                            coarsening=coarsening,
+                        )
+                        for s in specs
+                    ]
+                else:
+                    results = _run_on_spark(spark, specs, registers_dir, tmp, reject_tmp, key)
                 # Rows the delivery reader could not use (a register not in Parquet).
                 read = {r.register: r for r in staged_deliveries()}
                 for register, done in read.items():

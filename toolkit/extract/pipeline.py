@@ -3,7 +3,8 @@
 select (approved years and columns, the population) -> derive (birth year, sex, age
 from the person identifier) -> reject rows whose person identifier is invalid or an
 interim number -> pseudonymise every direct identifier with the project key ->
-sort by (person pseudonym, period) -> one Parquet file per register.
+sort by (person pseudonym, period, then the other columns: a total order) -> one
+Parquet file per register.
 
 DuckDB reads the delivered files and does the joins and the final out-of-core sort;
 batches of rows pass through the pseudonymiser in between. Rejected rows (whole rows,
@@ -35,7 +36,14 @@ from .columns import RegisterSpec
 from .population import TABLE as POPULATION
 from .source import quote, source_relation, sql_literal
 
-__all__ = ["BATCH_ROWS", "RegisterResult", "approved_rows_sql", "run_register"]
+__all__ = [
+    "BATCH_ROWS",
+    "RegisterResult",
+    "approved_rows_sql",
+    "output_order",
+    "run_register",
+    "spark_quote",
+]
 
 BATCH_ROWS = 250_000
 
@@ -54,6 +62,12 @@ class RegisterResult:
     file: Path
     # The coarsening steps applied to this register, with the cells each changed.
     coarsening: tuple[dict[str, Any], ...] = ()
+    # All its files in row order, when there are several (a Spark build's parts).
+    parts: tuple[Path, ...] = ()
+
+    @property
+    def files(self) -> tuple[Path, ...]:
+        return self.parts or (self.file,)
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -94,35 +108,46 @@ def _identifiers(con: duckdb.DuckDBPyConnection, src: str, spec: RegisterSpec, y
     con.unregister("_ids_arrow")
 
 
-def _select_sql(src: str, spec: RegisterSpec, years: str, population: bool) -> str:
-    year = f"s.{quote(spec.year_column)}"
+def _select_sql(
+    src: str, spec: RegisterSpec, years: str, population: bool, dialect: str = "duckdb"
+) -> str:
+    """The selection of one register (approved years and columns, the population, the
+    derived variables): one definition, in SQL that DuckDB and Spark SQL both run
+    (``dialect`` decides only how identifiers are quoted)."""
+    q = quote if dialect == "duckdb" else spark_quote
+    year = f"s.{q(spec.year_column)}"
     if spec.month_column is not None:
-        month = f"s.{quote(spec.month_column)}"
-        period_end = f"last_day(make_date({year}::BIGINT, coalesce({month}, 12)::BIGINT, 1))"
+        month = f"s.{q(spec.month_column)}"
+        period_end = (
+            f"last_day(make_date(CAST({year} AS INT), CAST(coalesce({month}, 12) AS INT), 1))"
+        )
     else:
-        period_end = f"make_date({year}::BIGINT, 12, 31)"
+        period_end = f"make_date(CAST({year} AS INT), 12, 31)"
     derived = {
-        "birth_year": "year(i.birth_date)::BIGINT",
-        "sex": "i.sex::VARCHAR",
+        "birth_year": "CAST(year(i.birth_date) AS BIGINT)",
+        "sex": "CAST(i.sex AS STRING)",
+        # Completed years at the period's end (DuckDB's date_diff('year') is this
+        # difference of the years).
         "age": (
-            f"(date_diff('year', i.birth_date, {period_end}) - CASE WHEN "
+            f"CAST(year({period_end}) - year(i.birth_date) - CASE WHEN "
             f"month({period_end}) * 100 + day({period_end}) < "
-            "month(i.birth_date) * 100 + day(i.birth_date) THEN 1 ELSE 0 END)::BIGINT"
+            "month(i.birth_date) * 100 + day(i.birth_date) THEN 1 ELSE 0 END AS BIGINT)"
         ),
     }
     cols = []
     for c in spec.columns:
         if c.role == "derived":
-            cols.append(f"{derived[c.name]} AS {quote(c.name)}")
+            cols.append(f"{derived[c.name]} AS {q(c.name)}")
         elif c.name == spec.person_column:
             # The normalised number where it parsed, else the value as delivered (the
             # pseudonymiser rejects it with its reason).
-            raw = f"CAST(s.{quote(c.delivered)} AS VARCHAR)"
-            cols.append(f"coalesce(i.normalised, {raw}) AS {quote(c.delivered)}")
+            raw = f"CAST(s.{q(c.delivered)} AS STRING)"
+            cols.append(f"coalesce(i.normalised, {raw}) AS {q(c.delivered)}")
         elif c.role == "pseudonym":
-            cols.append(f"CAST(s.{quote(c.delivered)} AS VARCHAR) AS {quote(c.delivered)}")
+            cols.append(f"CAST(s.{q(c.delivered)} AS STRING) AS {q(c.delivered)}")
         else:
-            cols.append(f"CAST(s.{quote(c.name)} AS {c.sql_type}) AS {quote(c.name)}")
+            kind = "STRING" if c.sql_type == "VARCHAR" else c.sql_type  # both engines' name
+            cols.append(f"CAST(s.{q(c.name)} AS {kind}) AS {q(c.name)}")
     unusable = "i.normalised IS NULL OR i.kind = 'interim'"
     where = f"{year} IN ({years})"
     if population:
@@ -130,8 +155,21 @@ def _select_sql(src: str, spec: RegisterSpec, years: str, population: bool) -> s
     return (
         f"SELECT s._file AS _file, s._row AS _row, ({unusable}) AS _unusable, "
         f"{', '.join(cols)} FROM {src} s LEFT JOIN ids i "
-        f"ON CAST(s.{quote(spec.person)} AS VARCHAR) IS NOT DISTINCT FROM i.raw WHERE {where}"
+        f"ON CAST(s.{q(spec.person)} AS STRING) IS NOT DISTINCT FROM i.raw WHERE {where}"
     )
+
+
+def spark_quote(name: str) -> str:
+    """A Spark SQL identifier in backticks."""
+    return "`" + name.replace("`", "``") + "`"
+
+
+def output_order(spec: RegisterSpec) -> list[str]:
+    """The extract's row order: the register's sort order (person pseudonym, period),
+    then every other column, missing values last: a total order, so both engines write
+    the same rows in the same order (rows equal in every column are interchangeable)."""
+    rest = [c for c in spec.names if c not in spec.sort_order]
+    return [*spec.sort_order, *rest]
 
 
 def _check_columns(con: duckdb.DuckDBPyConnection, src: str, spec: RegisterSpec) -> None:
@@ -286,7 +324,7 @@ def write_sorted(
                     "cells_changed": changed,
                 }
             )
-    order = ", ".join(quote(c) for c in spec.sort_order)
+    order = ", ".join(f"{quote(c)} NULLS LAST" for c in output_order(spec))
     cols = ", ".join(quote(c) for c in spec.names)
     con.execute(
         f"COPY (SELECT {cols} FROM {relation} ORDER BY {order}) TO {sql_literal(str(target))} "
