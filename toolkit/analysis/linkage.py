@@ -35,6 +35,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from mikrodata.toolkit.errors import BadInputError
 
@@ -279,15 +280,12 @@ def overlaps(spells: pd.DataFrame, intervals: pd.DataFrame, engine: Engine | Non
             "i1": _ordinals(intervals["end"]),
         }
     )
-    own = engine is None
-    engine = engine or Engine()
-    try:
+    if engine is None:  # NumPy on integer codes; an engine given runs the SQL
+        got = _overlap_pairs(s, i)
+    else:
         engine.register("s", s)
         engine.register("i", i)
         got = engine.arrow(OVERLAP_SQL)
-    finally:
-        if own:
-            engine.close()
 
     def column(name: str) -> pd.api.extensions.ExtensionArray:
         return got.column(name).to_pandas(types_mapper=pd.ArrowDtype).array
@@ -302,6 +300,63 @@ def overlaps(spells: pd.DataFrame, intervals: pd.DataFrame, engine: Engine | Non
             "overlap_start": _from_ordinals(got.column("o0")),
             "overlap_end": _from_ordinals(got.column("o1")),
             "overlap_months": column("overlap_months"),
+        }
+    )
+
+
+def _overlap_pairs(s: pa.Table, i: pa.Table) -> pa.Table:
+    """:data:`OVERLAP_SQL` with NumPy: the same pairs, columns and order. Persons are
+    integer codes (the spells' pseudonyms dictionary-encoded, the intervals' looked up
+    in that dictionary); the intervals are sorted by (person, start, kind), so each
+    spell's candidates are one contiguous block found by ``searchsorted``; the blocks
+    are expanded (spell by spell, in the spells' order) and the pairs that overlap
+    kept."""
+    encoded = s.column("unit").combine_chunks().dictionary_encode()
+    s_code = np.asarray(encoded.indices.fill_null(-1)).astype(np.int64)
+    i_code = pc.index_in(i.column("person"), value_set=encoded.dictionary)
+    i_code = np.asarray(i_code.fill_null(-1)).astype(np.int64)
+
+    def ords(table: pa.Table, name: str) -> tuple[np.ndarray, np.ndarray]:
+        column = table.column(name).combine_chunks()
+        return np.asarray(column.fill_null(0)), np.asarray(column.is_valid())
+
+    s0, s0_ok = ords(s, "s0")
+    s1, s1_ok = ords(s, "s1")
+    i0, i0_ok = ords(i, "i0")
+    i1, i1_ok = ords(i, "i1")
+    # Intervals that can match: a person and both ends. Sorted by person, start, kind
+    # (a null kind last, as ORDER BY sorts it).
+    usable = np.flatnonzero((i_code >= 0) & i0_ok & i1_ok)
+    kind = i.column("kind").combine_chunks()
+    if len(usable):
+        kinds = kind.take(pa.array(usable))
+        kind_rank = np.asarray(pc.rank(kinds, sort_keys="ascending", null_placement="at_end"))
+        usable = usable[np.lexsort((kind_rank, i0[usable], i_code[usable]))]
+    code_sorted = i_code[usable]
+    ok = (s_code >= 0) & s0_ok & s1_ok
+    lo = np.searchsorted(code_sorted, s_code, "left")
+    hi = np.searchsorted(code_sorted, s_code, "right")
+    count = np.where(ok, hi - lo, 0)
+    spell_at = np.repeat(np.arange(len(count)), count)
+    offsets = np.cumsum(count) - count
+    candidate = usable[lo[spell_at] + np.arange(len(spell_at)) - offsets[spell_at]]
+    a0, a1 = s0[spell_at], s1[spell_at]
+    b0, b1 = i0[candidate], i1[candidate]
+    keep = (b0 <= a1) & (b1 >= a0)
+    spell_at, candidate = spell_at[keep], candidate[keep]
+    o0 = np.maximum(a0[keep], b0[keep])
+    o1 = np.minimum(a1[keep], b1[keep])
+    take_s, take_i = pa.array(spell_at), pa.array(candidate)
+    return pa.table(
+        {
+            "unit": s.column("unit").take(take_s),
+            "spell": s.column("spell").take(take_s),
+            "kind": kind.take(take_i),
+            "i0": pa.array(b0[keep], pa.int64()),
+            "i1": pa.array(b1[keep], pa.int64()),
+            "o0": pa.array(o0, pa.int64()),
+            "o1": pa.array(o1, pa.int64()),
+            "overlap_months": pa.array(o1 - o0 + 1, pa.int64()),
         }
     )
 

@@ -563,13 +563,15 @@ def _numpy_spells(
         if bm.null_count or pc.any(pc.or_(pc.less(bm, 1), pc.greater(bm, 12))).as_py():
             return None
     amounts = [arrow.column(c) for c in AMOUNT_COLUMNS if c in cols]
-    if not all(pa.types.is_integer(a.type) or pa.types.is_floating(a.type) for a in amounts):
+    numeric = (pa.types.is_integer, pa.types.is_floating, pa.types.is_null)
+    if not all(any(is_(a.type) for is_ in numeric) for a in amounts):
         return None
     avsl_col = arrow.column("avslutsorsak") if "avslutsorsak" in cols else None
     if avsl_col is not None and not (
         pa.types.is_string(avsl_col.type)
         or pa.types.is_large_string(avsl_col.type)
         or pa.types.is_integer(avsl_col.type)
+        or pa.types.is_null(avsl_col.type)
     ):
         return None
     periods = _period_numbers(arrow, resolution)
