@@ -330,7 +330,12 @@ def _overlap_pairs(s: pa.Table, i: pa.Table) -> pa.Table:
     kind = i.column("kind").combine_chunks()
     if len(usable):
         kinds = kind.take(pa.array(usable))
-        kind_rank = np.asarray(pc.rank(kinds, sort_keys="ascending", null_placement="at_end"))
+        enc = kinds.dictionary_encode()  # ranks of the few distinct kinds, null last
+        rank = np.empty(len(enc.dictionary) + 1, np.int64)
+        rank[np.asarray(pc.sort_indices(enc.dictionary))] = np.arange(len(enc.dictionary))
+        rank[-1] = len(enc.dictionary)
+        codes = np.asarray(enc.indices.fill_null(-1)).astype(np.int64)
+        kind_rank = rank[codes]
         usable = usable[np.lexsort((kind_rank, i0[usable], i_code[usable]))]
     code_sorted = i_code[usable]
     ok = (s_code >= 0) & s0_ok & s1_ok
