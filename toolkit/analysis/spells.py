@@ -580,10 +580,18 @@ def _numpy_spells(
     ids, names = _person_ids(arrow, in_order=True)
     if ids.null_count:
         return None
-    k = _key_arrays(ids, periods, gap)
-    if k.dup.any():
-        return None
-    pv, perm = k.pv, k.perm
+    # Rows in (person, period) order (sorted first when they are not), spell starts
+    # where the person changes or more than `gap` empty periods follow.
+    pid, pv = np.asarray(ids), periods[0]
+    d_pid, d_pv = np.diff(pid), np.diff(pv)
+    perm = None
+    if ((d_pid < 0) | ((d_pid == 0) & (d_pv < 0))).any():
+        perm = _order(pid, pv, np.ones(len(pv), bool))
+        pid, pv = pid[perm], pv[perm]
+        d_pid, d_pv = np.diff(pid), np.diff(pv)
+    same = d_pid == 0
+    if (same & (d_pv == 0)).any():
+        return None  # a duplicate period: the row rules rank the rows
     lo, hi = int(pv.min()), int(pv.max())
     w0 = period_index(window[0], resolution) if window and window[0] is not None else lo
     w1 = period_index(window[1], resolution, end=True) if window and window[1] is not None else hi
@@ -591,11 +599,16 @@ def _numpy_spells(
         return None  # an empty window (an error) or rows outside it (issues)
 
     n = len(pv)
-    first = np.flatnonzero(k.start)
+    first = np.flatnonzero(np.concatenate([[True], ~same | (d_pv - 1 > gap)]))
     last = np.empty_like(first)
     last[:-1] = first[1:] - 1
     last[-1] = n - 1
     n_rows = np.diff(np.append(first, n))
+    spell_pid = pid[first]
+    person_first = np.ones(len(first), bool)  # the spell is its person's first
+    person_first[1:] = spell_pid[1:] != spell_pid[:-1]
+    index = np.arange(len(first))
+    spell_no = index - np.maximum.accumulate(np.where(person_first, index, 0)) + 1
     start_p, end_p = pv[first], pv[last]
     if resolution == "month":
         paid = n_rows
@@ -607,15 +620,20 @@ def _numpy_spells(
             values = [a.combine_chunks().cast(pa.float64()) for a in amounts]
         except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
             return None
-        row_amount = np.zeros(n)
-        row_has = np.zeros(n, bool)
-        for v in values:
-            row_amount += np.asarray(v.fill_null(0.0))
-            row_has |= np.asarray(v.is_valid())
+        if len(values) == 1 and not values[0].null_count:
+            row_amount, row_has = np.asarray(values[0]), None
+        else:
+            row_amount, row_has = np.zeros(n), np.zeros(n, bool)
+            for v in values:
+                row_amount += np.asarray(v.fill_null(0.0))
+                row_has |= np.asarray(v.is_valid())
         if perm is not None:
-            row_amount, row_has = row_amount[perm], row_has[perm]
+            row_amount = row_amount[perm]
+        spell_has = None
+        if row_has is not None and not row_has.all():
+            spell_has = np.logical_or.reduceat(row_has if perm is None else row_has[perm], first)
         amount = pa.array(
-            np.add.reduceat(row_amount, first), mask=~np.logical_or.reduceat(row_has, first)
+            np.add.reduceat(row_amount, first), mask=None if spell_has is None else ~spell_has
         )
     else:
         amount = pa.nulls(len(first), pa.float64())
@@ -624,8 +642,8 @@ def _numpy_spells(
         avsl = pa.nulls(len(first), pa.string())
     else:
         avsl = avsl_col.combine_chunks().cast(pa.string()).take(pa.array(at_end))
-    has_next = k.has_next[last]
-    next_start = k.nxt[last]
+    has_next = np.append(~person_first[1:], False)
+    next_start = np.append(start_p[1:], 0)
 
     open_end = w1 - end_p <= gap
     months = end_p - start_p + 1
@@ -639,8 +657,8 @@ def _numpy_spells(
     reentry = np.where(has_next, next_start - end_p - 1, w1 - end_p)
     result = pa.table(
         {
-            "unit": names.take(pa.array(k.pid[first])),
-            "spell": pa.array(k.spell[first], pa.int64()),
+            "unit": names.take(pa.array(spell_pid)),
+            "spell": pa.array(spell_no, pa.int64()),
             "start_p": pa.array(start_p, pa.int64()),
             "end_p": pa.array(end_p, pa.int64()),
             "months": pa.array(months, pa.int64()),
