@@ -306,15 +306,16 @@ def overlaps(spells: pd.DataFrame, intervals: pd.DataFrame, engine: Engine | Non
 
 def _overlap_pairs(s: pa.Table, i: pa.Table) -> pa.Table:
     """:data:`OVERLAP_SQL` with NumPy: the same pairs, columns and order. Persons are
-    integer codes (the spells' pseudonyms dictionary-encoded, the intervals' looked up
+    integer codes (the intervals' pseudonyms dictionary-encoded, the spells' looked up
     in that dictionary); the intervals are sorted by (person, start, kind), so each
     spell's candidates are one contiguous block found by ``searchsorted``; the blocks
     are expanded (spell by spell, in the spells' order) and the pairs that overlap
     kept."""
-    encoded = s.column("unit").combine_chunks().dictionary_encode()
-    s_code = np.asarray(encoded.indices.fill_null(-1)).astype(np.int64)
-    i_code = pc.index_in(i.column("person"), value_set=encoded.dictionary)
-    i_code = np.asarray(i_code.fill_null(-1)).astype(np.int64)
+    # The intervals' persons (the fewer) are encoded; the spells' looked up among them.
+    encoded = i.column("person").combine_chunks().dictionary_encode()
+    i_code = np.asarray(encoded.indices.fill_null(-1)).astype(np.int64)
+    s_code = pc.index_in(s.column("unit"), value_set=encoded.dictionary)
+    s_code = np.asarray(s_code.fill_null(-1)).astype(np.int64)
 
     def ords(table: pa.Table, name: str) -> tuple[np.ndarray, np.ndarray]:
         column = table.column(name).combine_chunks()

@@ -63,7 +63,9 @@ vectorised pass over neighbours gives each row its spell key (a running count of
 starts), and one GROUP BY of that key makes the spells, with no window. Each person's
 spells are then checked (no row with an issue, no duplicate period, inside the window
 and the person's life): the few persons that fail are redone row by row with the issue
-rules and the definition's windows, so the result is the same either way.
+rules and the definition's windows, so the result is the same either way. A clean
+frame (no row with an issue, no births or deaths to look up) needs no engine at all:
+:func:`_numpy_spells` computes its spells with NumPy on the ordered rows.
 """
 
 from __future__ import annotations
