@@ -308,14 +308,22 @@ def _overlap_pairs(s: pa.Table, i: pa.Table) -> pa.Table:
     """:data:`OVERLAP_SQL` with NumPy: the same pairs, columns and order. Persons are
     integer codes (the intervals' pseudonyms dictionary-encoded, the spells' looked up
     in that dictionary); the intervals are sorted by (person, start, kind), so each
-    spell's candidates are one contiguous block found by ``searchsorted``; the blocks
-    are expanded (spell by spell, in the spells' order) and the pairs that overlap
-    kept."""
-    # The intervals' persons (the fewer) are encoded; the spells' looked up among them.
+    spell's candidates are one contiguous block (start and length by person code, from
+    ``np.bincount``); the blocks are expanded (spell by spell, in the spells' order)
+    and the pairs that overlap kept."""
+    # The intervals' persons (the fewer) are encoded; the spells' looked up among them,
+    # once per block of equal neighbours (spells come by person: one look-up a person).
     encoded = i.column("person").combine_chunks().dictionary_encode()
     i_code = np.asarray(encoded.indices.fill_null(-1)).astype(np.int64)
-    s_code = pc.index_in(s.column("unit"), value_set=encoded.dictionary)
-    s_code = np.asarray(s_code.fill_null(-1)).astype(np.int64)
+    unit = s.column("unit").combine_chunks()
+    block = np.ones(len(unit), bool)
+    if len(unit) > 1:
+        same = pc.equal(unit.slice(1), unit.slice(0, len(unit) - 1))
+        block[1:] = ~np.asarray(same.fill_null(False))
+    heads = np.flatnonzero(block)
+    head_code = pc.index_in(unit.take(pa.array(heads)), value_set=encoded.dictionary)
+    head_code = np.asarray(head_code.fill_null(-1)).astype(np.int64)
+    s_code = head_code[np.cumsum(block) - 1] if len(unit) else np.zeros(0, np.int64)
 
     def ords(table: pa.Table, name: str) -> tuple[np.ndarray, np.ndarray]:
         column = table.column(name).combine_chunks()
@@ -338,11 +346,13 @@ def _overlap_pairs(s: pa.Table, i: pa.Table) -> pa.Table:
         codes = np.asarray(enc.indices.fill_null(-1)).astype(np.int64)
         kind_rank = rank[codes]
         usable = usable[np.lexsort((kind_rank, i0[usable], i_code[usable]))]
-    code_sorted = i_code[usable]
+    # Each person's block of usable intervals: its start and length, by code.
+    per_code = np.bincount(i_code[usable], minlength=len(encoded.dictionary))
+    block_start = np.cumsum(per_code) - per_code
     ok = (s_code >= 0) & s0_ok & s1_ok
-    lo = np.searchsorted(code_sorted, s_code, "left")
-    hi = np.searchsorted(code_sorted, s_code, "right")
-    count = np.where(ok, hi - lo, 0)
+    code = np.where(ok, s_code, 0)
+    lo = block_start[code] if len(per_code) else np.zeros(len(code), np.int64)
+    count = np.where(ok, per_code[code] if len(per_code) else 0, 0)
     spell_at = np.repeat(np.arange(len(count)), count)
     offsets = np.cumsum(count) - count
     candidate = usable[lo[spell_at] + np.arange(len(spell_at)) - offsets[spell_at]]
