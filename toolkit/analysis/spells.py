@@ -515,7 +515,13 @@ def _is_int(column: pa.ChunkedArray) -> bool:
 
 
 def _numpy_spells(
-    frame, gap: int, window, asked: str | None, presorted: bool | None
+    frame,
+    gap: int,
+    window,
+    asked: str | None,
+    presorted: bool | None,
+    befolkning=None,
+    dodsorsak=None,
 ) -> SpellResult | None:
     """Person spells of a clean frame computed with NumPy on the rows in (person,
     period) order, with no SQL engine: the same result as the definition, or None when
@@ -648,15 +654,48 @@ def _numpy_spells(
     next_start = np.append(start_p[1:], 0)
 
     open_end = w1 - end_p <= gap
+    died = emigrated = np.zeros(len(first), bool)
+    until = np.full(len(first), w1, np.int64)  # the end of observation after a spell
+    if befolkning is not None or dodsorsak is not None:
+        life = _numpy_life(befolkning, dodsorsak, names, resolution)
+        if life is None:
+            return None
+        birth, death, em_pid, em_p = life
+        if (start_p < birth[spell_pid]).any() or (end_p > death[spell_pid]).any():
+            return None  # rows before birth or after death: issues
+        d = death[spell_pid]
+        died = (d >= end_p) & (d <= end_p + 1)
+        until = np.minimum(until, d)
+        if len(em_p):  # the first emigration in or after the spell's last period
+            base = min(int(em_p.min()), int(end_p.min())) - 2
+            span = max(int(em_p.max()), int(end_p.max())) - base + 3
+            keys = np.unique(em_pid * span + (em_p - base))  # distinct, sorted
+            em_pid, em_p = keys // span, keys % span + base
+            at = np.searchsorted(keys, spell_pid * span + (end_p - base), "left")
+            found = at < len(keys)
+            at = np.minimum(at, len(keys) - 1)
+            own = found & (em_pid[at] == spell_pid)
+            e = np.where(own, em_p[at], np.iinfo(np.int64).max)
+            emigrated = (e == end_p) | (e == end_p + 1)
+            # the next emigration after `end`: the found one, or the one after it
+            after = np.where(e == end_p, np.minimum(at + 1, len(keys) - 1), at)
+            later = own & (e > end_p) | (
+                (e == end_p) & (at + 1 < len(keys)) & (em_pid[after] == spell_pid)
+            )
+            until = np.where(later, np.minimum(until, em_p[after]), until)
+    gone = died | emigrated
     months = end_p - start_p + 1
     if resolution == "year":
         months = 12 * months
     avsl_null = np.asarray(avsl.is_null())
-    reason = np.where(open_end, 0, np.where(avsl_null, 2, 1)).astype(np.int8)
+    reason = np.where(
+        died, 0, np.where(emigrated, 1, np.where(open_end, 2, np.where(avsl_null, 4, 3)))
+    ).astype(np.int8)
     end_reason = pa.DictionaryArray.from_arrays(
-        pa.array(reason), pa.array(["censored", "avslutsorsak", "unknown"])
+        pa.array(reason),
+        pa.array(["death", "emigration", "censored", "avslutsorsak", "unknown"]),
     ).cast(pa.string())
-    reentry = np.where(has_next, next_start - end_p - 1, w1 - end_p)
+    reentry = np.where(has_next, next_start - end_p - 1, until - end_p)
     result = pa.table(
         {
             "unit": names.take(pa.array(spell_pid)),
@@ -668,11 +707,13 @@ def _numpy_spells(
             "amount": amount,
             "rows_placed": pa.array(n_rows, pa.int64()),
             "left_censored": pa.array(start_p - w0 <= gap),
-            "right_censored": pa.array(open_end),
+            "right_censored": pa.array(open_end & ~gone),
             "end_reason": end_reason,
-            "avslutsorsak": pc.if_else(pa.array(open_end), pa.scalar(None, pa.string()), avsl),
+            "avslutsorsak": pc.if_else(
+                pa.array(open_end | gone), pa.scalar(None, pa.string()), avsl
+            ),
             "next_start": pa.array(next_start, pa.int64(), mask=~has_next),
-            "months_to_reentry": pa.array(reentry, pa.int64(), mask=open_end & ~has_next),
+            "months_to_reentry": pa.array(reentry, pa.int64(), mask=(open_end | gone) & ~has_next),
             "reentered": pa.array(has_next),
         }
     )
@@ -687,6 +728,66 @@ def _numpy_spells(
         rows_in,
         perm is None,
     )
+
+
+def _numpy_life(befolkning, dodsorsak, names: pa.Array, resolution: str):
+    """Each person's (by id) earliest birth and death period (without one, a huge
+    negative birth and a huge death) and the emigrations as (id, period) arrays, from
+    date columns; None when a frame is not one NumPy reads (the engine then runs, and
+    names any error)."""
+    big = np.iinfo(np.int64).max // 4
+    birth = np.full(len(names), big, np.int64)
+    death = np.full(len(names), big, np.int64)
+    em_pid, em_p = [], []
+
+    def dated(table: pa.Table, name: str, ids: np.ndarray):
+        column = table.column(name)
+        t = column.type
+        zoned = pa.types.is_timestamp(t) and t.tz is not None
+        if zoned or not (pa.types.is_date(t) or pa.types.is_timestamp(t) or pa.types.is_null(t)):
+            raise TypeError
+        if pa.types.is_null(t):
+            return np.zeros(0, np.int64), np.zeros(0, np.int64)
+        year = pc.year(column)
+        p = year if resolution == "year" else pc.add(pc.multiply(year, 12), pc.month(column))
+        p = np.asarray(p.combine_chunks().fill_null(0)).astype(np.int64)
+        if resolution == "month":
+            p = p - 1
+        ok = np.asarray(column.combine_chunks().is_valid()) & (ids >= 0)
+        return ids[ok], p[ok]
+
+    try:
+        for data, what, columns in (
+            (befolkning, "befolkning", ("fodelsedatum", "dodsdatum", "utvandringsdatum")),
+            (dodsorsak, "dodsorsak", ("dodsdatum",)),
+        ):
+            if data is None:
+                continue
+            if not isinstance(data, (pd.DataFrame, pa.Table)):
+                return None
+            cols = column_names(data, f"{what} frame")
+            if PERSON not in cols or (what == "dodsorsak" and "dodsdatum" not in cols):
+                return None
+            table = as_arrow(data, f"{what} frame")
+            lop = table.column(PERSON).cast(pa.string())
+            ids = np.asarray(pc.index_in(lop, value_set=names).fill_null(-1)).astype(np.int64)
+            for name in columns:
+                if name not in cols:
+                    continue
+                who, p = dated(table, name, ids)
+                if name == "fodelsedatum":
+                    np.minimum.at(birth, who, p)
+                elif name == "dodsdatum":
+                    np.minimum.at(death, who, p)
+                else:
+                    em_pid.append(who)
+                    em_p.append(p)
+    except (TypeError, pa.ArrowInvalid, pa.ArrowNotImplementedError):
+        return None
+    birth[birth == big] = -big  # no birth recorded: no lower bound
+    pid = np.concatenate(em_pid) if em_pid else np.zeros(0, np.int64)
+    p = np.concatenate(em_p) if em_p else np.zeros(0, np.int64)
+    return birth, death, pid, p
 
 
 def _ordered_pass(engine: Engine, cols: list[str], resolution: str):
@@ -773,7 +874,7 @@ def build_spells(
     gap = int(gap)
     if unit == "person" and engine in (None, "duckdb") and spark is None:
         if befolkning is None and dodsorsak is None:
-            fast = _numpy_spells(frame, gap, window, resolution, presorted)
+            fast = _numpy_spells(frame, gap, window, resolution, presorted, befolkning, dodsorsak)
             if fast is not None:
                 return fast
     engine, own = open_engine(engine, spark)

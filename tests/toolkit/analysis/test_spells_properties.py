@@ -177,9 +177,13 @@ def test_spells_never_overlap_and_paid_months_are_conserved(rows, gap):
     gap=st.integers(0, 3),
     window=st.one_of(st.none(), st.tuples(st.integers(-3, 0), st.integers(17, 20))),
     shuffle_seed=st.integers(0, 1000),
+    births=st.lists(st.one_of(st.none(), st.integers(-30, 0)), min_size=3, max_size=3),
+    deaths=st.lists(st.one_of(st.none(), st.integers(17, 40)), min_size=3, max_size=3),
+    emig=st.lists(life, min_size=3, max_size=3),
+    with_persons=st.booleans(),
 )
 def test_the_numpy_road_agrees_with_the_oracle_and_the_sql_definition(
-    rows, gap, window, shuffle_seed
+    rows, gap, window, shuffle_seed, births, deaths, emig, with_persons
 ):
     # Clean frames (one row per person and month, nothing to put in the issues table,
     # no births or deaths to look up): the NumPy road takes them, sorted or not.
@@ -193,9 +197,20 @@ def test_the_numpy_road_agrees_with_the_oracle_and_the_sql_definition(
     kw: dict = {}
     if window:
         kw["window"] = tuple(str(pd.Period(year=2015, month=1, freq="M") + w) for w in window)
+    bef = None
+    if with_persons:  # births before and deaths after the rows: no row is an issue
+        bef = pd.DataFrame(
+            {
+                "lopnr": PERSONS,
+                "fodelsedatum": [_date(b) for b in births],
+                "dodsdatum": [_date(d) for d in deaths],
+                "utvandringsdatum": [_date(e) for e in emig],
+            }
+        )
+        kw["befolkning"] = bef
     general = build_spells(frame, gap=gap, presorted=False, **kw)
     for data in (frame, frame.sample(frac=1.0, random_state=shuffle_seed)):
-        fast = _numpy_spells(data, gap, kw.get("window"), None, None)
+        fast = _numpy_spells(data, gap, kw.get("window"), None, None, bef)
         assert fast is not None  # the road was taken
         pd.testing.assert_frame_equal(fast.spells, general.spells)
         assert fast.spells.attrs == general.spells.attrs
@@ -205,10 +220,24 @@ def test_the_numpy_road_agrees_with_the_oracle_and_the_sql_definition(
             0,
         )
         assert fast.sorted_input or data is not frame
+
+    def idx(m):
+        return None if m is None else P0 + m
+
+    persons = {}
+    if with_persons:
+        persons = dict(
+            birth={p: idx(b) for p, b in zip(PERSONS, births, strict=True)},
+            death={p: idx(d) for p, d in zip(PERSONS, deaths, strict=True)},
+            emigration={
+                p: [] if e is None else [P0 + e] for p, e in zip(PERSONS, emig, strict=True)
+            },
+        )
     want, want_issues = oracle(
         frame.astype(object).where(frame.notna(), None).to_dict("records"),
         gap=gap,
         window=None if window is None else (P0 + window[0], P0 + window[1]),
+        **persons,
     )
     assert want_issues == []
     assert _as_oracle(general.spells, "lopnr") == want
