@@ -64,7 +64,8 @@ starts), and one GROUP BY of that key makes the spells, with no window. Each per
 spells are then checked (no row with an issue, no duplicate period, inside the window
 and the person's life): the few persons that fail are redone row by row with the issue
 rules and the definition's windows, so the result is the same either way. A clean
-frame (no row with an issue, no births or deaths to look up) needs no engine at all:
+frame (no row with an issue; births and deaths, if given, as date columns) needs no
+engine at all:
 :func:`_numpy_spells` computes its spells with NumPy on the ordered rows.
 """
 
@@ -528,8 +529,9 @@ def _numpy_spells(
     the frame is not one this road takes (then the engine runs). It takes frames with
     whole-number period columns, numeric amounts, no row with an issue (no missing
     pseudonym or period, no row of the other resolution, no duplicate period of a
-    person, nothing outside a given window) and no births, deaths or emigrations to
-    look up; extracts usually are such frames. Spell boundaries are where the person
+    person, nothing outside a given window, none before a birth or after a death);
+    ``befolkning``/``dodsorsak`` need date columns (births, deaths and emigrations are
+    looked up by person id). Extracts usually are such frames. Spell boundaries are where the person
     changes or more than ``gap`` empty periods follow; each spell's sums are one
     ``np.add.reduceat``, its first and last values are picks at the boundaries."""
     if presorted is False or asked not in (None, *RESOLUTIONS):
