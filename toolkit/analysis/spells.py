@@ -875,10 +875,9 @@ def build_spells(
         raise BadInputError(f"gap {gap!r} is not a whole number >= 0", "Pass gap=0, 1, 2, ...")
     gap = int(gap)
     if unit == "person" and engine in (None, "duckdb") and spark is None:
-        if befolkning is None and dodsorsak is None:
-            fast = _numpy_spells(frame, gap, window, resolution, presorted, befolkning, dodsorsak)
-            if fast is not None:
-                return fast
+        fast = _numpy_spells(frame, gap, window, resolution, presorted, befolkning, dodsorsak)
+        if fast is not None:
+            return fast
     engine, own = open_engine(engine, spark)
     try:
         with using(engine.DIALECT):
