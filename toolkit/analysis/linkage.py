@@ -35,6 +35,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from mikrodata.toolkit.errors import BadInputError
 
@@ -289,15 +290,18 @@ def overlaps(
             "i1": _ordinals(intervals["end"]),
         }
     )
-    runner, own = open_engine(engine, spark)
-    try:
-        with using(runner.DIALECT):
-            runner.register("s", s)
-            runner.register("i", i)
-            got = runner.arrow(OVERLAP_SQL)
-    finally:
-        if own:
-            runner.close()
+    if engine is None and spark is None:  # NumPy on integer codes; an engine runs the SQL
+        got = _overlap_pairs(s, i)
+    else:
+        runner, own = open_engine(engine, spark)
+        try:
+            with using(runner.DIALECT):
+                runner.register("s", s)
+                runner.register("i", i)
+                got = runner.arrow(OVERLAP_SQL)
+        finally:
+            if own:
+                runner.close()
 
     def column(name: str) -> pd.api.extensions.ExtensionArray:
         return got.column(name).to_pandas(types_mapper=pd.ArrowDtype).array
@@ -312,6 +316,79 @@ def overlaps(
             "overlap_start": _from_ordinals(got.column("o0")),
             "overlap_end": _from_ordinals(got.column("o1")),
             "overlap_months": column("overlap_months"),
+        }
+    )
+
+
+def _overlap_pairs(s: pa.Table, i: pa.Table) -> pa.Table:
+    """:data:`OVERLAP_SQL` with NumPy: the same pairs, columns and order. Persons are
+    integer codes (the intervals' pseudonyms dictionary-encoded, the spells' looked up
+    in that dictionary); the intervals are sorted by (person, start, kind), so each
+    spell's candidates are one contiguous block (start and length by person code, from
+    ``np.bincount``); the blocks are expanded (spell by spell, in the spells' order)
+    and the pairs that overlap kept."""
+    # The intervals' persons (the fewer) are encoded; the spells' looked up among them,
+    # once per block of equal neighbours (spells come by person: one look-up a person).
+    encoded = i.column("person").combine_chunks().dictionary_encode()
+    i_code = np.asarray(encoded.indices.fill_null(-1)).astype(np.int64)
+    unit = s.column("unit").combine_chunks()
+    block = np.ones(len(unit), bool)
+    if len(unit) > 1:
+        same = pc.equal(unit.slice(1), unit.slice(0, len(unit) - 1))
+        block[1:] = ~np.asarray(same.fill_null(False))
+    heads = np.flatnonzero(block)
+    head_code = pc.index_in(unit.take(pa.array(heads)), value_set=encoded.dictionary)
+    head_code = np.asarray(head_code.fill_null(-1)).astype(np.int64)
+    s_code = head_code[np.cumsum(block) - 1] if len(unit) else np.zeros(0, np.int64)
+
+    def ords(table: pa.Table, name: str) -> tuple[np.ndarray, np.ndarray]:
+        column = table.column(name).combine_chunks()
+        return np.asarray(column.fill_null(0)), np.asarray(column.is_valid())
+
+    s0, s0_ok = ords(s, "s0")
+    s1, s1_ok = ords(s, "s1")
+    i0, i0_ok = ords(i, "i0")
+    i1, i1_ok = ords(i, "i1")
+    # Intervals that can match: a person and both ends. Sorted by person, start, kind
+    # (a null kind last, as ORDER BY sorts it).
+    usable = np.flatnonzero((i_code >= 0) & i0_ok & i1_ok)
+    kind = i.column("kind").combine_chunks()
+    if len(usable):
+        kinds = kind.take(pa.array(usable))
+        enc = kinds.dictionary_encode()  # ranks of the few distinct kinds, null last
+        rank = np.empty(len(enc.dictionary) + 1, np.int64)
+        rank[np.asarray(pc.sort_indices(enc.dictionary))] = np.arange(len(enc.dictionary))
+        rank[-1] = len(enc.dictionary)
+        codes = np.asarray(enc.indices.fill_null(-1)).astype(np.int64)
+        kind_rank = rank[codes]
+        usable = usable[np.lexsort((kind_rank, i0[usable], i_code[usable]))]
+    # Each person's block of usable intervals: its start and length, by code.
+    per_code = np.bincount(i_code[usable], minlength=len(encoded.dictionary))
+    block_start = np.cumsum(per_code) - per_code
+    ok = (s_code >= 0) & s0_ok & s1_ok
+    code = np.where(ok, s_code, 0)
+    lo = block_start[code] if len(per_code) else np.zeros(len(code), np.int64)
+    count = np.where(ok, per_code[code] if len(per_code) else 0, 0)
+    spell_at = np.repeat(np.arange(len(count)), count)
+    offsets = np.cumsum(count) - count
+    candidate = usable[lo[spell_at] + np.arange(len(spell_at)) - offsets[spell_at]]
+    a0, a1 = s0[spell_at], s1[spell_at]
+    b0, b1 = i0[candidate], i1[candidate]
+    keep = (b0 <= a1) & (b1 >= a0)
+    spell_at, candidate = spell_at[keep], candidate[keep]
+    o0 = np.maximum(a0[keep], b0[keep])
+    o1 = np.minimum(a1[keep], b1[keep])
+    take_s, take_i = pa.array(spell_at), pa.array(candidate)
+    return pa.table(
+        {
+            "unit": s.column("unit").take(take_s),
+            "spell": s.column("spell").take(take_s),
+            "kind": kind.take(take_i),
+            "i0": pa.array(b0[keep], pa.int64()),
+            "i1": pa.array(b1[keep], pa.int64()),
+            "o0": pa.array(o0, pa.int64()),
+            "o1": pa.array(o1, pa.int64()),
+            "overlap_months": pa.array(o1 - o0 + 1, pa.int64()),
         }
     )
 

@@ -63,7 +63,10 @@ vectorised pass over neighbours gives each row its spell key (a running count of
 starts), and one GROUP BY of that key makes the spells, with no window. Each person's
 spells are then checked (no row with an issue, no duplicate period, inside the window
 and the person's life): the few persons that fail are redone row by row with the issue
-rules and the definition's windows, so the result is the same either way.
+rules and the definition's windows, so the result is the same either way. A clean
+frame (no row with an issue; births and deaths, if given, as date columns) needs no
+engine at all:
+:func:`_numpy_spells` computes its spells with NumPy on the ordered rows.
 """
 
 from __future__ import annotations
@@ -443,17 +446,24 @@ def _order(pid: np.ndarray, pv: np.ndarray, valid: np.ndarray) -> np.ndarray:
     return np.argsort(pid * span + np.where(valid, pv - lo, 0))
 
 
-def _ordered_keys(ids: pa.Array, periods, gap: int) -> tuple[pa.Table, np.ndarray | None]:
-    """The one pass over rows in (person, period) order: each row's spell key ``__g``
-    (a running count of spell starts), its spell's number within the person
-    ``__spell``, the next spell's start on a spell's last row ``__next``, and ``__dup``
-    for a second row of a person and period. Rows already in that order (as extracts
-    are written) are read as they are; otherwise an integer sort of (id, period) puts
-    them in it. A row without person or period is a spell of its own; its person goes
-    to the row rules, as does a person with a duplicate, so only clean persons keep
-    these keys. Returns the columns in (person, period) order and the permutation that
-    puts the input in that order (None when it is in order already).
-    """
+@dataclass
+class _Keys:
+    """The one pass over rows in (person, period) order (see :func:`_ordered_keys`)."""
+
+    pid: np.ndarray  # person id, -1 without one
+    pv: np.ndarray  # period index, 0 without one
+    valid: np.ndarray  # the row has a person and a period
+    start: np.ndarray  # the row starts a spell
+    new_unit: np.ndarray  # the row starts a person
+    dup: np.ndarray  # a second row of a person and period (0/1)
+    g: np.ndarray  # the spell key: a running count of starts
+    spell: np.ndarray  # the spell's number within the person
+    nxt: np.ndarray  # on a spell's last row: the next spell's start
+    has_next: np.ndarray  # ... when the person has a next spell
+    perm: np.ndarray | None  # the permutation into that order (None: in order already)
+
+
+def _key_arrays(ids: pa.Array, periods, gap: int) -> _Keys:
     p, valid = periods
     pid = np.asarray(ids.fill_null(-1))
     valid = valid & np.asarray(ids.is_valid())
@@ -477,8 +487,309 @@ def _ordered_keys(ids: pa.Array, periods, gap: int) -> tuple[pa.Table, np.ndarra
     has_next = np.zeros(n, bool)
     has_next[:-1] = start[1:] & ~new_unit[1:]
     nxt[:-1] = pv[1:]
-    columns = {"__g": g, "__spell": spell, "__next": pa.array(nxt, mask=~has_next), "__dup": dup}
-    return pa.table(columns), perm
+    return _Keys(pid, pv, valid, start, new_unit, dup, g, spell, nxt, has_next, perm)
+
+
+def _ordered_keys(ids: pa.Array, periods, gap: int) -> tuple[pa.Table, np.ndarray | None]:
+    """The one pass over rows in (person, period) order: each row's spell key ``__g``
+    (a running count of spell starts), its spell's number within the person
+    ``__spell``, the next spell's start on a spell's last row ``__next``, and ``__dup``
+    for a second row of a person and period. Rows already in that order (as extracts
+    are written) are read as they are; otherwise an integer sort of (id, period) puts
+    them in it. A row without person or period is a spell of its own; its person goes
+    to the row rules, as does a person with a duplicate, so only clean persons keep
+    these keys. Returns the columns in (person, period) order and the permutation that
+    puts the input in that order (None when it is in order already).
+    """
+    k = _key_arrays(ids, periods, gap)
+    columns = {
+        "__g": k.g,
+        "__spell": k.spell,
+        "__next": pa.array(k.nxt, mask=~k.has_next),
+        "__dup": k.dup,
+    }
+    return pa.table(columns), k.perm
+
+
+def _is_int(column: pa.ChunkedArray) -> bool:
+    return pa.types.is_integer(column.type)
+
+
+def _numpy_spells(
+    frame,
+    gap: int,
+    window,
+    asked: str | None,
+    presorted: bool | None,
+    befolkning=None,
+    dodsorsak=None,
+) -> SpellResult | None:
+    """Person spells of a clean frame computed with NumPy on the rows in (person,
+    period) order, with no SQL engine: the same result as the definition, or None when
+    the frame is not one this road takes (then the engine runs). It takes frames with
+    whole-number period columns, numeric amounts, no row with an issue (no missing
+    pseudonym or period, no row of the other resolution, no duplicate period of a
+    person, nothing outside a given window, none before a birth or after a death);
+    ``befolkning``/``dodsorsak`` need date columns (births, deaths and emigrations are
+    looked up by person id). Extracts usually are such frames. Spell boundaries are where the person
+    changes or more than ``gap`` empty periods follow; each spell's sums are one
+    ``np.add.reduceat``, its first and last values are picks at the boundaries."""
+    if presorted is False or asked not in (None, *RESOLUTIONS):
+        return None
+    if not isinstance(frame, (pd.DataFrame, pa.Table)):
+        return None
+    cols = column_names(frame, "ekonomiskt_bistand frame")
+    if PERSON not in cols or "statistikar" not in cols:
+        return None
+    arrow = as_arrow(frame, "ekonomiskt_bistand frame")
+    rows_in = arrow.num_rows
+    if not rows_in:
+        return None
+    manad = arrow.column("manad") if "manad" in cols else None
+    bm = arrow.column("bistandsmanader") if "bistandsmanader" in cols else None
+    if not _is_int(arrow.column("statistikar")):
+        return None
+    if asked is None:  # the rows' resolution; a frame mixing both goes to the engine
+        if manad is None and bm is None:
+            return None
+        if manad is not None and bm is not None:
+            monthly = len(manad) - manad.null_count
+            annual = pc.sum(pc.and_(pc.is_null(manad), pc.is_valid(bm))).as_py() or 0
+            if monthly and annual:
+                return None
+            resolution = "year" if annual else "month"
+        else:
+            resolution = "month" if manad is not None else "year"
+    else:
+        resolution = asked
+    if resolution == "month":
+        if manad is None or not _is_int(manad):
+            return None
+        if pc.any(pc.or_(pc.less(manad, 1), pc.greater(manad, 12))).as_py():
+            return None  # a bad period: the row rules name it
+    else:
+        if bm is None or not _is_int(bm) or (manad is not None and manad.null_count < rows_in):
+            return None  # no months of assistance, or monthly rows: issues
+        if bm.null_count or pc.any(pc.or_(pc.less(bm, 1), pc.greater(bm, 12))).as_py():
+            return None
+    amounts = [arrow.column(c) for c in AMOUNT_COLUMNS if c in cols]
+    numeric = (pa.types.is_integer, pa.types.is_floating, pa.types.is_null)
+    if not all(any(is_(a.type) for is_ in numeric) for a in amounts):
+        return None
+    avsl_col = arrow.column("avslutsorsak") if "avslutsorsak" in cols else None
+    if avsl_col is not None and not (
+        pa.types.is_string(avsl_col.type)
+        or pa.types.is_large_string(avsl_col.type)
+        or pa.types.is_integer(avsl_col.type)
+        or pa.types.is_null(avsl_col.type)
+    ):
+        return None
+    periods = _period_numbers(arrow, resolution)
+    if periods is None or not periods[1].all():
+        return None
+    ids, names = _person_ids(arrow, in_order=True)
+    if ids.null_count:
+        return None
+    # Rows in (person, period) order (sorted first when they are not), spell starts
+    # where the person changes or more than `gap` empty periods follow.
+    pid, pv = np.asarray(ids), periods[0]
+    d_pid, d_pv = np.diff(pid), np.diff(pv)
+    perm = None
+    if ((d_pid < 0) | ((d_pid == 0) & (d_pv < 0))).any():
+        perm = _order(pid, pv, np.ones(len(pv), bool))
+        pid, pv = pid[perm], pv[perm]
+        d_pid, d_pv = np.diff(pid), np.diff(pv)
+    same = d_pid == 0
+    if (same & (d_pv == 0)).any():
+        return None  # a duplicate period: the row rules rank the rows
+    lo, hi = int(pv.min()), int(pv.max())
+    w0 = period_index(window[0], resolution) if window and window[0] is not None else lo
+    w1 = period_index(window[1], resolution, end=True) if window and window[1] is not None else hi
+    if w0 > w1 or lo < w0 or hi > w1:
+        return None  # an empty window (an error) or rows outside it (issues)
+
+    n = len(pv)
+    first = np.flatnonzero(np.concatenate([[True], ~same | (d_pv - 1 > gap)]))
+    last = np.empty_like(first)
+    last[:-1] = first[1:] - 1
+    last[-1] = n - 1
+    n_rows = np.diff(np.append(first, n))
+    spell_pid = pid[first]
+    person_first = np.ones(len(first), bool)  # the spell is its person's first
+    person_first[1:] = spell_pid[1:] != spell_pid[:-1]
+    index = np.arange(len(first))
+    spell_no = index - np.maximum.accumulate(np.where(person_first, index, 0)) + 1
+    start_p, end_p = pv[first], pv[last]
+    if resolution == "month":
+        paid = n_rows
+    else:
+        b = np.asarray(bm.combine_chunks().cast(pa.int64()))
+        paid = np.add.reduceat(b if perm is None else b[perm], first)
+    if amounts:
+        try:
+            values = [a.combine_chunks().cast(pa.float64()) for a in amounts]
+        except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+            return None
+        if len(values) == 1 and not values[0].null_count:
+            row_amount, row_has = np.asarray(values[0]), None
+        else:
+            row_amount, row_has = np.zeros(n), np.zeros(n, bool)
+            for v in values:
+                row_amount += np.asarray(v.fill_null(0.0))
+                row_has |= np.asarray(v.is_valid())
+        if perm is not None:
+            row_amount = row_amount[perm]
+        spell_has = None
+        if row_has is not None and not row_has.all():
+            spell_has = np.logical_or.reduceat(row_has if perm is None else row_has[perm], first)
+        amount = pa.array(
+            np.add.reduceat(row_amount, first), mask=None if spell_has is None else ~spell_has
+        )
+    else:
+        amount = pa.nulls(len(first), pa.float64())
+    at_end = last if perm is None else perm[last]  # input positions of the last rows
+    if avsl_col is None:
+        avsl = pa.nulls(len(first), pa.string())
+    else:
+        avsl = avsl_col.combine_chunks().cast(pa.string()).take(pa.array(at_end))
+    has_next = np.append(~person_first[1:], False)
+    next_start = np.append(start_p[1:], 0)
+
+    open_end = w1 - end_p <= gap
+    died = emigrated = np.zeros(len(first), bool)
+    until = np.full(len(first), w1, np.int64)  # the end of observation after a spell
+    if befolkning is not None or dodsorsak is not None:
+        life = _numpy_life(befolkning, dodsorsak, names, resolution)
+        if life is None:
+            return None
+        birth, death, em_pid, em_p = life
+        if (start_p < birth[spell_pid]).any() or (end_p > death[spell_pid]).any():
+            return None  # rows before birth or after death: issues
+        d = death[spell_pid]
+        died = (d >= end_p) & (d <= end_p + 1)
+        until = np.minimum(until, d)
+        if len(em_p):  # the first emigration in or after the spell's last period
+            base = min(int(em_p.min()), int(end_p.min())) - 2
+            span = max(int(em_p.max()), int(end_p.max())) - base + 3
+            keys = np.unique(em_pid * span + (em_p - base))  # distinct, sorted
+            em_pid, em_p = keys // span, keys % span + base
+            at = np.searchsorted(keys, spell_pid * span + (end_p - base), "left")
+            found = at < len(keys)
+            at = np.minimum(at, len(keys) - 1)
+            own = found & (em_pid[at] == spell_pid)
+            e = np.where(own, em_p[at], np.iinfo(np.int64).max)
+            emigrated = (e == end_p) | (e == end_p + 1)
+            # the next emigration after `end`: the found one, or the one after it
+            after = np.where(e == end_p, np.minimum(at + 1, len(keys) - 1), at)
+            later = own & (e > end_p) | (
+                (e == end_p) & (at + 1 < len(keys)) & (em_pid[after] == spell_pid)
+            )
+            until = np.where(later, np.minimum(until, em_p[after]), until)
+    gone = died | emigrated
+    months = end_p - start_p + 1
+    if resolution == "year":
+        months = 12 * months
+    avsl_null = np.asarray(avsl.is_null())
+    reason = np.where(
+        died, 0, np.where(emigrated, 1, np.where(open_end, 2, np.where(avsl_null, 4, 3)))
+    ).astype(np.int8)
+    end_reason = pa.DictionaryArray.from_arrays(
+        pa.array(reason),
+        pa.array(["death", "emigration", "censored", "avslutsorsak", "unknown"]),
+    ).cast(pa.string())
+    reentry = np.where(has_next, next_start - end_p - 1, until - end_p)
+    result = pa.table(
+        {
+            "unit": names.take(pa.array(spell_pid)),
+            "spell": pa.array(spell_no, pa.int64()),
+            "start_p": pa.array(start_p, pa.int64()),
+            "end_p": pa.array(end_p, pa.int64()),
+            "months": pa.array(months, pa.int64()),
+            "paid_months": pa.array(paid, pa.int64()),
+            "amount": amount,
+            "rows_placed": pa.array(n_rows, pa.int64()),
+            "left_censored": pa.array(start_p - w0 <= gap),
+            "right_censored": pa.array(open_end & ~gone),
+            "end_reason": end_reason,
+            "avslutsorsak": pc.if_else(
+                pa.array(open_end | gone), pa.scalar(None, pa.string()), avsl
+            ),
+            "next_start": pa.array(next_start, pa.int64(), mask=~has_next),
+            "months_to_reentry": pa.array(reentry, pa.int64(), mask=(open_end | gone) & ~has_next),
+            "reentered": pa.array(has_next),
+        }
+    )
+    out = _spell_frame(result, PERSON, resolution)
+    return _finish(
+        out,
+        _issue_frame(_EMPTY_ISSUES, cols),
+        "person",
+        gap,
+        resolution,
+        (w0, w1),
+        rows_in,
+        perm is None,
+    )
+
+
+def _numpy_life(befolkning, dodsorsak, names: pa.Array, resolution: str):
+    """Each person's (by id) earliest birth and death period (without one, a huge
+    negative birth and a huge death) and the emigrations as (id, period) arrays, from
+    date columns; None when a frame is not one NumPy reads (the engine then runs, and
+    names any error)."""
+    big = np.iinfo(np.int64).max // 4
+    birth = np.full(len(names), big, np.int64)
+    death = np.full(len(names), big, np.int64)
+    em_pid, em_p = [], []
+
+    def dated(table: pa.Table, name: str, ids: np.ndarray):
+        column = table.column(name)
+        t = column.type
+        zoned = pa.types.is_timestamp(t) and t.tz is not None
+        if zoned or not (pa.types.is_date(t) or pa.types.is_timestamp(t) or pa.types.is_null(t)):
+            raise TypeError
+        if pa.types.is_null(t):
+            return np.zeros(0, np.int64), np.zeros(0, np.int64)
+        year = pc.year(column)
+        p = year if resolution == "year" else pc.add(pc.multiply(year, 12), pc.month(column))
+        p = np.asarray(p.combine_chunks().fill_null(0)).astype(np.int64)
+        if resolution == "month":
+            p = p - 1
+        ok = np.asarray(column.combine_chunks().is_valid()) & (ids >= 0)
+        return ids[ok], p[ok]
+
+    try:
+        for data, what, columns in (
+            (befolkning, "befolkning", ("fodelsedatum", "dodsdatum", "utvandringsdatum")),
+            (dodsorsak, "dodsorsak", ("dodsdatum",)),
+        ):
+            if data is None:
+                continue
+            if not isinstance(data, (pd.DataFrame, pa.Table)):
+                return None
+            cols = column_names(data, f"{what} frame")
+            if PERSON not in cols or (what == "dodsorsak" and "dodsdatum" not in cols):
+                return None
+            table = as_arrow(data, f"{what} frame")
+            lop = table.column(PERSON).cast(pa.string())
+            ids = np.asarray(pc.index_in(lop, value_set=names).fill_null(-1)).astype(np.int64)
+            for name in columns:
+                if name not in cols:
+                    continue
+                who, p = dated(table, name, ids)
+                if name == "fodelsedatum":
+                    np.minimum.at(birth, who, p)
+                elif name == "dodsdatum":
+                    np.minimum.at(death, who, p)
+                else:
+                    em_pid.append(who)
+                    em_p.append(p)
+    except (TypeError, pa.ArrowInvalid, pa.ArrowNotImplementedError):
+        return None
+    birth[birth == big] = -big  # no birth recorded: no lower bound
+    pid = np.concatenate(em_pid) if em_pid else np.zeros(0, np.int64)
+    p = np.concatenate(em_p) if em_p else np.zeros(0, np.int64)
+    return birth, death, pid, p
 
 
 def _ordered_pass(engine: Engine, cols: list[str], resolution: str):
@@ -563,6 +874,10 @@ def build_spells(
     if isinstance(gap, bool) or not isinstance(gap, (int, np.integer)) or gap < 0:
         raise BadInputError(f"gap {gap!r} is not a whole number >= 0", "Pass gap=0, 1, 2, ...")
     gap = int(gap)
+    if unit == "person" and engine in (None, "duckdb") and spark is None:
+        fast = _numpy_spells(frame, gap, window, resolution, presorted, befolkning, dodsorsak)
+        if fast is not None:
+            return fast
     engine, own = open_engine(engine, spark)
     try:
         with using(engine.DIALECT):
@@ -793,16 +1108,20 @@ def _build(engine, frame, gap, unit, window, resolution, befolkning, dodsorsak, 
         result = result.set_column(0, "unit", names.take(result.column("unit")))
     out = _spell_frame(result, UNITS[unit], resolution)
     iss = _issue_frame(issues, cols)
+    bounds = None if lo is None and window is None else (w0, w1)
+    return _finish(out, iss, unit, gap, resolution, bounds, rows_in, sorted_input)
+
+
+def _finish(out, iss, unit, gap, resolution, bounds, rows_in, sorted_input) -> SpellResult:
+    """The result with its window and the row counts (checked: rows in = placed +
+    issues, the invariant the issues table promises)."""
     placed = int(out["rows"].sum()) if len(out) else 0
-    if placed + len(iss) != rows_in:  # the invariant the issues table promises
+    if placed + len(iss) != rows_in:
         raise AssertionError(f"rows in {rows_in} != placed {placed} + issues {len(iss)}")
     win = (
         None
-        if lo is None and window is None
-        else (
-            _period_label(w0, resolution),
-            _period_label(w1, resolution),
-        )
+        if bounds is None
+        else (_period_label(bounds[0], resolution), _period_label(bounds[1], resolution))
     )
     out.attrs.update(
         unit=unit,

@@ -4,6 +4,8 @@ events in a window, deaths."""
 from __future__ import annotations
 
 import pandas as pd
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from mikrodata.toolkit.analysis import (
     build_spells,
@@ -13,6 +15,7 @@ from mikrodata.toolkit.analysis import (
     overlaps,
     register_intervals,
 )
+from mikrodata.toolkit.analysis.engine import Engine
 
 from .spec import comparable, table
 
@@ -157,3 +160,74 @@ def test_linkage_on_the_synthetic_registers(registers):
     o = overlaps(s, iv)
     assert (o["overlap_months"] >= 1).all()
     assert set(s["end_reason"]) >= {"censored", "unknown", "avslutsorsak"}
+
+
+@settings(max_examples=30, deadline=None, derandomize=True)
+@given(
+    spells_=st.lists(
+        st.tuples(st.sampled_from(["a", "b", "c", None]), st.integers(0, 20), st.integers(0, 6)),
+        max_size=12,
+    ),
+    intervals=st.lists(
+        st.tuples(
+            st.sampled_from(["a", "b", "d", None]),
+            st.sampled_from(["x", "y", None]),
+            st.one_of(st.none(), st.integers(-2, 22)),
+            st.integers(0, 8),
+        ),
+        max_size=12,
+    ),
+)
+def test_overlaps_numpy_and_the_sql_definition_agree(spells_, intervals):
+    p0 = pd.Period("2015-01", freq="M")
+    s = pd.DataFrame(
+        {
+            "lopnr": pd.array([p for p, _, _ in spells_], dtype="string[pyarrow]"),
+            "spell": range(1, len(spells_) + 1),
+            "start": pd.PeriodIndex([p0 + a for _, a, _ in spells_], freq="M"),
+            "end": pd.PeriodIndex([p0 + a + n for _, a, n in spells_], freq="M"),
+        }
+    )
+    iv = pd.DataFrame(
+        {
+            "lopnr": pd.array([p for p, _, _, _ in intervals], dtype="string[pyarrow]"),
+            "kind": pd.array([k for _, k, _, _ in intervals], dtype="string[pyarrow]"),
+            "start": pd.PeriodIndex(
+                [None if a is None else p0 + a for _, _, a, _ in intervals], freq="M"
+            ),
+            "end": pd.PeriodIndex([p0 + (a or 0) + n for _, _, a, n in intervals], freq="M"),
+        }
+    )
+    fast = overlaps(s, iv)
+    with Engine() as engine:
+        sql = overlaps(s, iv, engine=engine)
+    pd.testing.assert_frame_equal(fast, sql)
+    # the pairs by brute force
+    want = sorted(
+        (
+            sp.lopnr,
+            sp.spell,
+            it.kind if isinstance(it.kind, str) else None,
+            max(sp.start, it.start),
+            min(sp.end, it.end),
+        )
+        for sp in s.itertuples()
+        for it in iv.itertuples()
+        if isinstance(sp.lopnr, str)
+        and isinstance(it.lopnr, str)
+        and sp.lopnr == it.lopnr
+        and it.start is not pd.NaT
+        and it.start <= sp.end
+        and it.end >= sp.start
+    )
+    got = sorted(
+        (
+            r.lopnr,
+            r.spell,
+            r.kind if isinstance(r.kind, str) else None,
+            r.overlap_start,
+            r.overlap_end,
+        )
+        for r in fast.itertuples()
+    )
+    assert got == want

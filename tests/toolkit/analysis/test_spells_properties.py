@@ -12,6 +12,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from mikrodata.toolkit.analysis import build_spells
+from mikrodata.toolkit.analysis.spells import _numpy_spells
 
 from .oracle import oracle
 
@@ -168,3 +169,98 @@ def test_spells_never_overlap_and_paid_months_are_conserved(rows, gap):
     assert int(s["paid_months"].sum()) == len(distinct) == len(placed)
     assert int(s["rows"].sum()) + len(r.issues) == len(frame)
     assert (s["months"] >= s["paid_months"]).all()
+
+
+@SETTINGS
+@given(
+    rows=st.lists(row, min_size=1, max_size=40),
+    gap=st.integers(0, 3),
+    window=st.one_of(st.none(), st.tuples(st.integers(-3, 0), st.integers(17, 20))),
+    shuffle_seed=st.integers(0, 1000),
+    births=st.lists(st.one_of(st.none(), st.integers(-30, 0)), min_size=3, max_size=3),
+    deaths=st.lists(st.one_of(st.none(), st.integers(17, 40)), min_size=3, max_size=3),
+    emig=st.lists(life, min_size=3, max_size=3),
+    with_persons=st.booleans(),
+)
+def test_the_numpy_road_agrees_with_the_oracle_and_the_sql_definition(
+    rows, gap, window, shuffle_seed, births, deaths, emig, with_persons
+):
+    # Clean frames (one row per person and month, nothing to put in the issues table,
+    # no births or deaths to look up): the NumPy road takes them, sorted or not.
+    seen: set = set()
+    clean = []
+    for r in sorted(rows, key=lambda r: (r["lopnr"], r["m"])):
+        if (r["lopnr"], r["m"]) not in seen:
+            seen.add((r["lopnr"], r["m"]))
+            clean.append(r)
+    frame = _frame(clean)
+    kw: dict = {}
+    if window:
+        kw["window"] = tuple(str(pd.Period(year=2015, month=1, freq="M") + w) for w in window)
+    bef = None
+    if with_persons:  # births before and deaths after the rows: no row is an issue
+        bef = pd.DataFrame(
+            {
+                "lopnr": PERSONS,
+                "fodelsedatum": [_date(b) for b in births],
+                "dodsdatum": [_date(d) for d in deaths],
+                "utvandringsdatum": [_date(e) for e in emig],
+            }
+        )
+        kw["befolkning"] = bef
+    general = build_spells(frame, gap=gap, presorted=False, **kw)
+    for data in (frame, frame.sample(frac=1.0, random_state=shuffle_seed)):
+        fast = _numpy_spells(data, gap, kw.get("window"), None, None, bef)
+        assert fast is not None  # the road was taken
+        pd.testing.assert_frame_equal(fast.spells, general.spells)
+        assert fast.spells.attrs == general.spells.attrs
+        assert (fast.window, fast.rows_in, len(fast.issues)) == (
+            general.window,
+            general.rows_in,
+            0,
+        )
+        assert fast.sorted_input or data is not frame
+
+    def idx(m):
+        return None if m is None else P0 + m
+
+    persons = {}
+    if with_persons:
+        persons = dict(
+            birth={p: idx(b) for p, b in zip(PERSONS, births, strict=True)},
+            death={p: idx(d) for p, d in zip(PERSONS, deaths, strict=True)},
+            emigration={
+                p: [] if e is None else [P0 + e] for p, e in zip(PERSONS, emig, strict=True)
+            },
+        )
+    want, want_issues = oracle(
+        frame.astype(object).where(frame.notna(), None).to_dict("records"),
+        gap=gap,
+        window=None if window is None else (P0 + window[0], P0 + window[1]),
+        **persons,
+    )
+    assert want_issues == []
+    assert _as_oracle(general.spells, "lopnr") == want
+
+
+def test_the_numpy_road_leaves_frames_with_issues_to_the_engine():
+    frame = _frame(
+        [
+            {
+                "lopnr": "p1",
+                "lopnr_hushall": "h1",
+                "roll": "1",
+                "m": 0,
+                "belopp_forsorjningsstod": 1.0,
+                "avslutsorsak": None,
+            },
+        ]
+        * 2  # a duplicate month
+    )
+    assert _numpy_spells(frame, 0, None, None, None) is None
+    r = build_spells(frame)
+    assert list(r.issues["issue"]) == ["duplicate"] and int(r.spells["rows"].sum()) == 1
+    one = frame.iloc[:1]
+    assert _numpy_spells(one, 0, None, None, None) is not None
+    assert _numpy_spells(one, 0, ("2015-02", "2015-12"), None, None) is None  # outside
+    assert _numpy_spells(one, 0, None, None, False) is None  # presorted=False
