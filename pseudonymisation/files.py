@@ -331,7 +331,7 @@ def pseudonymise_file(
         _writer(out_kind, tmp_rej, rej_schema) as rej_writer,
         progress(f"pseudonymising {in_path.name}", total=expected_rows) as task,
     ):
-        # Four threads share the work (Arrow, NumPy, pandas and our C loops release the
+        # Four threads share the work (Arrow, NumPy, pandas and hashlib release the
         # GIL in theirs): a reader reads each batch and its identifiers (prepare), this
         # thread looks up and hashes them in order (resolve), an assembler builds the
         # output and reject rows (assemble), and a writer writes them. The reader keeps
