@@ -17,7 +17,7 @@ from nbclient import NotebookClient
 
 from mikrodata.access_requests import AuditLog
 from mikrodata.pseudonymisation import TrustStore, parse_identifiers
-from mikrodata.toolkit.extract import build_dummy_extract, build_extract
+from mikrodata.toolkit.extract import build_dummy_extract
 from mikrodata.toolkit.synthetic.identifiers import random_personnummer
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -164,31 +164,16 @@ def test_the_researcher_notebook_on_a_built_extract_requests_a_checked_release(
     tmp_path, monkeypatch
 ):
     from tests.access_requests.support import (
-        PASSPHRASE,
         RESEARCHER,
-        STEWARD,
+        approved_extract,
         make_delivery,
         make_keystore,
-        new_approved_request,
-        steward_store,
     )
 
     delivery = make_delivery(tmp_path / "registers", persons=120)
     keystore = make_keystore(tmp_path / "steward" / "keystore")
-    store = steward_store(keystore)
-    log = AuditLog(tmp_path / "steward" / "audit.jsonl")
-    request = new_approved_request(tmp_path / "steward", log, store=store)
-    built = build_extract(
-        request,
-        delivery["root"],
-        tmp_path / "steward" / "extract",
-        keystore=keystore,
-        passphrase=PASSPHRASE,
-        rejects=tmp_path / "steward" / "rejects",
-        user=STEWARD,
-        audit=log,
-        delivery_checks=False,
-    )
+    made = approved_extract(tmp_path / "steward", delivery["root"], keystore)
+    built, store = made.result, made.store
     (tmp_path / "steward.pub").write_text(store.public_key().to_text())
     project = tmp_path / "project"
     shutil.copytree(built.out, project / "extract")
@@ -250,6 +235,7 @@ def linked_extract(tmp_path, monkeypatch):
         STEWARD,
         approve,
         make_keystore,
+        steward_build,
         steward_store,
         write_request,
     )
@@ -272,16 +258,13 @@ def linked_extract(tmp_path, monkeypatch):
     doc["output_rules"]["reviewers"] = 2
     request.write_text(yaml.safe_dump(doc, allow_unicode=True, sort_keys=False), "utf-8")
     approve(request, log, store=store)
-    built = build_extract(
+    built = steward_build(
         request,
         registers,
         tmp_path / "steward" / "extract",
-        keystore=keystore,
-        passphrase=PASSPHRASE,
+        keystore,
+        log,
         rejects=tmp_path / "steward" / "rejects",
-        user=STEWARD,
-        audit=log,
-        delivery_checks=False,
     )
     project = tmp_path / "project"
     shutil.copytree(built.out, project / "extract")

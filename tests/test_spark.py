@@ -348,39 +348,36 @@ def test_panels_event_time_and_sequences_are_those_of_duckdb(
 def test_an_extract_built_on_spark_is_the_one_machine_extract(spark, tmp_path, run_cli):
     """Selection by the approval, pseudonyms, reject records, the sort order and the
     signed manifest: the same as the one-machine build; `extract verify` passes."""
-    from mikrodata.access_requests import AuditLog
-    from mikrodata.toolkit.extract import build_extract, verify_extract
+    from mikrodata.toolkit.extract import verify_extract
     from tests.access_requests.support import (
         PASSPHRASE,
         STEWARD,
+        approved_extract,
         make_delivery,
         make_keystore,
-        new_approved_request,
-        steward_store,
+        steward_build,
     )
 
     delivery = make_delivery(tmp_path / "registers", persons=150)
     keystore = make_keystore(tmp_path / "keys" / "keystore")
-    steward_store(keystore)
-    log = AuditLog(tmp_path / "audit.jsonl")
-    request = new_approved_request(tmp_path, log, store=steward_store(keystore))
-
-    def build(name: str, **engine):
-        return build_extract(
-            request,
-            delivery["root"],
-            tmp_path / name,
-            keystore=keystore,
-            passphrase=PASSPHRASE,
-            rejects=tmp_path / f"{name}.rejects",
-            user=STEWARD,
-            audit=log,
-            delivery_checks=False,  # the delivery has deliberate identifier faults
-            **engine,
-        )
-
-    duck = build("duck")
-    on_spark = build("spark", engine="spark", spark=spark)
+    made = approved_extract(
+        tmp_path,
+        delivery["root"],
+        keystore,
+        out=tmp_path / "duck",
+        rejects=tmp_path / "duck.rejects",
+    )
+    request, log, duck = made.request, made.log, made.result
+    on_spark = steward_build(
+        request,
+        delivery["root"],
+        tmp_path / "spark",
+        keystore,
+        log,
+        rejects=tmp_path / "spark.rejects",
+        engine="spark",
+        spark=spark,
+    )
     register = "ekonomiskt_bistand"
     mine, theirs = on_spark.manifest["registers"][register], duck.manifest["registers"][register]
     for field in ("rows_read", "rows_outside_population", "rows_in", "rows_out"):
@@ -412,18 +409,7 @@ def test_an_extract_built_on_spark_is_the_one_machine_extract(spark, tmp_path, r
     other.mkdir()
     (other / f"{register}.csv").write_text("personnummer;statistikar\n", encoding="utf-8")
     with pytest.raises(BadInputError, match="not delivered as Parquet"):
-        build_extract(
-            request,
-            other,
-            tmp_path / "x",
-            keystore=keystore,
-            passphrase=PASSPHRASE,
-            user=STEWARD,
-            audit=log,
-            delivery_checks=False,
-            engine="spark",
-            spark=spark,
-        )
+        steward_build(request, other, tmp_path / "x", keystore, log, engine="spark", spark=spark)
     args = ["extract", "build", "--request", str(request), "--registers", str(other)]
     args += ["--out", str(tmp_path / "y"), "--keystore", str(keystore), "--user", STEWARD]
     refused = run_cli(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -132,3 +133,81 @@ def make_keystore(path: Path, project: str = "P2026-001") -> Path:
 
     KeyStore.create(path, PASSPHRASE).ensure_project(project)
     return path
+
+
+def steward_build(
+    request: Path,
+    registers: Path,
+    out: Path,
+    keystore: Path,
+    log: AuditLog,
+    *,
+    rejects: Path | None = None,
+    **options: Any,
+):
+    """``build_extract`` of ``request`` from ``registers`` into ``out``, by the steward
+    with the test passphrase (``options`` go to ``build_extract`` and may override
+    both). The test deliveries carry deliberate identifier faults, which the quality
+    suites' delivery checks would (rightly) stop first: the checks are off unless asked
+    for with ``delivery_checks=True``."""
+    from mikrodata.toolkit.extract import build_extract
+
+    options.setdefault("user", STEWARD)
+    options.setdefault("passphrase", PASSPHRASE)
+    options.setdefault("delivery_checks", False)
+    return build_extract(
+        request, registers, out, keystore=keystore, rejects=rejects, audit=log, **options
+    )
+
+
+@dataclass(frozen=True)
+class ApprovedExtract:
+    """What :func:`approved_extract` made: the build's result, the approved request, the
+    audit log, the steward's (signing) key store and the key store's path."""
+
+    result: Any
+    request: Path
+    log: AuditLog
+    store: Any
+    keystore: Path
+
+    @property
+    def out(self) -> Path:
+        return self.result.out
+
+
+def approved_extract(
+    root: Path,
+    registers: Path,
+    keystore: Path,
+    *,
+    requests: Path | None = None,
+    out: Path | None = None,
+    rejects: Path | None = None,
+    log: AuditLog | None = None,
+    request: dict[str, Any] | None = None,
+    **options: Any,
+) -> ApprovedExtract:
+    """An approved request and its extract, built by the steward (:func:`steward_build`,
+    ``options`` go there) from ``registers`` with the project key in ``keystore``.
+
+    The request is the example with the top-level fields ``request`` overriding it,
+    approved and signed by :func:`steward_store` ``(keystore)``; it is written in
+    ``requests`` (default ``root``), its audit log is ``log`` (default
+    ``root/audit.jsonl``), the extract ``out`` (default ``root/extract``) and the rejects
+    ``rejects`` (default ``root/rejects``)."""
+    store = steward_store(keystore)
+    log = log if log is not None else AuditLog(root / "audit.jsonl")
+    requests = requests if requests is not None else root
+    requests.mkdir(parents=True, exist_ok=True)
+    path = new_approved_request(requests, log, store=store, **(request or {}))
+    result = steward_build(
+        path,
+        registers,
+        out if out is not None else root / "extract",
+        keystore,
+        log,
+        rejects=rejects if rejects is not None else root / "rejects",
+        **options,
+    )
+    return ApprovedExtract(result, path, log, store, keystore)

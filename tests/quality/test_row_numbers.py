@@ -11,18 +11,14 @@ import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 import pytest
 
-from mikrodata.access_requests import AuditLog
 from mikrodata.pseudonymisation import KeyStore, pseudonymise_file
 from mikrodata.quality.run import run_quality
-from mikrodata.toolkit.extract import build_extract
 from tests.access_requests.support import (
     FAULT_YEAR,
     PASSPHRASE,
-    STEWARD,
+    approved_extract,
     make_delivery,
     make_keystore,
-    new_approved_request,
-    steward_store,
 )
 
 REGISTER = "ekonomiskt_bistand"
@@ -78,19 +74,7 @@ def test_a_bad_parquet_row_has_one_number_in_quality_extract_and_pseudonymise(
     review = (tmp_path / "quality" / "review.html").read_text()
     assert f"{FAULT_FILE}:1" in review and f"{FAULT_FILE}:0" not in review
 
-    log = AuditLog(tmp_path / "audit.jsonl")
-    request = new_approved_request(tmp_path, log, store=steward_store(keystore))
-    build_extract(
-        request,
-        delivery["root"],
-        tmp_path / "extract",
-        keystore=keystore,
-        passphrase=PASSPHRASE,
-        rejects=tmp_path / "rejects",
-        audit=log,
-        user=STEWARD,
-        delivery_checks=False,
-    )
+    approved_extract(tmp_path, delivery["root"], keystore)
     rejects = pq.read_table(tmp_path / "rejects" / f"{REGISTER}.parquet").to_pylist()
     extract_rows = {
         r["source_row"]

@@ -18,7 +18,7 @@ from mikrodata.toolkit.errors import (
     KeyStoreError,
     MikrodataError,
 )
-from mikrodata.toolkit.extract import build_extract, read_manifest, verify_extract
+from mikrodata.toolkit.extract import read_manifest, verify_extract
 from mikrodata.toolkit.extract.build import build_lock_path
 from mikrodata.toolkit.rejects import REJECT_FIELDS
 from tests.access_requests.support import (
@@ -27,10 +27,12 @@ from tests.access_requests.support import (
     PI,
     RESEARCHER,
     STEWARD,
+    approved_extract,
     make_delivery,
     make_keystore,
     move,
     new_approved_request,
+    steward_build,
     steward_store,
     write_request,
 )
@@ -63,18 +65,15 @@ def request_path(tmp_path, log, steward):
 
 
 def _build(request_path, delivery, keystore, tmp_path, log, **kwargs):
-    kwargs.setdefault("user", STEWARD)
-    # The delivery has deliberate identifier faults, to test the reject path; the
-    # quality suites' delivery checks would (rightly) stop it first.
-    kwargs.setdefault("delivery_checks", False)
-    return build_extract(
+    # The delivery has deliberate identifier faults, to test the reject path (the
+    # delivery checks are off: they would stop it first).
+    return steward_build(
         request_path,
         delivery["root"],
         tmp_path / "extract",
-        keystore=keystore,
-        passphrase=PASSPHRASE,
+        keystore,
+        log,
         rejects=tmp_path / "rejects",
-        audit=log,
         **kwargs,
     )
 
@@ -394,22 +393,20 @@ def test_other_errors_write_nothing(
         rejects = tmp_path / "extract" / "rejects"
     before = _events(log)
     with pytest.raises(error, match=message):
-        build_extract(
+        steward_build(
             request_path,
             registers,
             tmp_path / "extract",
-            keystore=keystore,
-            passphrase=passphrase,
+            keystore,
+            log,
             rejects=rejects,
-            user=STEWARD,
-            audit=log,
-            delivery_checks=False,
+            passphrase=passphrase,
         )
     assert not (tmp_path / "extract").exists()
     assert _events(log) == before
 
 
-def test_cohort_population_and_a_second_register(tmp_path, log, keystore, steward):
+def test_cohort_population_and_a_second_register(tmp_path, log, keystore):
     from mikrodata.toolkit.extract import synthetic_register
 
     regs = tmp_path / "regs"
@@ -418,27 +415,22 @@ def test_cohort_population_and_a_second_register(tmp_path, log, keystore, stewar
     everyone = sorted(set(pq.read_table(regs / "befolkning").column("personnummer").to_pylist()))
     cohort = everyone[:20] + ["12345"]  # one unusable line
     (tmp_path / "cohort.csv").write_text("personnummer\n" + "\n".join(cohort) + "\n")
-    path = new_approved_request(
+    made = approved_extract(
         tmp_path,
-        log,
-        store=steward,
-        registers={
-            "ekonomiskt_bistand": {"years": "2015-2016", "variables": ["kommun"]},
-            "befolkning": {"years": [2016], "variables": ["kon"]},
-        },
-        population={"type": "cohort_file", "file": "cohort.csv"},
-        derived_variables=["birth_year"],
-    )
-    result = build_extract(
-        path,
         regs,
-        tmp_path / "extract",
-        keystore=keystore,
-        passphrase=PASSPHRASE,
-        rejects=tmp_path / "rejects",
-        user=STEWARD,
-        audit=log,
+        keystore,
+        log=log,
+        request={
+            "registers": {
+                "ekonomiskt_bistand": {"years": "2015-2016", "variables": ["kommun"]},
+                "befolkning": {"years": [2016], "variables": ["kon"]},
+            },
+            "population": {"type": "cohort_file", "file": "cohort.csv"},
+            "derived_variables": ["birth_year"],
+        },
+        delivery_checks=True,  # a clean delivery: the checks run, as by default
     )
+    path, result = made.request, made.result
     m = result.manifest
     assert all(v.startswith("passed") for v in m["delivery_checks"].values())
     assert m["population"] == {"type": "cohort_file", "persons": 20, "cohort_rows_rejected": 1}

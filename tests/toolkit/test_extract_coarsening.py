@@ -12,14 +12,12 @@ import pytest
 
 from mikrodata.access_requests import AuditLog, load_request
 from mikrodata.toolkit.errors import BadInputError, IntegrityError
-from mikrodata.toolkit.extract import build_dummy_extract, build_extract, verify_extract
+from mikrodata.toolkit.extract import build_dummy_extract, verify_extract
 from tests.access_requests.support import (
-    PASSPHRASE,
     STEWARD,
+    approved_extract,
     make_delivery,
     make_keystore,
-    new_approved_request,
-    steward_store,
     write_request,
 )
 
@@ -45,24 +43,17 @@ def keystore(tmp_path_factory):
 
 def _build(tmp_path, delivery, keystore, name, coarsening=None):
     """An approved request (with ``coarsening`` if given) built into tmp_path/name."""
-    store = steward_store(keystore)
-    log = AuditLog(tmp_path / f"{name}-audit.jsonl")
-    requests = tmp_path / f"{name}-requests"
-    requests.mkdir()
-    extra = {"coarsening": coarsening} if coarsening is not None else {}
-    request = new_approved_request(requests, log, store=store, **extra)
-    result = build_extract(
-        request,
+    made = approved_extract(
+        tmp_path,
         delivery["root"],
-        tmp_path / name,
-        keystore=keystore,
-        passphrase=PASSPHRASE,
+        keystore,
+        requests=tmp_path / f"{name}-requests",
+        out=tmp_path / name,
         rejects=tmp_path / f"{name}-rejects",
-        user=STEWARD,
-        audit=log,
-        delivery_checks=False,  # the delivery has deliberate identifier faults
+        log=AuditLog(tmp_path / f"{name}-audit.jsonl"),
+        request={"coarsening": coarsening} if coarsening is not None else None,
     )
-    return result, request, log
+    return made.result, made.request, made.log
 
 
 @pytest.fixture(scope="module")

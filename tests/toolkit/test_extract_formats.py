@@ -19,17 +19,14 @@ from mikrodata.access_requests import AuditLog
 from mikrodata.pseudonymisation import TrustStore
 from mikrodata.quality.catalogue import load
 from mikrodata.toolkit.errors import BadInputError, ExportRefused, IntegrityError
-from mikrodata.toolkit.extract import build_dummy_extract, build_extract, verify_extract
+from mikrodata.toolkit.extract import build_dummy_extract, verify_extract
 from mikrodata.toolkit.extract.formats import parse_formats
 from mikrodata.toolkit.extract.manifest import Manifest
 from tests.access_requests.support import (
-    PASSPHRASE,
     RESEARCHER,
-    STEWARD,
+    approved_extract,
     make_delivery,
     make_keystore,
-    new_approved_request,
-    steward_store,
 )
 
 REGISTER = "ekonomiskt_bistand"
@@ -41,28 +38,15 @@ def built(tmp_path_factory):
     root = tmp_path_factory.mktemp("formats")
     delivery = make_delivery(root / "registers", persons=60)
     keystore = make_keystore(root / "keys" / "keystore")
-    store = steward_store(keystore)
-    log = AuditLog(root / "audit.jsonl")
-    (root / "requests").mkdir()
-    request = new_approved_request(root / "requests", log, store=store)
-    result = build_extract(
-        request,
-        delivery["root"],
-        root / "extract",
-        keystore=keystore,
-        passphrase=PASSPHRASE,
-        rejects=root / "rejects",
-        user=STEWARD,
-        audit=log,
-        delivery_checks=False,  # the delivery has deliberate identifier faults
-        formats=ALL,
+    made = approved_extract(
+        root, delivery["root"], keystore, requests=root / "requests", formats=ALL
     )
     return {
-        "result": result,
-        "request": request,
+        "result": made.result,
+        "request": made.request,
         "raw_ids": delivery["raw_ids"],
         "registers": delivery["root"],
-        "trust": TrustStore([store.public_key()]),
+        "trust": TrustStore([made.store.public_key()]),
         "root": root,
     }
 

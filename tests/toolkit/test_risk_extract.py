@@ -12,17 +12,13 @@ import pyarrow.parquet as pq
 import pytest
 import yaml
 
-from mikrodata.access_requests import AuditLog, load_request
+from mikrodata.access_requests import load_request
 from mikrodata.toolkit.errors import BadInputError
-from mikrodata.toolkit.extract import build_extract
 from mikrodata.toolkit.risk import extract_risk, request_targets
 from tests.access_requests.support import (
-    PASSPHRASE,
-    STEWARD,
+    approved_extract,
     make_delivery,
     make_keystore,
-    new_approved_request,
-    steward_store,
     write_request,
 )
 
@@ -37,26 +33,13 @@ def delivery(tmp_path_factory):
 @pytest.fixture(scope="module")
 def built(tmp_path_factory, delivery):
     tmp = tmp_path_factory.mktemp("built")
-    log = AuditLog(tmp / "audit.jsonl")
-    keystore = make_keystore(tmp / "keystore")
-    request = new_approved_request(
+    made = approved_extract(
         tmp,
-        log,
-        store=steward_store(keystore),
-        output_rules={"min_cell_count": 10, "risk": {"min_k": 2, "max_unicity": 0.9}},
-    )
-    result = build_extract(
-        request,
         delivery["root"],
-        tmp / "extract",
-        keystore=keystore,
-        passphrase=PASSPHRASE,
-        rejects=tmp / "rejects",
-        audit=log,
-        user=STEWARD,
-        delivery_checks=False,
+        make_keystore(tmp / "keystore"),
+        request={"output_rules": {"min_cell_count": 10, "risk": {"min_k": 2, "max_unicity": 0.9}}},
     )
-    return {"request": request, "extract": result.out}
+    return {"request": made.request, "extract": made.out}
 
 
 def _no_identifier_or_value(out, delivery, extract):
