@@ -1,6 +1,6 @@
-"""The options every command that reads a delivery takes: how to read text files.
-
-Detected when not given (docs/deliveries.md); the same names in every command."""
+"""The options every command that reads a delivery takes: how to read text files
+(detected when not given, docs/deliveries.md) and which engine runs the command; the
+same names in every command."""
 
 from __future__ import annotations
 
@@ -11,9 +11,10 @@ from typing import Any
 
 import click
 
-__all__ = ["delivery_options", "read_options"]
+__all__ = ["delivery_options", "engine_option", "read_options"]
 
 _ENCODINGS = ["auto", "utf-8", "utf-8-sig", "latin-1", "cp1252"]
+_ENGINES = ["duckdb", "spark"]
 
 
 def delivery_options(func: Callable[..., Any]) -> Callable[..., Any]:
@@ -54,3 +55,18 @@ def read_options(encoding: str, delimiter: str | None, decimal: str | None, layo
     if delimiter == "\\t":
         delimiter = "\t"
     return ReadOptions(encoding=encoding, delimiter=delimiter, decimal=decimal, layout=layout)
+
+
+def engine_option(on_spark: str, *, spark_does: str = "") -> Callable[..., Any]:
+    """``--engine duckdb|spark`` (default duckdb), the command receiving ``engine``.
+
+    The help says what Spark does (``spark_does``, e.g. "select and sort on ") and what
+    changes with it (``on_spark``: what it reads and writes); docs/spark.md has the rest."""
+    return click.option(
+        "--engine",
+        type=click.Choice(_ENGINES),
+        default="duckdb",
+        show_default=True,
+        help=f"duckdb: this machine, streaming. spark: {spark_does}the active (or a new) "
+        f"SparkSession, e.g. under spark-submit; {on_spark} (docs/spark.md).",
+    )

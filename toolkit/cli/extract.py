@@ -7,7 +7,7 @@ from pathlib import Path
 import click
 
 from mikrodata.access_requests import AuditLog
-from mikrodata.toolkit.cli.delivery_options import delivery_options
+from mikrodata.toolkit.cli.delivery_options import delivery_options, engine_option
 
 __all__ = ["extract"]
 
@@ -99,14 +99,8 @@ def extract() -> None:
 )
 @_format_opt
 @_labels_opt
-@click.option(
-    "--engine",
-    type=click.Choice(["duckdb", "spark"]),
-    default="duckdb",
-    show_default=True,
-    help="duckdb: this machine, streaming. spark: select, pseudonymise and sort on the "
-    "active (or a new) SparkSession, e.g. under spark-submit; Parquet deliveries only, "
-    "no coarsening (docs/spark.md).",
+@engine_option(
+    "Parquet deliveries only, no coarsening", spark_does="select, pseudonymise and sort on "
 )
 @_user_opt
 @_log_opt

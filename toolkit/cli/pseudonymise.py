@@ -11,7 +11,7 @@ from typing import Any
 import click
 
 from mikrodata.pseudonymisation import pseudonymise_file
-from mikrodata.toolkit.cli.delivery_options import delivery_options
+from mikrodata.toolkit.cli.delivery_options import delivery_options, engine_option
 from mikrodata.toolkit.cli.keys import keystore_option, log_option, open_keystore
 from mikrodata.toolkit.errors import BadInputError
 
@@ -114,14 +114,9 @@ def _write_unreadable(delivery, out_path: Path) -> Path | None:
     help="Keep the raw identifiers of rejected rows in the reject file (steward only).",
 )
 @click.option("--batch-size", type=click.IntRange(1000), default=1_000_000, show_default=True)
-@click.option(
-    "--engine",
-    type=click.Choice(["duckdb", "spark"]),
-    default="duckdb",
-    show_default=True,
-    help="duckdb: this machine, streaming. spark: the active (or a new) SparkSession, "
-    "e.g. under spark-submit; --in is Parquet (a file or a dataset folder) and --out "
-    "and the rejects become Parquet dataset folders (docs/spark.md).",
+@engine_option(
+    "--in is Parquet (a file or a dataset folder) and --out and the rejects become "
+    "Parquet dataset folders"
 )
 @log_option
 def pseudonymise(
