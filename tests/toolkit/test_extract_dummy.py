@@ -9,17 +9,13 @@ from mikrodata.pseudonymisation import is_pseudonym
 from mikrodata.quality.catalogue import load
 from mikrodata.toolkit.extract import (
     build_dummy_extract,
-    build_extract,
     synthetic_register,
     verify_extract,
 )
 from tests.access_requests.support import (
-    PASSPHRASE,
     PI,
-    STEWARD,
+    approved_extract,
     make_keystore,
-    new_approved_request,
-    steward_store,
     write_request,
 )
 
@@ -40,38 +36,31 @@ def _shape(manifest):
 
 
 def test_dummy_has_the_shape_of_the_real_extract(tmp_path):
-    log = AuditLog(tmp_path / "audit.jsonl")
-    keystore = make_keystore(tmp_path / "ks")
-    request = new_approved_request(
-        tmp_path,
-        log,
-        store=steward_store(keystore),
-        registers={
-            "ekonomiskt_bistand": {
-                "years": "2015-2018",
-                "variables": [
-                    "hushallsid",
-                    "kommun",
-                    "forsorjningshinder",
-                    "belopp_forsorjningsstod",
-                ],
-            },
-            "lss": {"years": [2016, 2017], "variables": ["insats"]},
-        },
-    )
     regs = tmp_path / "regs"
     synthetic_register("ekonomiskt_bistand", tuple(range(2014, 2020)), 80, regs, seed=5)
     synthetic_register("lss", (2016, 2017), 80, regs, seed=5)
-    real = build_extract(
-        request,
+    built = approved_extract(
+        tmp_path,
         regs,
-        tmp_path / "real",
-        keystore=keystore,
-        passphrase=PASSPHRASE,
-        rejects=tmp_path / "rejects",
-        user=STEWARD,
-        audit=log,
+        make_keystore(tmp_path / "ks"),
+        out=tmp_path / "real",
+        request={
+            "registers": {
+                "ekonomiskt_bistand": {
+                    "years": "2015-2018",
+                    "variables": [
+                        "hushallsid",
+                        "kommun",
+                        "forsorjningshinder",
+                        "belopp_forsorjningsstod",
+                    ],
+                },
+                "lss": {"years": [2016, 2017], "variables": ["insats"]},
+            }
+        },
+        delivery_checks=True,  # clean synthetic registers: the checks run, as by default
     )
+    real, request, log = built.result, built.request, built.log
     dummy = build_dummy_extract(request, tmp_path / "dummy", persons=30, user=PI, audit=log)
     assert _shape(dummy.manifest) == _shape(real.manifest)
     assert dummy.manifest["dummy"] is True and real.manifest["dummy"] is False

@@ -10,16 +10,16 @@ import sys
 import textwrap
 import time
 
-from mikrodata.access_requests import AuditLog, file_sha256
-from mikrodata.toolkit.extract import build_extract, verify_extract
+from mikrodata.access_requests import file_sha256
+from mikrodata.toolkit.extract import verify_extract
 from tests.access_requests.support import (
     PASSPHRASE,
     PI,
     STEWARD,
+    approved_extract,
     make_delivery,
     make_keystore,
-    new_approved_request,
-    steward_store,
+    steward_build,
 )
 
 BUILD = textwrap.dedent(
@@ -35,22 +35,11 @@ BUILD = textwrap.dedent(
 
 
 def test_sigkill_mid_build_leaves_the_old_extract_and_a_valid_log(tmp_path):
-    log = AuditLog(tmp_path / "audit.jsonl")
     keystore = make_keystore(tmp_path / "keystore")
-    request = new_approved_request(tmp_path, log, store=steward_store(keystore))
     delivery = make_delivery(tmp_path / "registers", persons=1500)
     out, rejects = tmp_path / "extract", tmp_path / "rejects"
-    first = build_extract(
-        request,
-        delivery["root"],
-        out,
-        keystore=keystore,
-        passphrase=PASSPHRASE,
-        rejects=rejects,
-        user=STEWARD,
-        audit=log,
-        delivery_checks=False,  # deliberate identifier faults (see test_extract.py)
-    )
+    built = approved_extract(tmp_path, delivery["root"], keystore, out=out, rejects=rejects)
+    first, request, log = built.result, built.request, built.log
     manifest_sha = file_sha256(out / "manifest.json")
     events_before = len(log.events())
 
@@ -81,17 +70,7 @@ def test_sigkill_mid_build_leaves_the_old_extract_and_a_valid_log(tmp_path):
     log.verify()
     assert len(log.events()) == events_before  # the killed build recorded nothing
 
-    again = build_extract(
-        request,
-        delivery["root"],
-        out,
-        keystore=keystore,
-        passphrase=PASSPHRASE,
-        rejects=rejects,
-        user=STEWARD,
-        audit=log,
-        delivery_checks=False,  # deliberate identifier faults (see test_extract.py)
-    )
+    again = steward_build(request, delivery["root"], out, keystore, log, rejects=rejects)
     assert not list(tmp_path.glob(".extract.*.tmp")) and not list(tmp_path.glob(".rejects.*"))
     verify_extract(out, request=request, user=STEWARD, audit=log)
     assert again.manifest["registers"] == first.manifest["registers"]

@@ -14,14 +14,11 @@ import pytest
 from mikrodata.access_requests import AuditLog, event_hash, file_sha256
 from mikrodata.pseudonymisation import SigningKey, TrustStore
 from mikrodata.toolkit.errors import IntegrityError
-from mikrodata.toolkit.extract import build_extract, verify_extract
+from mikrodata.toolkit.extract import verify_extract
 from tests.access_requests.support import (
-    PASSPHRASE,
-    STEWARD,
+    approved_extract,
     make_delivery,
     make_keystore,
-    new_approved_request,
-    steward_store,
 )
 
 
@@ -34,23 +31,10 @@ def delivery(tmp_path_factory):
 def steward_side(tmp_path, delivery):
     """An extract built on the steward's side, and the steward's public key file."""
     keystore = make_keystore(tmp_path / "steward" / "keystore")
-    store = steward_store(keystore)
-    log = AuditLog(tmp_path / "steward" / "audit.jsonl")
-    request = new_approved_request(tmp_path / "steward", log, store=store)
-    built = build_extract(
-        request,
-        delivery["root"],
-        tmp_path / "steward" / "extract",
-        keystore=keystore,
-        passphrase=PASSPHRASE,
-        rejects=tmp_path / "steward" / "rejects",
-        user=STEWARD,
-        audit=log,
-        delivery_checks=False,
-    )
+    built = approved_extract(tmp_path / "steward", delivery["root"], keystore)
     public = tmp_path / "steward.pub"
-    public.write_text(store.public_key().to_text())
-    return {"extract": built.out, "public": public, "log": log, "request": request}
+    public.write_text(built.store.public_key().to_text())
+    return {"extract": built.out, "public": public, "log": built.log, "request": built.request}
 
 
 @pytest.fixture

@@ -11,12 +11,12 @@ import pytest
 from mikrodata.access_requests import AuditLog
 from mikrodata.quality.run import run_quality
 from mikrodata.quality.signoff import sign_off
-from mikrodata.toolkit.extract import build_extract, synthetic_register
+from mikrodata.toolkit.extract import synthetic_register
 from tests.access_requests.support import (
-    PASSPHRASE,
     STEWARD,
     make_keystore,
     new_approved_request,
+    steward_build,
     steward_store,
 )
 
@@ -42,15 +42,14 @@ def setup(tmp_path):
 
 
 def _build(setup, tmp_path, name):
-    return build_extract(
+    return steward_build(
         setup["request"],
         setup["root"],
         tmp_path / name,
-        keystore=setup["keystore"],
-        passphrase=PASSPHRASE,
+        setup["keystore"],
+        setup["log"],
         rejects=tmp_path / f"{name}-rejects",
-        user=STEWARD,
-        audit=setup["log"],
+        delivery_checks=True,  # what these tests are about
     )
 
 

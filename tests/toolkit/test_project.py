@@ -14,16 +14,14 @@ import mikrodata
 from mikrodata.access_requests import AuditLog
 from mikrodata.toolkit import clock
 from mikrodata.toolkit.errors import AccessRefused, IntegrityError
-from mikrodata.toolkit.extract import build_dummy_extract, build_extract
+from mikrodata.toolkit.extract import build_dummy_extract
 from tests.access_requests.support import (
-    PASSPHRASE,
     PI,
     RESEARCHER,
     STEWARD,
+    approved_extract,
     make_delivery,
     make_keystore,
-    new_approved_request,
-    steward_store,
 )
 
 
@@ -37,21 +35,8 @@ def extract(tmp_path, delivery, monkeypatch):
     """A steward-built extract, copied to a researcher's fresh home that trusts only
     the steward's public key."""
     keystore = make_keystore(tmp_path / "steward" / "keystore")
-    store = steward_store(keystore)
-    log = AuditLog(tmp_path / "steward" / "audit.jsonl")
-    request = new_approved_request(tmp_path / "steward", log, store=store)
-    built = build_extract(
-        request,
-        delivery["root"],
-        tmp_path / "steward" / "extract",
-        keystore=keystore,
-        passphrase=PASSPHRASE,
-        rejects=tmp_path / "steward" / "rejects",
-        user=STEWARD,
-        audit=log,
-        delivery_checks=False,
-    )
-    (tmp_path / "steward.pub").write_text(store.public_key().to_text())
+    built = approved_extract(tmp_path / "steward", delivery["root"], keystore)
+    (tmp_path / "steward.pub").write_text(built.store.public_key().to_text())
     home = tmp_path / "researcher"
     home.mkdir()
     monkeypatch.setenv("MIKRODATA_HOME", str(home))

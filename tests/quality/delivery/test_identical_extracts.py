@@ -14,13 +14,9 @@ import pyarrow.parquet as pq
 import pytest
 
 from mikrodata.access_requests import AuditLog
-from mikrodata.toolkit.extract import build_extract
 from tests.access_requests.support import (
-    PASSPHRASE,
-    STEWARD,
+    approved_extract,
     make_keystore,
-    new_approved_request,
-    steward_store,
 )
 from tests.quality.delivery.support import WRITERS, read_delivery_table
 
@@ -53,19 +49,13 @@ def keystore(tmp_path_factory):
 
 
 def _build(tmp_path, registers, keystore, name, **kwargs):
-    log = AuditLog(tmp_path / f"audit-{name}.jsonl")
-    request = new_approved_request(tmp_path / name, log, store=steward_store(keystore))
-    result = build_extract(
-        request,
+    result = approved_extract(
+        tmp_path / name,
         registers,
-        tmp_path / name / "extract",
-        keystore=keystore,
-        passphrase=PASSPHRASE,
-        rejects=tmp_path / name / "rejects",
-        user=STEWARD,
-        audit=log,
+        keystore,
+        log=AuditLog(tmp_path / f"audit-{name}.jsonl"),
         **kwargs,
-    )
+    ).result
     data = result.out / REGISTER / "part-0.parquet"
     checksum = {f["path"]: f["sha256"] for f in result.manifest["files"]}[
         f"{REGISTER}/part-0.parquet"

@@ -9,13 +9,12 @@ from pathlib import Path
 import pytest
 
 from mikrodata.access_requests import AuditLog
-from mikrodata.toolkit.extract import build_extract
 from tests.access_requests.support import (
     PASSPHRASE,
     STEWARD,
+    approved_extract,
     make_delivery,
     make_keystore,
-    new_approved_request,
     steward_store,
 )
 
@@ -25,23 +24,13 @@ STEWARD2 = "steward2"
 def _build(root: Path, stewards: list[str], rules: dict) -> dict:
     delivery = make_delivery(root / "registers", persons=60)
     keystore = make_keystore(root / "steward" / "keystore")
-    store = steward_store(keystore)
-    log = AuditLog(root / "steward" / "audit.jsonl")
-    request = new_approved_request(
-        root / "steward", log, store=store, data_stewards=stewards, output_rules=rules
-    )
-    built = build_extract(
-        request,
+    built = approved_extract(
+        root / "steward",
         delivery["root"],
-        root / "steward" / "extract",
-        keystore=keystore,
-        passphrase=PASSPHRASE,
-        rejects=root / "steward" / "rejects",
-        user=STEWARD,
-        audit=log,
-        delivery_checks=False,
+        keystore,
+        request={"data_stewards": stewards, "output_rules": rules},
     )
-    return {"root": root / "steward", "manifest_sha256": built.manifest_sha256}
+    return {"root": root / "steward", "manifest_sha256": built.result.manifest_sha256}
 
 
 @pytest.fixture(scope="session")
