@@ -27,11 +27,14 @@ import pyarrow.compute as pc
 
 from .identifiers import twelve_digit_reasons
 
-__all__ = ["residual_identifiers"]
+__all__ = ["RESIDUAL_HIGH", "RESIDUAL_LOW", "RESIDUAL_RUN", "residual_identifiers"]
 
 # Ten digits in a row, with at most one space, '-' or '+' between two of them.
-_RUN = r"[0-9](?:[ +\-]?[0-9]){9,}"
-_INT_LOW, _INT_HIGH = 10**8, 10**12  # 9 digits (a 200x birth as an integer) .. 12
+RESIDUAL_RUN = _RUN = r"[0-9](?:[ +\-]?[0-9]){9,}"
+# Whole numbers looked at: 9 digits (a 200x birth as an integer) .. 12.
+RESIDUAL_LOW, RESIDUAL_HIGH = _INT_LOW, _INT_HIGH = 10**8, 10**12
+# (A caller may pre-filter with these three, as the extract build does in DuckDB: the
+# guard applies them itself first, so what it finds is the same.)
 
 
 def residual_identifiers(

@@ -333,6 +333,16 @@ class Pseudonymiser:
         """Distinct identifiers seen per domain."""
         return {d: len(p.cache) for d, p in self._by_domain.items()}
 
+    def resolve_distinct(self, column: str, values: pa.Array) -> tuple[pa.Array, np.ndarray]:
+        """Pseudonyms and reason codes for distinct ``values`` of one identifier column,
+        as :meth:`process` would give its rows (null pseudonyms where refused, or where
+        an accepted null stays null): for a caller that maps rows back itself, as the
+        extract build does in DuckDB. Hashes only values not seen before."""
+        self.check_schema(pa.schema([pa.field(n, values.type) for n in self.columns]))
+        return self._by_domain[self.columns[column]].apply(
+            values, allow_null=column in self.allow_null
+        )
+
     def residual_identifiers(self, batch: pa.RecordBatch) -> dict[str, int]:
         """Columns not named for pseudonymisation that hold personnummer anywhere in
         any value (see :mod:`pseudonymisation.residual`), with how many distinct values

@@ -519,7 +519,8 @@ def _build_locked(
                     if done.rejects is not None:
                         target = private_file(reject_tmp / f"{register}.unreadable.parquet")
                         shutil.copyfile(done.rejects, target)  # keeps the 0600
-                (tmp / ".work").rmdir()
+                if (tmp / ".work").exists():  # a Spark build's scratch folder, empty by now
+                    (tmp / ".work").rmdir()
                 exports = export_copies(tmp, specs, results, *formats)
                 # The signed approval travels with the extract: a researcher's machine
                 # checks the extract's scope against it offline.

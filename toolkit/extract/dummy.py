@@ -177,7 +177,8 @@ def build_dummy_extract(
                     )
                     for s in specs
                 ]
-                (tmp / ".work").rmdir()
+                if (tmp / ".work").exists():  # a Spark build's scratch folder, empty by now
+                    (tmp / ".work").rmdir()
                 exports = export_copies(tmp, specs, results, wanted, labels)
                 manifest = assemble_manifest(
                     tmp,

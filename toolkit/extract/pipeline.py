@@ -6,14 +6,18 @@ interim number -> pseudonymise every direct identifier with the project key ->
 sort by (person pseudonym, period, then the other columns: a total order) -> one
 Parquet file per register.
 
-DuckDB reads the delivered files and does the joins and the final out-of-core sort;
-batches of rows pass through the pseudonymiser in between. Rejected rows (whole rows,
-raw identifiers included) go to the steward's reject folder with their source file,
-row number and reason; ``rows_in = rows_out + rows_rejected`` is checked.
+DuckDB reads the delivered files and does the joins and the final out-of-core sort. The
+pseudonymiser judges and hashes each distinct identifier once, and DuckDB joins its
+verdicts back (the rows never pass through Python); the rejected rows, usually few, go
+through the pseudonymiser's own batch step for their reject records. Rejected rows (whole
+rows, raw identifiers included) go to the steward's reject folder with their source
+file, row number and reason; ``rows_in = rows_out + rows_rejected`` is checked. The
+residual guard reads every value of the written file's other columns.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -26,6 +30,12 @@ import pyarrow.parquet as pq
 
 from mikrodata.pseudonymisation import ProjectKey, parse_identifiers
 from mikrodata.pseudonymisation.pseudonyms import ColumnPseudonymiser
+from mikrodata.pseudonymisation.residual import (
+    RESIDUAL_HIGH,
+    RESIDUAL_LOW,
+    RESIDUAL_RUN,
+    residual_identifiers,
+)
 from mikrodata.pseudonymisation.tables import Pseudonymiser, residual_message
 from mikrodata.toolkit.atomic import private_file
 from mikrodata.toolkit.errors import BadInputError, IntegrityError
@@ -41,11 +51,28 @@ __all__ = [
     "RegisterResult",
     "approved_rows_sql",
     "output_order",
+    "residual_in_parquet",
     "run_register",
     "spark_quote",
 ]
 
 BATCH_ROWS = 250_000
+# DuckDB types of whole numbers, of other numbers, and of values with no room for an
+# identifier (the residual guard's own type rules).
+_WHOLE_TYPES = {
+    "TINYINT",
+    "SMALLINT",
+    "INTEGER",
+    "BIGINT",
+    "HUGEINT",
+    "UTINYINT",
+    "USMALLINT",
+    "UINTEGER",
+    "UBIGINT",
+    "UHUGEINT",
+}
+_NUMBER_TYPES = {"FLOAT", "DOUBLE"}
+_NO_ROOM_TYPES = {"BOOLEAN", "DATE", "TIME", "TIMESTAMP", "TIMESTAMP WITH TIME ZONE"}
 
 
 @dataclass(frozen=True)
@@ -184,15 +211,61 @@ def _check_columns(con: duckdb.DuckDBPyConnection, src: str, spec: RegisterSpec)
         )
 
 
-def _refuse_residual(engine: Pseudonymiser, batch: pa.RecordBatch, spec: RegisterSpec) -> None:
-    """A column not declared an identifier but full of personnummer would leak them."""
-    found = engine.residual_identifiers(batch)
+def _refuse_residual(
+    con: duckdb.DuckDBPyConnection, engine: Pseudonymiser, target: Path, spec: RegisterSpec
+) -> None:
+    """A column not declared an identifier but holding personnummer would leak them:
+    every value of the written file's other columns is looked at. The build's staging
+    folder is dropped on refusal."""
+    plain = [c.name for c in spec.columns if c.role != "pseudonym"]
+    found = residual_in_parquet(con, target, plain, engine.reference_date)
     if found:
         raise IntegrityError(
-            f"register {spec.register}: {residual_message(found)} (not direct identifiers "
-            "in the catalogue)",
+            f"register {spec.register}: {residual_message(found)} (not direct "
+            "identifiers in the catalogue)",
             "Fix the delivery or the catalogue; nothing was written",
         )
+
+
+def residual_in_parquet(
+    con: duckdb.DuckDBPyConnection,
+    path: Path,
+    columns: Sequence[str],
+    reference_date: dt.date | None = None,
+) -> dict[str, int]:
+    """:func:`~pseudonymisation.residual.residual_identifiers` of ``columns`` of a
+    Parquet file, with the same result, in one parallel DuckDB scan: DuckDB passes on
+    only the distinct values that could hold an identifier by the guard's own first
+    filters (ten digits in a row in text; whole numbers of nine to twelve digits), and
+    the guard judges those. Values of other types go to the guard whole; dates and
+    booleans have no room for one."""
+    relation = f"read_parquet({sql_literal(str(path))})"
+    types = {r[0]: r[1] for r in con.execute(f"DESCRIBE SELECT * FROM {relation}").fetchall()}
+    picks = []
+    for name in columns:
+        kind, col = types[name], quote(name)
+        whole = f"abs({col}) >= {RESIDUAL_LOW} AND abs({col}) < {RESIDUAL_HIGH}"
+        if kind == "VARCHAR":
+            test = f"strlen({col}) >= 10 AND regexp_matches({col}, {sql_literal(RESIDUAL_RUN)})"
+        elif kind in _WHOLE_TYPES:
+            test = whole
+        elif kind in _NUMBER_TYPES:
+            test = f"isfinite({col}) AND abs({col}) = floor(abs({col})) AND {whole}"
+        elif kind in _NO_ROOM_TYPES:
+            continue
+        else:
+            test = "TRUE"
+        picks.append((name, f"list(DISTINCT {col}) FILTER (WHERE {test})"))
+    if not picks:
+        return {}
+    row = con.sql(f"SELECT {', '.join(p for _, p in picks)} FROM {relation}").to_arrow_table()
+    found: dict[str, int] = {}
+    for (name, _), column in zip(picks, row.columns, strict=True):
+        lists = column.combine_chunks()
+        # A null list: no value passed the filter (or the file has no rows).
+        values = lists.flatten() if lists.null_count == 0 else pa.array([], lists.type.value_type)
+        found.update(residual_identifiers(pa.table({name: values}), reference_date=reference_date))
+    return found
 
 
 def run_register(
@@ -209,11 +282,15 @@ def run_register(
 ) -> RegisterResult:
     """Build ``out_dir/<register>/part-0.parquet``; rejects to ``reject_dir``.
 
-    The rows go through the same :class:`~pseudonymisation.tables.Pseudonymiser` stream
-    as ``mikrodata pseudonymise``: one reject record type, rows counted from 1 in their
-    delivered file. ``shared`` pseudonym maps (one per domain) span the registers of one
-    build, so a person is hashed once and collisions are checked across registers. The
-    ``coarsening`` steps that apply to the register are applied after pseudonymisation."""
+    The identifiers go through the same :class:`~pseudonymisation.tables.Pseudonymiser`
+    as ``mikrodata pseudonymise``, once per distinct value: its verdicts and pseudonyms
+    become a map table that DuckDB joins back while it sorts and writes, so the rows
+    themselves never leave DuckDB. The rejected rows (usually few) go through the
+    engine's own batch step, so their records are those of ``mikrodata pseudonymise``:
+    one reject record type, rows counted from 1 in their delivered file. ``shared``
+    pseudonym maps (one per domain) span the registers of one build, so a person is
+    hashed once and collisions are checked across registers. The ``coarsening`` steps
+    that apply to the register are applied after pseudonymisation."""
     src = source_relation(registers_dir, spec.register)
     _check_columns(con, src, spec)
     years = ", ".join(str(y) for y in spec.years)
@@ -222,11 +299,6 @@ def run_register(
         f"SELECT count(*), list(DISTINCT {quote(spec.year_column)}) FROM {src} "
         f"WHERE {quote(spec.year_column)} IN ({years})"
     ).fetchall()[0]
-    work = out_dir / ".work" / f"{spec.register}.parquet"
-    work.parent.mkdir(parents=True, exist_ok=True)
-    rejects_path = reject_dir / f"{spec.register}.parquet"
-    rows_in = rows_rejected = 0
-    reject_writer: pq.ParquetWriter | None = None
     engine = Pseudonymiser(
         key,
         spec.pseudonymised,
@@ -234,45 +306,22 @@ def run_register(
         source=spec.register,
         shared=shared,
     )
-    sql = _select_sql(src, spec, years, population)
-    reader = con.sql(sql).to_arrow_reader(BATCH_ROWS)
-    data_schema = pa.schema([f for f in reader.schema if not f.name.startswith("_")])
-    out_schema = engine.output_schema(data_schema).remove_metadata()
-    out_schema = pa.schema([out_schema.field(c.delivered).with_name(c.name) for c in spec.columns])
-    # The work file is read once by the sort and removed: uncompressed is the cheaper way.
-    writer = pq.ParquetWriter(work, out_schema, compression="none")
-    root = str(Path(registers_dir).resolve()).rstrip("/") + "/"
-    with progress(f"extract {spec.register}", total=rows_read) as task:
-        for batch in reader:
-            rows_in += batch.num_rows
-            data = batch.select(data_schema.names)
-            _refuse_residual(engine, data, spec)
-            out, rej = engine.process(
-                data,
-                with_identifiers=True,  # whole rows: the steward corrects the delivery
-                source_file=pc.replace_substring(batch.column("_file"), root, ""),
-                source_rows=batch.column("_row").to_numpy(zero_copy_only=False),
-            )
-            renamed = [spec.extract_names.get(n, n) for n in out.schema.names]
-            out = out.rename_columns(renamed).select(list(spec.names))
-            writer.write_batch(out.cast(writer.schema))
-            if rej.num_rows:
-                if reject_writer is None:
-                    rejects_path.parent.mkdir(parents=True, exist_ok=True)
-                    # Whole rows with raw identifiers: steward only, mode 0600.
-                    reject_writer = pq.ParquetWriter(private_file(rejects_path), rej.schema)
-                reject_writer.write_batch(rej)
-                rows_rejected += rej.num_rows
-            task.advance(batch.num_rows)
-    engine.finish()  # pseudonym collisions (across this build's registers) stop the build
-    if reject_writer is not None:
-        reject_writer.close()
-    writer.close()
-    target = out_dir / spec.register / "part-0.parquet"
-    applied = write_sorted(con, work, target, spec, coarsening)
-    work.unlink()
+    selected = f"({_select_sql(src, spec, years, population)})"
+    with progress(f"extract {spec.register}", total=4) as task:
+        rows_in, maps = _pseudonym_maps(con, engine, selected)
+        task.advance()
+        rows_rejected = _write_rejects(con, engine, selected, maps, reject_dir, spec, registers_dir)
+        task.advance()
+        engine.finish()  # pseudonym collisions (across this build's registers) stop the build
+        target = out_dir / spec.register / "part-0.parquet"
+        applied = write_sorted(con, _accepted_sql(selected, spec, maps), target, spec, coarsening)
+        task.advance()
+        _refuse_residual(con, engine, target, spec)
+        task.advance()
+    for name in maps.values():
+        con.execute(f"DROP TABLE {name}")
     rows_out = pq.ParquetFile(target).metadata.num_rows
-    if rows_in != rows_out + rows_rejected or engine.rows_rejected != rows_rejected:
+    if rows_in != rows_out + rows_rejected:
         raise IntegrityError(
             f"register {spec.register}: {rows_in} rows in but {rows_out} out and "
             f"{rows_rejected} rejected",
@@ -291,18 +340,128 @@ def run_register(
     )
 
 
+def _pseudonym_maps(
+    con: duckdb.DuckDBPyConnection, engine: Pseudonymiser, selected: str
+) -> tuple[int, dict[str, str]]:
+    """For each identifier column, a DuckDB table ``(value, pseudonym, reason)`` of its
+    distinct selected values, as the engine judged and hashed them (``reason`` 0 =
+    accepted; an accepted null, where the column may be empty, has a null pseudonym).
+    Returns the selected rows' count and column -> table name. One scan finds the
+    distinct values of every identifier column (grouping sets)."""
+    columns = list(engine.columns)
+    names = [quote(c) for c in columns]
+    sets = ", ".join(f"({n})" for n in names)
+    flags = ", ".join(f"GROUPING({n}) = 0 AS _in_{i}" for i, n in enumerate(names))
+    counted = con.sql(
+        f"SELECT {', '.join(names)}, {flags}, count(*) AS _n FROM {selected} "
+        f"GROUP BY GROUPING SETS ({sets})"
+    ).to_arrow_table()
+    maps, rows_in = {}, 0
+    for i, column in enumerate(columns):
+        mine = counted.filter(counted.column(f"_in_{i}"))
+        rows_in = int(pc.sum(mine.column("_n")).as_py() or 0)
+        values = mine.column(column).combine_chunks()
+        pseudonyms, reasons = engine.resolve_distinct(column, values)
+        name = f"_pseudonyms_{i}"
+        con.register(
+            "_map_arrow",
+            pa.table(
+                {"value": values, "pseudonym": pseudonyms, "reason": pa.array(reasons, pa.int8())}
+            ),
+        )
+        con.execute(f"CREATE OR REPLACE TEMP TABLE {name} AS SELECT * FROM _map_arrow")
+        con.unregister("_map_arrow")
+        maps[column] = name
+    return rows_in, maps
+
+
+def _accepted_sql(selected: str, spec: RegisterSpec, maps: dict[str, str]) -> str:
+    """The accepted rows under the extract's column names: each identifier replaced by
+    its pseudonym from the map joined on (every value has exactly one map row)."""
+    alias = {column: f"m{i}" for i, column in enumerate(maps)}
+    cols = [
+        f"{alias[c.delivered]}.pseudonym AS {quote(c.name)}"
+        if c.delivered in alias
+        else f"s.{quote(c.name)} AS {quote(c.name)}"
+        for c in spec.columns
+    ]
+    joins = " ".join(
+        f"JOIN {maps[column]} {a} ON s.{quote(column)} IS NOT DISTINCT FROM {a}.value"
+        for column, a in alias.items()
+    )
+    accepted = " AND ".join(f"{a}.reason = 0" for a in alias.values()) or "TRUE"
+    return f"(SELECT {', '.join(cols)} FROM {selected} s {joins} WHERE {accepted})"
+
+
+def _write_rejects(
+    con: duckdb.DuckDBPyConnection,
+    engine: Pseudonymiser,
+    selected: str,
+    maps: dict[str, str],
+    reject_dir: Path,
+    spec: RegisterSpec,
+    registers_dir: Path,
+) -> int:
+    """The rows with an identifier the engine refused, in delivered order, through the
+    engine's own batch step (whole rows with raw identifiers: the steward corrects the
+    delivery); ``reject_dir/<register>.parquet``, mode 0600. Returns how many."""
+    refusals = " UNION ALL ".join(f"SELECT 1 FROM {t} WHERE reason <> 0" for t in maps.values())
+    if not refusals or not con.execute(f"SELECT EXISTS ({refusals})").fetchall()[0][0]:
+        return 0  # no value was refused: no scan
+    # A semi-join on the (few) refused values; a null is refused where the map says so.
+    refused = (
+        " OR ".join(
+            f"s.{quote(column)} IN (SELECT value FROM {table} WHERE reason <> 0) OR "
+            f"(s.{quote(column)} IS NULL AND EXISTS "
+            f"(SELECT 1 FROM {table} WHERE value IS NULL AND reason <> 0))"
+            for column, table in maps.items()
+        )
+        or "FALSE"
+    )
+    reader = con.sql(
+        f"SELECT s.* FROM {selected} s WHERE {refused} ORDER BY s._file, s._row"
+    ).to_arrow_reader(BATCH_ROWS)
+    data_names = [f.name for f in reader.schema if not f.name.startswith("_")]
+    root = str(Path(registers_dir).resolve()).rstrip("/") + "/"
+    rejects_path = reject_dir / f"{spec.register}.parquet"
+    writer: pq.ParquetWriter | None = None
+    count = 0
+    try:
+        for batch in reader:
+            out, rej = engine.process(
+                batch.select(data_names),
+                with_identifiers=True,
+                source_file=pc.replace_substring(batch.column("_file"), root, ""),
+                source_rows=batch.column("_row").to_numpy(zero_copy_only=False),
+            )
+            if out.num_rows:
+                raise IntegrityError(
+                    f"register {spec.register}: the engine accepted a row its map refused",
+                    "This is a bug; the extract was not written. Please report it",
+                )
+            if writer is None:
+                rejects_path.parent.mkdir(parents=True, exist_ok=True)
+                writer = pq.ParquetWriter(private_file(rejects_path), rej.schema)
+            writer.write_batch(rej)
+            count += rej.num_rows
+    finally:
+        if writer is not None:
+            writer.close()
+    return count
+
+
 def write_sorted(
     con: duckdb.DuckDBPyConnection,
-    work: Path,
+    relation: str,
     target: Path,
     spec: RegisterSpec,
     coarsening: Sequence[Step] = (),
 ) -> tuple[dict[str, Any], ...]:
-    """Sort ``work`` by the register's sort order into ``target`` (DuckDB, out of core),
+    """Sort the rows of the SQL ``relation`` (the extract's columns) by the register's
+    order into ``target`` (DuckDB, out of core),
     applying on the way the ``coarsening`` steps that apply to this register. Returns
     what each applied step did (its manifest entry, with the cells it changed)."""
     target.parent.mkdir(parents=True, exist_ok=True)
-    relation = f"read_parquet({sql_literal(str(work))})"
     applied = []
     if coarsening:
         types = {r[0]: r[1] for r in con.execute(f"DESCRIBE SELECT * FROM {relation}").fetchall()}
