@@ -85,6 +85,7 @@ from .columns import AMOUNT_COLUMNS, HOUSEHOLD, PERSON, require
 from .dialect import integer, month_of_date, text, using, value_at_max
 from .engine import ROW, Engine, as_arrow, column_names
 from .engines import open_engine
+from .keys import packed_keys
 
 __all__ = [
     "ISSUE_REASONS",
@@ -446,6 +447,39 @@ def _order(pid: np.ndarray, pv: np.ndarray, valid: np.ndarray) -> np.ndarray:
     return np.argsort(pid * span + np.where(valid, pv - lo, 0))
 
 
+def _packed_order(packed: np.ndarray, pv: np.ndarray):
+    """Rows in (person, period) order from the pseudonyms packed as numbers
+    (:func:`.keys.packed_keys`): the permutation into that order (None when the rows are
+    in it already), the periods in that order and where a person starts.
+
+    Rows out of order are sorted by one ``argsort`` of the packed pseudonym with its
+    lowest bits replaced by the period (offset from the smallest): that sorts by
+    (person, period) unless two persons share every other bit, which the check after
+    the sort finds (the packed pseudonyms are then not in order) and a ``lexsort`` of
+    both keys replaces."""
+    later, earlier = packed[1:], packed[:-1]
+    backwards = (later < earlier) | ((later == earlier) & (pv[1:] < pv[:-1]))
+    perm = None
+    if backwards.any():
+        lo = int(pv.min())
+        bits = max(1, int(pv.max()) - lo).bit_length()
+        if bits <= 24:
+            mask = np.uint64((1 << bits) - 1)
+            key = (packed & ~mask) | (pv - lo).astype(np.uint64)
+            perm = np.argsort(key)
+            in_order = packed[perm]
+            if (in_order[1:] < in_order[:-1]).any():  # persons that differ only there
+                perm = None
+        if perm is None:
+            perm = np.lexsort((pv, packed))
+            in_order = packed[perm]
+        packed, pv = in_order, pv[perm]
+    new_person = np.empty(len(packed), bool)
+    new_person[:1] = True
+    np.not_equal(packed[1:], packed[:-1], out=new_person[1:])
+    return perm, pv, new_person
+
+
 @dataclass
 class _Keys:
     """The one pass over rows in (person, period) order (see :func:`_ordered_keys`)."""
@@ -587,20 +621,30 @@ def _numpy_spells(
     periods = _period_numbers(arrow, resolution)
     if periods is None or not periods[1].all():
         return None
-    ids, names = _person_ids(arrow, in_order=True)
-    if ids.null_count:
-        return None
     # Rows in (person, period) order (sorted first when they are not), spell starts
     # where the person changes or more than `gap` empty periods follow.
-    pid, pv = np.asarray(ids), periods[0]
-    d_pid, d_pv = np.diff(pid), np.diff(pv)
-    perm = None
-    if ((d_pid < 0) | ((d_pid == 0) & (d_pv < 0))).any():
-        perm = _order(pid, pv, np.ones(len(pv), bool))
-        pid, pv = pid[perm], pv[perm]
-        d_pid, d_pv = np.diff(pid), np.diff(pv)
-    same = d_pid == 0
-    if (same & (d_pv == 0)).any():
+    lop = arrow.column(PERSON)
+    packed = packed_keys(lop)
+    if packed is not None:  # the extract's pseudonyms: 64-bit numbers in string order
+        perm, pv, new_person = _packed_order(packed, periods[0])
+        heads = np.flatnonzero(new_person)
+        names = lop.take(pa.array(heads if perm is None else perm[heads]))
+        names = names.combine_chunks().cast(pa.string())
+    else:
+        ids, names = _person_ids(arrow, in_order=True)
+        if ids.null_count:
+            return None
+        pid, pv = np.asarray(ids), periods[0]
+        d_pid = np.diff(pid)
+        perm = None
+        if ((d_pid < 0) | ((d_pid == 0) & (pv[1:] < pv[:-1]))).any():
+            perm = _order(pid, pv, np.ones(len(pv), bool))
+            pid, pv = pid[perm], pv[perm]
+        new_person = np.empty(len(pid), bool)
+        new_person[0] = True
+        np.not_equal(pid[1:], pid[:-1], out=new_person[1:])
+    d_pv = np.diff(pv)
+    if ((d_pv == 0) & ~new_person[1:]).any():
         return None  # a duplicate period: the row rules rank the rows
     lo, hi = int(pv.min()), int(pv.max())
     w0 = period_index(window[0], resolution) if window and window[0] is not None else lo
@@ -609,14 +653,15 @@ def _numpy_spells(
         return None  # an empty window (an error) or rows outside it (issues)
 
     n = len(pv)
-    first = np.flatnonzero(np.concatenate([[True], ~same | (d_pv - 1 > gap)]))
+    starts = new_person.copy()
+    starts[1:] |= d_pv > gap + 1
+    first = np.flatnonzero(starts)
     last = np.empty_like(first)
     last[:-1] = first[1:] - 1
     last[-1] = n - 1
     n_rows = np.diff(np.append(first, n))
-    spell_pid = pid[first]
-    person_first = np.ones(len(first), bool)  # the spell is its person's first
-    person_first[1:] = spell_pid[1:] != spell_pid[:-1]
+    person_first = new_person[first]  # the spell is its person's first
+    spell_pid = np.cumsum(person_first) - 1  # persons numbered in pseudonym order
     index = np.arange(len(first))
     spell_no = index - np.maximum.accumulate(np.where(person_first, index, 0)) + 1
     start_p, end_p = pv[first], pv[last]

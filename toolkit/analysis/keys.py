@@ -1,0 +1,103 @@
+"""Person pseudonyms as unsigned 64-bit integers, when they are the extract's kind.
+
+The extract's ``lopnr`` is always 16 lower-case hex characters
+(``pseudonymisation.pseudonyms.PSEUDONYM_PATTERN``). Such a string is the big-endian
+hex spelling of one ``uint64``, and for strings of one length the order of those
+numbers is the strings' (byte) order: ``'0'``-``'9'`` come before ``'a'``-``'f'`` as
+their nibbles 0-9 come before 10-15. Sorting, grouping and joining on the numbers is
+then exact and needs no hash table. :func:`packed_keys` gives them, read straight from
+the Arrow buffers with NumPy, or None for any column that is not exactly of that kind
+(a null, another length, an upper-case or non-hex character, a dictionary-encoded or
+non-string column): the callers then take their general road.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pyarrow as pa
+
+__all__ = ["PACKED_WIDTH", "packed_keys"]
+
+PACKED_WIDTH = 16  # characters of a pseudonym: 16 hex digits, 64 bits
+_BLOCK = 1 << 16  # strings per block: the temporaries stay in the cache
+
+_U = np.uint64
+
+
+def _every_byte(value: int) -> np.uint64:
+    return _U(int.from_bytes(bytes([value]) * 8, "little"))
+
+
+# Per byte x < 0x80, x + (0x80 - k) has its high bit set exactly when x >= k, and no
+# carry leaves the byte; so four additions classify the eight bytes of a word at once.
+_HIGH = _every_byte(0x80)
+_GE_0 = _every_byte(0x80 - 0x30)  # x >= '0'
+_GT_9 = _every_byte(0x80 - 0x3A)  # x > '9'
+_GE_A = _every_byte(0x80 - 0x61)  # x >= 'a'
+_GT_F = _every_byte(0x80 - 0x67)  # x > 'f'
+_LOW = _every_byte(0x0F)
+_ONE = _every_byte(0x01)
+_M16 = _U(0x00FF00FF00FF00FF)
+_M32 = _U(0x0000FFFF0000FFFF)
+_M64 = _U(0x00000000FFFFFFFF)
+
+
+def _halves(words: np.ndarray) -> tuple[np.ndarray, bool]:
+    """Eight hex characters per little-endian word -> their 32-bit value (first
+    character the most significant nibble), and whether every byte was a lower-case
+    hex digit."""
+    digit = (words + _GE_0) & ~(words + _GT_9)
+    letter = (words + _GE_A) & ~(words + _GT_F)
+    ok = bool((((digit | letter) & _HIGH) == _HIGH).all()) and not (words & _HIGH).any()
+    # '0'-'9' -> 0-9 (low nibble); 'a'-'f' (bit 6 set, low nibble 1-6) -> 10-15.
+    nib = (words & _LOW) + _U(9) * ((words >> _U(6)) & _ONE)
+    nib = nib.byteswap()  # the first character in the most significant byte
+    nib = ((nib >> _U(4)) | nib) & _M16  # pairs of nibbles -> bytes
+    nib = ((nib >> _U(8)) | nib) & _M32
+    nib = ((nib >> _U(16)) | nib) & _M64
+    return nib, ok
+
+
+def _packed_chunk(chunk: pa.Array) -> np.ndarray | None:
+    n = len(chunk)
+    if chunk.null_count:
+        return None
+    if pa.types.is_string(chunk.type):
+        offset_type = np.int32
+    elif pa.types.is_large_string(chunk.type):
+        offset_type = np.int64
+    else:
+        return None
+    if n == 0:
+        return np.zeros(0, _U)
+    buffers = chunk.buffers()
+    size = np.dtype(offset_type).itemsize
+    offsets = np.frombuffer(buffers[1], offset_type, count=n + 1, offset=chunk.offset * size)
+    if not (offsets[1:] - offsets[:-1] == PACKED_WIDTH).all():
+        return None
+    words = np.frombuffer(buffers[2], "<u8", count=2 * n, offset=int(offsets[0]))
+    out = np.empty(n, _U)
+    for lo in range(0, n, _BLOCK):
+        hi = min(n, lo + _BLOCK)
+        value, ok = _halves(words[2 * lo : 2 * hi])
+        if not ok:
+            return None
+        out[lo:hi] = (value[0::2] << _U(32)) | value[1::2]
+    return out
+
+
+def packed_keys(column: pa.Array | pa.ChunkedArray) -> np.ndarray | None:
+    """Each value of a string column of pseudonyms as a ``uint64`` (its 16 hex digits),
+    or None unless every value is exactly 16 lower-case hex characters (no nulls). The
+    numbers sort as the strings do, so equal and ordered numbers are equal and ordered
+    pseudonyms."""
+    chunks = column.chunks if isinstance(column, pa.ChunkedArray) else [column]
+    parts = []
+    for chunk in chunks:
+        part = _packed_chunk(chunk)
+        if part is None:
+            return None
+        parts.append(part)
+    if not parts:
+        return np.zeros(0, _U)
+    return parts[0] if len(parts) == 1 else np.concatenate(parts)
