@@ -16,7 +16,7 @@ from __future__ import annotations
 import numpy as np
 import pyarrow as pa
 
-__all__ = ["PACKED_WIDTH", "packed_keys"]
+__all__ = ["PACKED_WIDTH", "packed_keys", "unpacked"]
 
 PACKED_WIDTH = 16  # characters of a pseudonym: 16 hex digits, 64 bits
 _BLOCK = 1 << 16  # strings per block: the temporaries stay in the cache
@@ -101,3 +101,22 @@ def packed_keys(column: pa.Array | pa.ChunkedArray) -> np.ndarray | None:
     if not parts:
         return np.zeros(0, _U)
     return parts[0] if len(parts) == 1 else np.concatenate(parts)
+
+
+_DIGITS = np.frombuffer(b"0123456789abcdef", np.uint8)
+_SHIFTS = np.arange(60, -1, -4, dtype=np.uint64)  # the first character: the top nibble
+
+
+def unpacked(values: np.ndarray) -> pa.Array:
+    """Packed pseudonyms back as the strings they were packed from (an Arrow string
+    array): each number's 16 hex digits, lower-case; the inverse of
+    :func:`packed_keys`."""
+    values = np.asarray(values, _U)
+    n = len(values)
+    data = np.empty((n, PACKED_WIDTH), np.uint8)
+    for lo in range(0, n, _BLOCK):
+        hi = min(n, lo + _BLOCK)
+        nibbles = (values[lo:hi, None] >> _SHIFTS) & _U(15)
+        data[lo:hi] = _DIGITS[nibbles]
+    offsets = np.arange(0, PACKED_WIDTH * (n + 1), PACKED_WIDTH, dtype=np.int32)
+    return pa.StringArray.from_buffers(n, pa.py_buffer(offsets), pa.py_buffer(data))

@@ -43,6 +43,7 @@ from .columns import HOUSEHOLD, PERSON, require, sweden_code
 from .dialect import integer, month_of_date, text, using
 from .engine import Engine, column_names
 from .engines import open_engine
+from .keys import packed_keys
 
 __all__ = [
     "INTERVAL_REGISTERS",
@@ -320,25 +321,61 @@ def overlaps(
     )
 
 
+def _order_by(*keys: np.ndarray) -> np.ndarray:
+    """The stable permutation sorting rows by ``keys`` (non-negative or not, integers),
+    the first the most significant: one integer argsort of the keys combined when
+    their ranges fit in 62 bits, else ``np.lexsort``."""
+    if not len(keys[0]):
+        return np.zeros(0, np.int64)
+    combined = np.zeros(len(keys[0]), np.int64)
+    room = 1
+    for key in keys:
+        lo = int(key.min())
+        span = int(key.max()) - lo + 1
+        room *= span
+        if room >= 2**62:
+            return np.lexsort(keys[::-1])
+        combined = combined * span + (key - lo)
+    return np.argsort(combined, kind="stable")
+
+
 def _overlap_pairs(s: pa.Table, i: pa.Table) -> pa.Table:
     """:data:`OVERLAP_SQL` with NumPy: the same pairs, columns and order. Persons are
-    integer codes (the intervals' pseudonyms dictionary-encoded, the spells' looked up
-    in that dictionary); the intervals are sorted by (person, start, kind), so each
-    spell's candidates are one contiguous block (start and length by person code, from
-    ``np.bincount``); the blocks are expanded (spell by spell, in the spells' order)
-    and the pairs that overlap kept."""
-    # The intervals' persons (the fewer) are encoded; the spells' looked up among them,
+    integer codes: for the extract's pseudonyms (16 lower-case hex characters) the rank
+    of the packed number (:mod:`.keys`) among the intervals' distinct persons, found by
+    binary search; for any other names the intervals' pseudonyms dictionary-encoded and
+    the spells' looked up in that dictionary. The intervals are sorted by (person, start,
+    kind, end), so each spell's candidates are one contiguous block (start and length
+    by person code, from ``np.bincount``); the blocks are expanded (spell by spell, in
+    the spells' order) and the pairs that overlap kept."""
+    # The intervals' persons (the fewer) are coded; the spells' looked up among them,
     # once per block of equal neighbours (spells come by person: one look-up a person).
-    encoded = i.column("person").combine_chunks().dictionary_encode()
-    i_code = np.asarray(encoded.indices.fill_null(-1)).astype(np.int64)
-    unit = s.column("unit").combine_chunks()
+    unit = s.column("unit")
+    s_packed, i_packed = packed_keys(unit), packed_keys(i.column("person"))
     block = np.ones(len(unit), bool)
-    if len(unit) > 1:
-        same = pc.equal(unit.slice(1), unit.slice(0, len(unit) - 1))
-        block[1:] = ~np.asarray(same.fill_null(False))
-    heads = np.flatnonzero(block)
-    head_code = pc.index_in(unit.take(pa.array(heads)), value_set=encoded.dictionary)
-    head_code = np.asarray(head_code.fill_null(-1)).astype(np.int64)
+    if s_packed is not None and i_packed is not None:
+        # The extract's pseudonyms as numbers (:mod:`.keys`): codes are ranks among the
+        # intervals' distinct persons, found by binary search; no strings compared.
+        persons, i_code = np.unique(i_packed, return_inverse=True)
+        i_code = i_code.astype(np.int64).ravel()
+        n_codes = len(persons)
+        np.not_equal(s_packed[1:], s_packed[:-1], out=block[1:])
+        heads = s_packed[block]
+        at = np.minimum(np.searchsorted(persons, heads), max(0, n_codes - 1))
+        found = persons[at] == heads if n_codes else np.zeros(len(heads), bool)
+        head_code = np.where(found, at, -1)
+    else:
+        encoded = i.column("person").combine_chunks().dictionary_encode()
+        i_code = np.asarray(encoded.indices.fill_null(-1)).astype(np.int64)
+        n_codes = len(encoded.dictionary)
+        unit = unit.combine_chunks()
+        if len(unit) > 1:
+            same = pc.equal(unit.slice(1), unit.slice(0, len(unit) - 1))
+            block[1:] = ~np.asarray(same.fill_null(False))
+        head_code = pc.index_in(
+            unit.take(pa.array(np.flatnonzero(block))), value_set=encoded.dictionary
+        )
+        head_code = np.asarray(head_code.fill_null(-1)).astype(np.int64)
     s_code = head_code[np.cumsum(block) - 1] if len(unit) else np.zeros(0, np.int64)
 
     def ords(table: pa.Table, name: str) -> tuple[np.ndarray, np.ndarray]:
@@ -361,9 +398,9 @@ def _overlap_pairs(s: pa.Table, i: pa.Table) -> pa.Table:
         rank[-1] = len(enc.dictionary)
         codes = np.asarray(enc.indices.fill_null(-1)).astype(np.int64)
         kind_rank = rank[codes]
-        usable = usable[np.lexsort((kind_rank, i0[usable], i_code[usable]))]
+        usable = usable[_order_by(i_code[usable], i0[usable], kind_rank, i1[usable])]
     # Each person's block of usable intervals: its start and length, by code.
-    per_code = np.bincount(i_code[usable], minlength=len(encoded.dictionary))
+    per_code = np.bincount(i_code[usable], minlength=n_codes)
     block_start = np.cumsum(per_code) - per_code
     ok = (s_code >= 0) & s0_ok & s1_ok
     code = np.where(ok, s_code, 0)

@@ -10,7 +10,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from mikrodata.toolkit.analysis.keys import packed_keys
+from mikrodata.toolkit.analysis.keys import packed_keys, unpacked
 from mikrodata.toolkit.analysis.spells import _packed_order
 
 HEX = "0123456789abcdef"
@@ -23,6 +23,7 @@ def test_packed_keys_are_the_hex_numbers_in_string_order(values):
     got = packed_keys(pa.array(values, pa.string()))
     assert got is not None and got.dtype == np.uint64
     assert [int(v) for v in got] == [int(s, 16) for s in values]
+    assert unpacked(got).to_pylist() == values  # spelled back exactly
     # Order and equality of the numbers are the strings' (stable sorts agree).
     assert list(np.argsort(got, kind="stable")) == sorted(
         range(len(values)), key=lambda k: values[k]
@@ -43,6 +44,7 @@ def test_chunked_sliced_and_large_string_columns():
     want = [int(s, 16) for s in values]
     chunked = pa.chunked_array([values[:70_000], values[70_000:], []], pa.string())
     assert [int(v) for v in packed_keys(chunked)] == want  # more than one block too
+    assert unpacked(packed_keys(chunked)).equals(pa.array(values, pa.string()))
     sliced = pa.array(values, pa.string()).slice(3, 1000)
     assert [int(v) for v in packed_keys(sliced)] == want[3:1003]
     assert [int(v) for v in packed_keys(pa.array(values[:50], pa.large_string()))] == want[:50]
@@ -110,7 +112,8 @@ def test_other_types_are_not_packed():
 def test_the_packed_order_is_the_person_then_period_order(rows, huge):
     persons = [p for p, _ in rows]
     pv = np.array([m * (2**30 if huge else 1) for _, m in rows], np.int64)  # huge: lexsort
-    perm, pv_sorted, new_person = _packed_order(packed_keys(pa.array(persons)), pv)
+    packed = packed_keys(pa.array(persons))
+    perm, pv_sorted, new_person, heads = _packed_order(packed, pv)
     order = list(range(len(rows))) if perm is None else list(perm)
     want = sorted(range(len(rows)), key=lambda k: (persons[k], pv[k]))
     assert order == want
@@ -118,3 +121,4 @@ def test_the_packed_order_is_the_person_then_period_order(rows, huge):
     assert list(new_person) == [
         j == 0 or persons[want[j]] != persons[want[j - 1]] for j in range(len(want))
     ]
+    assert unpacked(heads).to_pylist() == sorted(set(persons))
