@@ -16,7 +16,7 @@ from __future__ import annotations
 import numpy as np
 import pyarrow as pa
 
-__all__ = ["PACKED_WIDTH", "packed_keys", "unpacked"]
+__all__ = ["PACKED_WIDTH", "packed_keys", "packed_runs", "unpacked"]
 
 PACKED_WIDTH = 16  # characters of a pseudonym: 16 hex digits, 64 bits
 _BLOCK = 1 << 16  # strings per block: the temporaries stay in the cache
@@ -59,8 +59,17 @@ def _halves(words: np.ndarray) -> tuple[np.ndarray, bool]:
 
 
 def _packed_chunk(chunk: pa.Array) -> np.ndarray | None:
+    if not len(chunk) and (pa.types.is_string(chunk.type) or pa.types.is_large_string(chunk.type)):
+        return np.zeros(0, _U)
+    words = _words(chunk)
+    return None if words is None else _packed_words(words.ravel())
+
+
+def _words(chunk: pa.Array) -> np.ndarray | None:
+    """A string chunk of 16-byte values without nulls as an (n, 2) array of
+    little-endian words (no copy), or None."""
     n = len(chunk)
-    if chunk.null_count:
+    if chunk.null_count or not n:
         return None
     if pa.types.is_string(chunk.type):
         offset_type = np.int32
@@ -68,14 +77,45 @@ def _packed_chunk(chunk: pa.Array) -> np.ndarray | None:
         offset_type = np.int64
     else:
         return None
-    if n == 0:
-        return np.zeros(0, _U)
     buffers = chunk.buffers()
     size = np.dtype(offset_type).itemsize
     offsets = np.frombuffer(buffers[1], offset_type, count=n + 1, offset=chunk.offset * size)
     if not (offsets[1:] - offsets[:-1] == PACKED_WIDTH).all():
         return None
     words = np.frombuffer(buffers[2], "<u8", count=2 * n, offset=int(offsets[0]))
+    return words.reshape(n, 2)
+
+
+def packed_runs(column: pa.Array | pa.ChunkedArray) -> tuple[np.ndarray, np.ndarray] | None:
+    """Where a run of equal neighbouring values starts (a bool per row) and each run's
+    value packed (:func:`packed_keys`), or None unless every value is a pseudonym of
+    the extract's kind. Neighbours are compared as raw bytes and only the runs' first
+    values are packed: cheaper than packing every row when the values come in runs
+    (spells by person). Equal bytes are equal pseudonyms, so the values not packed are
+    valid as their run's first is."""
+    if isinstance(column, pa.ChunkedArray):
+        if column.num_chunks != 1:
+            packed = packed_keys(column)
+            if packed is None:
+                return None
+            starts = np.ones(len(packed), bool)
+            np.not_equal(packed[1:], packed[:-1], out=starts[1:])
+            return starts, packed[starts]
+        column = column.chunk(0)
+    words = _words(column)
+    if words is None:
+        return None
+    starts = np.ones(len(words), bool)
+    np.not_equal(words[1:, 0], words[:-1, 0], out=starts[1:])
+    starts[1:] |= words[1:, 1] != words[:-1, 1]
+    firsts = _packed_words(words[starts].ravel())
+    return None if firsts is None else (starts, firsts)
+
+
+def _packed_words(words: np.ndarray) -> np.ndarray | None:
+    """Two little-endian words per pseudonym -> its number, or None unless every byte
+    is a lower-case hex digit."""
+    n = len(words) // 2
     out = np.empty(n, _U)
     for lo in range(0, n, _BLOCK):
         hi = min(n, lo + _BLOCK)

@@ -43,7 +43,7 @@ from .columns import HOUSEHOLD, PERSON, require, sweden_code
 from .dialect import integer, month_of_date, text, using
 from .engine import Engine, column_names
 from .engines import open_engine
-from .keys import packed_keys
+from .keys import packed_keys, packed_runs
 
 __all__ = [
     "INTERVAL_REGISTERS",
@@ -351,19 +351,27 @@ def _overlap_pairs(s: pa.Table, i: pa.Table) -> pa.Table:
     # The intervals' persons (the fewer) are coded; the spells' looked up among them,
     # once per block of equal neighbours (spells come by person: one look-up a person).
     unit = s.column("unit")
-    s_packed, i_packed = packed_keys(unit), packed_keys(i.column("person"))
+    i_packed = packed_keys(i.column("person"))
+    s_runs = packed_runs(unit) if i_packed is not None else None
     block = np.ones(len(unit), bool)
-    if s_packed is not None and i_packed is not None:
+    if s_runs is not None and i_packed is not None:
         # The extract's pseudonyms as numbers (:mod:`.keys`): codes are ranks among the
         # intervals' distinct persons, found by binary search; no strings compared.
         persons, i_code = np.unique(i_packed, return_inverse=True)
         i_code = i_code.astype(np.int64).ravel()
         n_codes = len(persons)
-        np.not_equal(s_packed[1:], s_packed[:-1], out=block[1:])
-        heads = s_packed[block]
-        at = np.minimum(np.searchsorted(persons, heads), max(0, n_codes - 1))
-        found = persons[at] == heads if n_codes else np.zeros(len(heads), bool)
-        head_code = np.where(found, at, -1)
+        block, heads = s_runs
+        head_code = np.full(len(heads), -1, np.int64)
+        if n_codes and len(heads) and (heads[1:] > heads[:-1]).all():
+            # spells by person (as spells() gives them): the persons searched among
+            # the spells' (the fewer needles)
+            at = np.minimum(np.searchsorted(heads, persons), len(heads) - 1)
+            found = heads[at] == persons
+            head_code[at[found]] = np.flatnonzero(found)
+        elif n_codes:
+            at = np.minimum(np.searchsorted(persons, heads), n_codes - 1)
+            found = persons[at] == heads
+            head_code[found] = at[found]
     else:
         encoded = i.column("person").combine_chunks().dictionary_encode()
         i_code = np.asarray(encoded.indices.fill_null(-1)).astype(np.int64)
@@ -376,18 +384,15 @@ def _overlap_pairs(s: pa.Table, i: pa.Table) -> pa.Table:
             unit.take(pa.array(np.flatnonzero(block))), value_set=encoded.dictionary
         )
         head_code = np.asarray(head_code.fill_null(-1)).astype(np.int64)
-    s_code = head_code[np.cumsum(block) - 1] if len(unit) else np.zeros(0, np.int64)
 
     def ords(table: pa.Table, name: str) -> tuple[np.ndarray, np.ndarray]:
         column = table.column(name).combine_chunks()
         return np.asarray(column.fill_null(0)), np.asarray(column.is_valid())
 
-    s0, s0_ok = ords(s, "s0")
-    s1, s1_ok = ords(s, "s1")
     i0, i0_ok = ords(i, "i0")
     i1, i1_ok = ords(i, "i1")
     # Intervals that can match: a person and both ends. Sorted by person, start, kind
-    # (a null kind last, as ORDER BY sorts it).
+    # (a null kind last, as ORDER BY sorts it), end.
     usable = np.flatnonzero((i_code >= 0) & i0_ok & i1_ok)
     kind = i.column("kind").combine_chunks()
     if len(usable):
@@ -402,14 +407,30 @@ def _overlap_pairs(s: pa.Table, i: pa.Table) -> pa.Table:
     # Each person's block of usable intervals: its start and length, by code.
     per_code = np.bincount(i_code[usable], minlength=n_codes)
     block_start = np.cumsum(per_code) - per_code
-    ok = (s_code >= 0) & s0_ok & s1_ok
-    code = np.where(ok, s_code, 0)
-    lo = block_start[code] if len(per_code) else np.zeros(len(code), np.int64)
-    count = np.where(ok, per_code[code] if len(per_code) else 0, 0)
-    spell_at = np.repeat(np.arange(len(count)), count)
+    # Only the spells of persons with an interval go on: the blocks of neighbouring
+    # spells whose person has one, expanded to their positions (in the spells' order).
+    head_at = np.flatnonzero(block)
+    head_count = np.zeros(len(head_at), np.int64)
+    coded = head_code >= 0
+    head_count[coded] = per_code[head_code[coded]]
+    live = np.flatnonzero(head_count)
+    lengths = np.diff(np.append(head_at, len(block)))[live]
+    cum = np.cumsum(lengths)
+    within = np.arange(int(cum[-1]) if len(cum) else 0) - np.repeat(cum - lengths, lengths)
+    spell = np.repeat(head_at[live], lengths) + within
+    code = np.repeat(head_code[live], lengths)
+    s0_col = s.column("s0").combine_chunks().take(pa.array(spell))
+    s1_col = s.column("s1").combine_chunks().take(pa.array(spell))
+    ok = np.asarray(s0_col.is_valid()) & np.asarray(s1_col.is_valid())
+    s0, s1 = np.asarray(s0_col.fill_null(0)), np.asarray(s1_col.fill_null(0))
+    if not ok.all():
+        spell, code, s0, s1 = spell[ok], code[ok], s0[ok], s1[ok]
+    count = per_code[code]
+    at = np.repeat(np.arange(len(count)), count)  # each candidate pair's spell (of these)
     offsets = np.cumsum(count) - count
-    candidate = usable[lo[spell_at] + np.arange(len(spell_at)) - offsets[spell_at]]
-    a0, a1 = s0[spell_at], s1[spell_at]
+    candidate = usable[block_start[code][at] + np.arange(len(at)) - offsets[at]]
+    spell_at = spell[at]
+    a0, a1 = s0[at], s1[at]
     b0, b1 = i0[candidate], i1[candidate]
     keep = (b0 <= a1) & (b1 >= a0)
     spell_at, candidate = spell_at[keep], candidate[keep]

@@ -10,7 +10,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from mikrodata.toolkit.analysis.keys import packed_keys, unpacked
+from mikrodata.toolkit.analysis.keys import packed_keys, packed_runs, unpacked
 from mikrodata.toolkit.analysis.spells import _packed_order
 
 HEX = "0123456789abcdef"
@@ -122,3 +122,32 @@ def test_the_packed_order_is_the_person_then_period_order(rows, huge):
         j == 0 or persons[want[j]] != persons[want[j - 1]] for j in range(len(want))
     ]
     assert unpacked(heads).to_pylist() == sorted(set(persons))
+
+
+@settings(max_examples=60, deadline=None, derandomize=True)
+@given(
+    values=st.lists(
+        st.sampled_from(["0123456789abcde0", "0123456789abcde1", "9fffffffffffffff", "a" * 16]),
+        min_size=1,
+        max_size=30,
+    ),
+    chunks=st.integers(1, 3),
+)
+def test_packed_runs_are_the_runs_of_equal_neighbours(values, chunks):
+    cut = [len(values) * k // chunks for k in range(chunks + 1)]
+    column = pa.chunked_array(
+        [values[a:b] for a, b in zip(cut, cut[1:], strict=False)], pa.string()
+    )
+    starts, firsts = packed_runs(column)
+    want = [k == 0 or values[k] != values[k - 1] for k in range(len(values))]
+    assert list(starts) == want
+    assert unpacked(firsts).to_pylist() == [v for v, s in zip(values, want, strict=True) if s]
+
+
+@pytest.mark.parametrize(
+    "bad", [None, "0123456789ABCDEF", "0123456789abcde", "0123456789abcdeg", "h000000001"]
+)
+def test_packed_runs_of_anything_else_are_none(bad):
+    values = ["0123456789abcdef"] * 3 + [bad] * 2  # the bad value repeated: not a first
+    assert packed_runs(pa.array(values, pa.string())) is None
+    assert packed_runs(pa.chunked_array([values[:2], values[2:]], pa.string())) is None
