@@ -43,6 +43,7 @@ from .columns import HOUSEHOLD, PERSON, require, sweden_code
 from .dialect import integer, month_of_date, text, using
 from .engine import Engine, column_names
 from .engines import open_engine
+from .keys import packed_keys, packed_runs
 
 __all__ = [
     "INTERVAL_REGISTERS",
@@ -320,37 +321,78 @@ def overlaps(
     )
 
 
+def _order_by(*keys: np.ndarray) -> np.ndarray:
+    """The stable permutation sorting rows by ``keys`` (non-negative or not, integers),
+    the first the most significant: one integer argsort of the keys combined when
+    their ranges fit in 62 bits, else ``np.lexsort``."""
+    if not len(keys[0]):
+        return np.zeros(0, np.int64)
+    combined = np.zeros(len(keys[0]), np.int64)
+    room = 1
+    for key in keys:
+        lo = int(key.min())
+        span = int(key.max()) - lo + 1
+        room *= span
+        if room >= 2**62:
+            return np.lexsort(keys[::-1])
+        combined = combined * span + (key - lo)
+    return np.argsort(combined, kind="stable")
+
+
 def _overlap_pairs(s: pa.Table, i: pa.Table) -> pa.Table:
     """:data:`OVERLAP_SQL` with NumPy: the same pairs, columns and order. Persons are
-    integer codes (the intervals' pseudonyms dictionary-encoded, the spells' looked up
-    in that dictionary); the intervals are sorted by (person, start, kind), so each
-    spell's candidates are one contiguous block (start and length by person code, from
-    ``np.bincount``); the blocks are expanded (spell by spell, in the spells' order)
-    and the pairs that overlap kept."""
-    # The intervals' persons (the fewer) are encoded; the spells' looked up among them,
+    integer codes: for the extract's pseudonyms (16 lower-case hex characters) the rank
+    of the packed number (:mod:`.keys`) among the intervals' distinct persons, found by
+    binary search; for any other names the intervals' pseudonyms dictionary-encoded and
+    the spells' looked up in that dictionary. The intervals are sorted by (person, start,
+    kind, end), so each spell's candidates are one contiguous block (start and length
+    by person code, from ``np.bincount``); the blocks are expanded (spell by spell, in
+    the spells' order) and the pairs that overlap kept."""
+    # The intervals' persons (the fewer) are coded; the spells' looked up among them,
     # once per block of equal neighbours (spells come by person: one look-up a person).
-    encoded = i.column("person").combine_chunks().dictionary_encode()
-    i_code = np.asarray(encoded.indices.fill_null(-1)).astype(np.int64)
-    unit = s.column("unit").combine_chunks()
+    unit = s.column("unit")
+    i_packed = packed_keys(i.column("person"))
+    s_runs = packed_runs(unit) if i_packed is not None else None
     block = np.ones(len(unit), bool)
-    if len(unit) > 1:
-        same = pc.equal(unit.slice(1), unit.slice(0, len(unit) - 1))
-        block[1:] = ~np.asarray(same.fill_null(False))
-    heads = np.flatnonzero(block)
-    head_code = pc.index_in(unit.take(pa.array(heads)), value_set=encoded.dictionary)
-    head_code = np.asarray(head_code.fill_null(-1)).astype(np.int64)
-    s_code = head_code[np.cumsum(block) - 1] if len(unit) else np.zeros(0, np.int64)
+    if s_runs is not None and i_packed is not None:
+        # The extract's pseudonyms as numbers (:mod:`.keys`): codes are ranks among the
+        # intervals' distinct persons, found by binary search; no strings compared.
+        persons, i_code = np.unique(i_packed, return_inverse=True)
+        i_code = i_code.astype(np.int64).ravel()
+        n_codes = len(persons)
+        block, heads = s_runs
+        head_code = np.full(len(heads), -1, np.int64)
+        if n_codes and len(heads) and (heads[1:] > heads[:-1]).all():
+            # spells by person (as spells() gives them): the persons searched among
+            # the spells' (the fewer needles)
+            at = np.minimum(np.searchsorted(heads, persons), len(heads) - 1)
+            found = heads[at] == persons
+            head_code[at[found]] = np.flatnonzero(found)
+        elif n_codes:
+            at = np.minimum(np.searchsorted(persons, heads), n_codes - 1)
+            found = persons[at] == heads
+            head_code[found] = at[found]
+    else:
+        encoded = i.column("person").combine_chunks().dictionary_encode()
+        i_code = np.asarray(encoded.indices.fill_null(-1)).astype(np.int64)
+        n_codes = len(encoded.dictionary)
+        unit = unit.combine_chunks()
+        if len(unit) > 1:
+            same = pc.equal(unit.slice(1), unit.slice(0, len(unit) - 1))
+            block[1:] = ~np.asarray(same.fill_null(False))
+        head_code = pc.index_in(
+            unit.take(pa.array(np.flatnonzero(block))), value_set=encoded.dictionary
+        )
+        head_code = np.asarray(head_code.fill_null(-1)).astype(np.int64)
 
     def ords(table: pa.Table, name: str) -> tuple[np.ndarray, np.ndarray]:
         column = table.column(name).combine_chunks()
         return np.asarray(column.fill_null(0)), np.asarray(column.is_valid())
 
-    s0, s0_ok = ords(s, "s0")
-    s1, s1_ok = ords(s, "s1")
     i0, i0_ok = ords(i, "i0")
     i1, i1_ok = ords(i, "i1")
     # Intervals that can match: a person and both ends. Sorted by person, start, kind
-    # (a null kind last, as ORDER BY sorts it).
+    # (a null kind last, as ORDER BY sorts it), end.
     usable = np.flatnonzero((i_code >= 0) & i0_ok & i1_ok)
     kind = i.column("kind").combine_chunks()
     if len(usable):
@@ -361,18 +403,34 @@ def _overlap_pairs(s: pa.Table, i: pa.Table) -> pa.Table:
         rank[-1] = len(enc.dictionary)
         codes = np.asarray(enc.indices.fill_null(-1)).astype(np.int64)
         kind_rank = rank[codes]
-        usable = usable[np.lexsort((kind_rank, i0[usable], i_code[usable]))]
+        usable = usable[_order_by(i_code[usable], i0[usable], kind_rank, i1[usable])]
     # Each person's block of usable intervals: its start and length, by code.
-    per_code = np.bincount(i_code[usable], minlength=len(encoded.dictionary))
+    per_code = np.bincount(i_code[usable], minlength=n_codes)
     block_start = np.cumsum(per_code) - per_code
-    ok = (s_code >= 0) & s0_ok & s1_ok
-    code = np.where(ok, s_code, 0)
-    lo = block_start[code] if len(per_code) else np.zeros(len(code), np.int64)
-    count = np.where(ok, per_code[code] if len(per_code) else 0, 0)
-    spell_at = np.repeat(np.arange(len(count)), count)
+    # Only the spells of persons with an interval go on: the blocks of neighbouring
+    # spells whose person has one, expanded to their positions (in the spells' order).
+    head_at = np.flatnonzero(block)
+    head_count = np.zeros(len(head_at), np.int64)
+    coded = head_code >= 0
+    head_count[coded] = per_code[head_code[coded]]
+    live = np.flatnonzero(head_count)
+    lengths = np.diff(np.append(head_at, len(block)))[live]
+    cum = np.cumsum(lengths)
+    within = np.arange(int(cum[-1]) if len(cum) else 0) - np.repeat(cum - lengths, lengths)
+    spell = np.repeat(head_at[live], lengths) + within
+    code = np.repeat(head_code[live], lengths)
+    s0_col = s.column("s0").combine_chunks().take(pa.array(spell))
+    s1_col = s.column("s1").combine_chunks().take(pa.array(spell))
+    ok = np.asarray(s0_col.is_valid()) & np.asarray(s1_col.is_valid())
+    s0, s1 = np.asarray(s0_col.fill_null(0)), np.asarray(s1_col.fill_null(0))
+    if not ok.all():
+        spell, code, s0, s1 = spell[ok], code[ok], s0[ok], s1[ok]
+    count = per_code[code]
+    at = np.repeat(np.arange(len(count)), count)  # each candidate pair's spell (of these)
     offsets = np.cumsum(count) - count
-    candidate = usable[lo[spell_at] + np.arange(len(spell_at)) - offsets[spell_at]]
-    a0, a1 = s0[spell_at], s1[spell_at]
+    candidate = usable[block_start[code][at] + np.arange(len(at)) - offsets[at]]
+    spell_at = spell[at]
+    a0, a1 = s0[at], s1[at]
     b0, b1 = i0[candidate], i1[candidate]
     keep = (b0 <= a1) & (b1 >= a0)
     spell_at, candidate = spell_at[keep], candidate[keep]

@@ -85,6 +85,7 @@ from .columns import AMOUNT_COLUMNS, HOUSEHOLD, PERSON, require
 from .dialect import integer, month_of_date, text, using, value_at_max
 from .engine import ROW, Engine, as_arrow, column_names
 from .engines import open_engine
+from .keys import packed_keys, unpacked
 
 __all__ = [
     "ISSUE_REASONS",
@@ -155,6 +156,9 @@ def period_index(period: pd.Period | str | int, resolution: str, end: bool = Fal
             "Write it as 'YYYY-MM' (or a year, 'YYYY')",
         ) from None
     return p.year * 12 + p.month - 1
+
+
+_NAT_INDEX = np.iinfo(np.int64).min  # a missing period (pandas' NaT ordinal)
 
 
 def _periods(values: pa.Array | np.ndarray, resolution: str) -> pd.PeriodIndex:
@@ -424,6 +428,21 @@ def _with_ids(data, names, what: str):
 def _period_numbers(arrow: pa.Table, resolution: str) -> tuple[np.ndarray, np.ndarray] | None:
     """Each row's period index and whether it has one, or None when the period columns
     are not whole numbers (the general path then reads them with the row rules)."""
+    year = arrow.column("statistikar") if "statistikar" in arrow.column_names else None
+    month = arrow.column("manad") if "manad" in arrow.column_names else None
+    if (
+        year is not None
+        and _is_int(year)
+        and not year.null_count
+        and (resolution != "month" or (month is not None and _is_int(month)))
+        and (resolution != "month" or not month.null_count)
+    ):  # whole numbers without gaps (as extracts have them): NumPy, no Arrow kernels
+        p = _int64(year)
+        if resolution == "month":
+            p *= 12
+            p += _int64(month)
+            p -= 1
+        return p, np.ones(len(p), bool)
     try:
         p = arrow.column("statistikar").cast(pa.int64())
         if resolution == "month":
@@ -444,6 +463,40 @@ def _order(pid: np.ndarray, pv: np.ndarray, valid: np.ndarray) -> np.ndarray:
     if (int(pid.max()) + 2) * span >= 2**62:  # periods too far apart for one key
         return np.lexsort((pv, pid))
     return np.argsort(pid * span + np.where(valid, pv - lo, 0))
+
+
+def _packed_order(packed: np.ndarray, pv: np.ndarray):
+    """Rows in (person, period) order from the pseudonyms packed as numbers
+    (:func:`.keys.packed_keys`): the permutation into that order (None when the rows are
+    in it already), the periods in that order, where a person starts and the persons
+    (packed) in order.
+
+    Rows out of order are sorted by one ``argsort`` of the packed pseudonym with its
+    lowest bits replaced by the period (offset from the smallest): that sorts by
+    (person, period) unless two persons share every other bit, which the check after
+    the sort finds (the packed pseudonyms are then not in order) and a ``lexsort`` of
+    both keys replaces."""
+    later, earlier = packed[1:], packed[:-1]
+    backwards = (later < earlier) | ((later == earlier) & (pv[1:] < pv[:-1]))
+    perm = None
+    if backwards.any():
+        lo = int(pv.min())
+        bits = max(1, int(pv.max()) - lo).bit_length()
+        if bits <= 24:
+            mask = np.uint64((1 << bits) - 1)
+            key = (packed & ~mask) | (pv - lo).astype(np.uint64)
+            perm = np.argsort(key)
+            in_order = packed[perm]
+            if (in_order[1:] < in_order[:-1]).any():  # persons that differ only there
+                perm = None
+        if perm is None:
+            perm = np.lexsort((pv, packed))
+            in_order = packed[perm]
+        packed, pv = in_order, pv[perm]
+    new_person = np.empty(len(packed), bool)
+    new_person[:1] = True
+    np.not_equal(packed[1:], packed[:-1], out=new_person[1:])
+    return perm, pv, new_person, packed[new_person]
 
 
 @dataclass
@@ -513,6 +566,14 @@ def _ordered_keys(ids: pa.Array, periods, gap: int) -> tuple[pa.Table, np.ndarra
 
 def _is_int(column: pa.ChunkedArray) -> bool:
     return pa.types.is_integer(column.type)
+
+
+def _int64(column: pa.ChunkedArray) -> np.ndarray:
+    """An integer column without nulls as a new int64 NumPy array (one copy)."""
+    if not column.num_chunks:
+        return np.zeros(0, np.int64)
+    parts = [np.asarray(chunk) for chunk in column.chunks]
+    return np.concatenate(parts).astype(np.int64, copy=False)
 
 
 def _numpy_spells(
@@ -587,20 +648,29 @@ def _numpy_spells(
     periods = _period_numbers(arrow, resolution)
     if periods is None or not periods[1].all():
         return None
-    ids, names = _person_ids(arrow, in_order=True)
-    if ids.null_count:
-        return None
     # Rows in (person, period) order (sorted first when they are not), spell starts
     # where the person changes or more than `gap` empty periods follow.
-    pid, pv = np.asarray(ids), periods[0]
-    d_pid, d_pv = np.diff(pid), np.diff(pv)
-    perm = None
-    if ((d_pid < 0) | ((d_pid == 0) & (d_pv < 0))).any():
-        perm = _order(pid, pv, np.ones(len(pv), bool))
-        pid, pv = pid[perm], pv[perm]
-        d_pid, d_pv = np.diff(pid), np.diff(pv)
-    same = d_pid == 0
-    if (same & (d_pv == 0)).any():
+    lop = arrow.column(PERSON)
+    packed = packed_keys(lop)
+    if packed is not None:  # the extract's pseudonyms: 64-bit numbers in string order
+        perm, pv, new_person, persons = _packed_order(packed, periods[0])
+        # Each person's pseudonym spelled from its number: exactly the input's string.
+        names = unpacked(persons)
+    else:
+        ids, names = _person_ids(arrow, in_order=True)
+        if ids.null_count:
+            return None
+        pid, pv = np.asarray(ids), periods[0]
+        d_pid = np.diff(pid)
+        perm = None
+        if ((d_pid < 0) | ((d_pid == 0) & (pv[1:] < pv[:-1]))).any():
+            perm = _order(pid, pv, np.ones(len(pv), bool))
+            pid, pv = pid[perm], pv[perm]
+        new_person = np.empty(len(pid), bool)
+        new_person[0] = True
+        np.not_equal(pid[1:], pid[:-1], out=new_person[1:])
+    d_pv = np.diff(pv)
+    if ((d_pv == 0) & ~new_person[1:]).any():
         return None  # a duplicate period: the row rules rank the rows
     lo, hi = int(pv.min()), int(pv.max())
     w0 = period_index(window[0], resolution) if window and window[0] is not None else lo
@@ -609,14 +679,15 @@ def _numpy_spells(
         return None  # an empty window (an error) or rows outside it (issues)
 
     n = len(pv)
-    first = np.flatnonzero(np.concatenate([[True], ~same | (d_pv - 1 > gap)]))
+    starts = new_person.copy()
+    starts[1:] |= d_pv > gap + 1
+    first = np.flatnonzero(starts)
     last = np.empty_like(first)
     last[:-1] = first[1:] - 1
     last[-1] = n - 1
     n_rows = np.diff(np.append(first, n))
-    spell_pid = pid[first]
-    person_first = np.ones(len(first), bool)  # the spell is its person's first
-    person_first[1:] = spell_pid[1:] != spell_pid[:-1]
+    person_first = new_person[first]  # the spell is its person's first
+    spell_pid = np.cumsum(person_first) - 1  # persons numbered in pseudonym order
     index = np.arange(len(first))
     spell_no = index - np.maximum.accumulate(np.where(person_first, index, 0)) + 1
     start_p, end_p = pv[first], pv[last]
@@ -719,7 +790,12 @@ def _numpy_spells(
             "reentered": pa.array(has_next),
         }
     )
-    out = _spell_frame(result, PERSON, resolution)
+    numbers = {
+        "start_p": start_p,
+        "end_p": end_p,
+        "next_start": np.where(has_next, next_start, _NAT_INDEX),
+    }
+    out = _spell_frame(result, PERSON, resolution, numbers)
     return _finish(
         out,
         _issue_frame(_EMPTY_ISSUES, cols),
@@ -1135,13 +1211,23 @@ def _finish(out, iss, unit, gap, resolution, bounds, rows_in, sorted_input) -> S
     return SpellResult(out, iss, unit, gap, resolution, win, rows_in, sorted_input)
 
 
-def _spell_frame(result: pa.Table, unit_col: str, resolution: str) -> pd.DataFrame:
-    """The result as the spells frame, built in one go (each column once, no inserts)."""
+def _spell_frame(
+    result: pa.Table, unit_col: str, resolution: str, numbers: dict | None = None
+) -> pd.DataFrame:
+    """The result as the spells frame, built in one go (each column once, no inserts).
+    ``numbers``: period columns given as NumPy period indexes (a missing one
+    ``np.iinfo(np.int64).min``) instead of the result's."""
 
     def column(name: str) -> pd.api.extensions.ExtensionArray:
         return result.column(name).to_pandas(types_mapper=pd.ArrowDtype).array
 
     def periods(name: str) -> pd.arrays.PeriodArray:
+        if numbers is not None and name in numbers:
+            base = 1970 if resolution == "year" else 1970 * 12
+            values = numbers[name]
+            ordinals = np.where(values == _NAT_INDEX, values, values - base)
+            freq = "Y" if resolution == "year" else "M"
+            return pd.PeriodIndex.from_ordinals(ordinals, freq=freq).array
         return _periods(result.column(name).combine_chunks(), resolution).array
 
     data = {unit_col: column("unit"), "spell": column("spell")}
