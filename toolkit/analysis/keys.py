@@ -16,10 +16,11 @@ from __future__ import annotations
 import numpy as np
 import pyarrow as pa
 
-__all__ = ["PACKED_WIDTH", "packed_keys", "packed_runs", "unpacked"]
+__all__ = ["PACKED_WIDTH", "chunk_runs", "packed_keys", "packed_runs", "unpacked"]
 
 PACKED_WIDTH = 16  # characters of a pseudonym: 16 hex digits, 64 bits
 _BLOCK = 1 << 16  # strings per block: the temporaries stay in the cache
+_RUN_SLICE = 1 << 20  # strings per piece of chunk_runs
 
 _U = np.uint64
 
@@ -42,24 +43,42 @@ _M32 = _U(0x0000FFFF0000FFFF)
 _M64 = _U(0x00000000FFFFFFFF)
 
 
-def _halves(words: np.ndarray) -> tuple[np.ndarray, bool]:
+def _halves(words: np.ndarray, a: np.ndarray, b: np.ndarray, c: np.ndarray) -> bool:
     """Eight hex characters per little-endian word -> their 32-bit value (first
-    character the most significant nibble), and whether every byte was a lower-case
-    hex digit."""
-    digit = (words + _GE_0) & ~(words + _GT_9)
-    letter = (words + _GE_A) & ~(words + _GT_F)
-    ok = bool((((digit | letter) & _HIGH) == _HIGH).all()) and not (words & _HIGH).any()
+    character the most significant nibble), left in ``a``; True when every byte was a
+    lower-case hex digit. ``a``, ``b``, ``c`` are scratch arrays of the words' length,
+    and all the work is done in them: no block allocates memory, which on a virtual
+    machine (where fresh memory is expensive) was most of the cost."""
+    np.add(words, _GE_0, out=a)
+    np.add(words, _GT_9, out=b)
+    np.bitwise_not(b, out=b)
+    np.bitwise_and(a, b, out=a)  # a digit: the byte's high bit
+    np.add(words, _GE_A, out=b)
+    np.add(words, _GT_F, out=c)
+    np.bitwise_not(c, out=c)
+    np.bitwise_and(b, c, out=b)  # a letter a-f
+    np.bitwise_or(a, b, out=a)
+    np.bitwise_and(a, _HIGH, out=a)
+    np.bitwise_xor(a, _HIGH, out=a)  # zero where every byte was one or the other
+    np.bitwise_and(words, _HIGH, out=b)  # and no byte was beyond ASCII
+    if a.any() or b.any():
+        return False
     # '0'-'9' -> 0-9 (low nibble); 'a'-'f' (bit 6 set, low nibble 1-6) -> 10-15.
-    nib = (words & _LOW) + _U(9) * ((words >> _U(6)) & _ONE)
-    nib = nib.byteswap()  # the first character in the most significant byte
-    nib = ((nib >> _U(4)) | nib) & _M16  # pairs of nibbles -> bytes
-    nib = ((nib >> _U(8)) | nib) & _M32
-    nib = ((nib >> _U(16)) | nib) & _M64
-    return nib, ok
+    np.right_shift(words, _U(6), out=a)
+    np.bitwise_and(a, _ONE, out=a)
+    np.multiply(a, _U(9), out=a)
+    np.bitwise_and(words, _LOW, out=b)
+    np.add(a, b, out=a)
+    a.byteswap(inplace=True)  # the first character in the most significant byte
+    for shift, mask, (src, dst) in ((4, _M16, (a, b)), (8, _M32, (b, c)), (16, _M64, (c, a))):
+        np.right_shift(src, _U(shift), out=dst)  # pairs of nibbles -> bytes -> ...
+        np.bitwise_or(dst, src, out=dst)
+        np.bitwise_and(dst, mask, out=dst)
+    return True
 
 
 def _packed_chunk(chunk: pa.Array) -> np.ndarray | None:
-    if not len(chunk) and (pa.types.is_string(chunk.type) or pa.types.is_large_string(chunk.type)):
+    if not len(chunk) and _is_text(chunk):
         return np.zeros(0, _U)
     words = _words(chunk)
     return None if words is None else _packed_words(words.ravel())
@@ -92,24 +111,50 @@ def packed_runs(column: pa.Array | pa.ChunkedArray) -> tuple[np.ndarray, np.ndar
     the extract's kind. Neighbours are compared as raw bytes and only the runs' first
     values are packed: cheaper than packing every row when the values come in runs
     (spells by person). Equal bytes are equal pseudonyms, so the values not packed are
-    valid as their run's first is."""
-    if isinstance(column, pa.ChunkedArray):
-        if column.num_chunks != 1:
-            packed = packed_keys(column)
-            if packed is None:
-                return None
-            starts = np.ones(len(packed), bool)
-            np.not_equal(packed[1:], packed[:-1], out=starts[1:])
-            return starts, packed[starts]
-        column = column.chunk(0)
-    words = _words(column)
-    if words is None:
-        return None
-    starts = np.ones(len(words), bool)
-    np.not_equal(words[1:, 0], words[:-1, 0], out=starts[1:])
-    starts[1:] |= words[1:, 1] != words[:-1, 1]
-    firsts = _packed_words(words[starts].ravel())
-    return None if firsts is None else (starts, firsts)
+    valid as their run's first is. Chunk by chunk; a run may go on across chunks."""
+    if not len(column):
+        return (np.zeros(0, bool), np.zeros(0, _U)) if _is_text(column) else None
+    return _joined(chunk_runs(column))
+
+
+def chunk_runs(column: pa.Array | pa.ChunkedArray):
+    """:func:`packed_runs` a piece at a time (a generator of a chunk's or a slice's run
+    starts and runs' first values, a run going on from the piece before not counted
+    again), so that a caller can stop early; None in place of a piece not of the
+    kind."""
+    chunks = column.chunks if isinstance(column, pa.ChunkedArray) else [column]
+    # Long chunks in slices (no copy), so that a caller stops early on any input.
+    pieces = (c.slice(lo, _RUN_SLICE) for c in chunks for lo in range(0, len(c), _RUN_SLICE))
+    last = None  # the previous piece's last value (packed)
+    for chunk in pieces:
+        words = _words(chunk)
+        first = None
+        if words is not None:
+            start = np.ones(len(words), bool)
+            np.not_equal(words[1:, 0], words[:-1, 0], out=start[1:])
+            start[1:] |= words[1:, 1] != words[:-1, 1]
+            first = _packed_words(words[start].ravel())
+        if first is None:
+            yield None
+            return
+        if last is not None and first[0] == last:  # the run goes on
+            start[0], first = False, first[1:]
+        last = first[-1] if len(first) else last
+        yield start, first
+
+
+def _joined(runs) -> tuple[np.ndarray, np.ndarray] | None:
+    starts, firsts = [], []
+    for part in runs:
+        if part is None:
+            return None
+        starts.append(part[0])
+        firsts.append(part[1])
+    return np.concatenate(starts), np.concatenate(firsts)
+
+
+def _is_text(column: pa.Array | pa.ChunkedArray) -> bool:
+    return pa.types.is_string(column.type) or pa.types.is_large_string(column.type)
 
 
 def _packed_words(words: np.ndarray) -> np.ndarray | None:
@@ -117,12 +162,14 @@ def _packed_words(words: np.ndarray) -> np.ndarray | None:
     is a lower-case hex digit."""
     n = len(words) // 2
     out = np.empty(n, _U)
+    scratch = np.empty((3, 2 * min(n, _BLOCK)), _U)
     for lo in range(0, n, _BLOCK):
         hi = min(n, lo + _BLOCK)
-        value, ok = _halves(words[2 * lo : 2 * hi])
-        if not ok:
+        a, b, c = scratch[:, : 2 * (hi - lo)]
+        if not _halves(words[2 * lo : 2 * hi], a, b, c):
             return None
-        out[lo:hi] = (value[0::2] << _U(32)) | value[1::2]
+        np.left_shift(a[0::2], _U(32), out=out[lo:hi])
+        np.bitwise_or(out[lo:hi], a[1::2], out=out[lo:hi])
     return out
 
 
@@ -154,9 +201,12 @@ def unpacked(values: np.ndarray) -> pa.Array:
     values = np.asarray(values, _U)
     n = len(values)
     data = np.empty((n, PACKED_WIDTH), np.uint8)
+    scratch = np.empty((min(n, _BLOCK), PACKED_WIDTH), _U)  # reused: see _halves
     for lo in range(0, n, _BLOCK):
         hi = min(n, lo + _BLOCK)
-        nibbles = (values[lo:hi, None] >> _SHIFTS) & _U(15)
-        data[lo:hi] = _DIGITS[nibbles]
+        nibbles = scratch[: hi - lo]
+        np.right_shift(values[lo:hi, None], _SHIFTS, out=nibbles)
+        np.bitwise_and(nibbles, _U(15), out=nibbles)
+        np.take(_DIGITS, nibbles, out=data[lo:hi])
     offsets = np.arange(0, PACKED_WIDTH * (n + 1), PACKED_WIDTH, dtype=np.int32)
     return pa.StringArray.from_buffers(n, pa.py_buffer(offsets), pa.py_buffer(data))

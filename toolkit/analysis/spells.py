@@ -85,7 +85,7 @@ from .columns import AMOUNT_COLUMNS, HOUSEHOLD, PERSON, require
 from .dialect import integer, month_of_date, text, using, value_at_max
 from .engine import ROW, Engine, as_arrow, column_names
 from .engines import open_engine
-from .keys import packed_keys, unpacked
+from .keys import chunk_runs, packed_keys, unpacked
 
 __all__ = [
     "ISSUE_REASONS",
@@ -440,7 +440,7 @@ def _period_numbers(arrow: pa.Table, resolution: str) -> tuple[np.ndarray, np.nd
         p = _int64(year)
         if resolution == "month":
             p *= 12
-            p += _int64(month)
+            _int64(month, add_to=p)
             p -= 1
         return p, np.ones(len(p), bool)
     try:
@@ -480,19 +480,23 @@ def _packed_order(packed: np.ndarray, pv: np.ndarray):
     backwards = (later < earlier) | ((later == earlier) & (pv[1:] < pv[:-1]))
     perm = None
     if backwards.any():
+        del backwards
         lo = int(pv.min())
         bits = max(1, int(pv.max()) - lo).bit_length()
+        # Two work arrays, reused: the sort key, then the persons in order; the offset
+        # periods, then the periods in order (fresh memory is the cost here).
+        key = np.bitwise_and(packed, ~np.uint64((1 << bits) - 1))
+        offset = np.subtract(pv, lo)
         if bits <= 24:
-            mask = np.uint64((1 << bits) - 1)
-            key = (packed & ~mask) | (pv - lo).astype(np.uint64)
+            np.bitwise_or(key, offset.view(np.uint64), out=key)
             perm = np.argsort(key)
-            in_order = packed[perm]
+            in_order = np.take(packed, perm, out=key)
             if (in_order[1:] < in_order[:-1]).any():  # persons that differ only there
                 perm = None
         if perm is None:
             perm = np.lexsort((pv, packed))
-            in_order = packed[perm]
-        packed, pv = in_order, pv[perm]
+            in_order = np.take(packed, perm, out=key)
+        packed, pv = in_order, np.take(pv, perm, out=offset)
     new_person = np.empty(len(packed), bool)
     new_person[:1] = True
     np.not_equal(packed[1:], packed[:-1], out=new_person[1:])
@@ -568,12 +572,103 @@ def _is_int(column: pa.ChunkedArray) -> bool:
     return pa.types.is_integer(column.type)
 
 
-def _int64(column: pa.ChunkedArray) -> np.ndarray:
-    """An integer column without nulls as a new int64 NumPy array (one copy)."""
-    if not column.num_chunks:
-        return np.zeros(0, np.int64)
-    parts = [np.asarray(chunk) for chunk in column.chunks]
-    return np.concatenate(parts).astype(np.int64, copy=False)
+def _int64(column: pa.ChunkedArray, add_to: np.ndarray | None = None) -> np.ndarray:
+    """An integer column without nulls as a new int64 NumPy array, or added to
+    ``add_to`` in place: chunk by chunk, with no temporary array (fresh memory is what
+    large frames pay most for)."""
+    out = np.empty(len(column), np.int64) if add_to is None else add_to
+    lo = 0
+    for chunk in column.chunks:
+        hi = lo + len(chunk)
+        if add_to is None:
+            out[lo:hi] = np.asarray(chunk)
+        else:
+            np.add(out[lo:hi], np.asarray(chunk), out=out[lo:hi])
+        lo = hi
+    return out
+
+
+_BLOCK = 1 << 20  # rows per block of the sorted road's checks: temporaries of 8 MiB
+
+
+def _sorted_starts(lop: pa.ChunkedArray, pv: np.ndarray, gap: int):
+    """For rows already in (person, period) order with the extract's pseudonyms (as
+    extracts are written): where each person starts, where each spell starts and the
+    persons packed (:func:`.keys.chunk_runs`), found in blocks so that no temporary
+    array of the frame's length is made; None when the rows are not in that order or
+    a person has a period twice (the general road then sorts, or names the issue)."""
+    starts, firsts, last = [], [], None
+    for part in chunk_runs(lop):  # stops at the first chunk out of order
+        if part is None:
+            return None
+        start, first = part
+        if len(first) and (
+            (first[1:] <= first[:-1]).any() or (last is not None and first[0] <= last)
+        ):
+            return None  # persons out of order, or one split in two
+        last = first[-1] if len(first) else last
+        starts.append(start)
+        firsts.append(first)
+    if not starts:
+        return None
+    new_person, persons = np.concatenate(starts), np.concatenate(firsts)
+    starts = _spell_starts(pv, new_person, gap)
+    return None if starts is None else (new_person, starts, persons)
+
+
+def _spell_starts(pv: np.ndarray, new_person: np.ndarray, gap: int) -> np.ndarray | None:
+    """Where a spell starts in rows in person order: where the person changes or more
+    than ``gap`` empty periods follow; None when a person's periods do not rise (out of
+    order, or a period twice). In blocks: no temporary of the rows' length."""
+    starts = new_person.copy()
+    for lo in range(0, len(pv) - 1, _BLOCK):
+        hi = min(len(pv) - 1, lo + _BLOCK)
+        step = pv[lo + 1 : hi + 1] - pv[lo:hi]
+        if ((step <= 0) & ~new_person[lo + 1 : hi + 1]).any():
+            return None
+        starts[lo + 1 : hi + 1] |= step > gap + 1
+    return starts
+
+
+def _in_order(column: pa.ChunkedArray, perm: np.ndarray | None):
+    """The column's values in (person, period) order, a piece at a time: its chunks, or
+    blocks of ``perm`` taken from it."""
+    if perm is None:
+        yield from column.chunks
+        return
+    for lo in range(0, len(perm), _BLOCK):
+        yield from column.take(pa.array(perm[lo : lo + _BLOCK])).chunks
+
+
+def _spell_sums(
+    columns: list[pa.ChunkedArray], first: np.ndarray, perm: np.ndarray | None, kind: pa.DataType
+) -> tuple[np.ndarray, np.ndarray | None]:
+    """Each spell's sum of the ``columns`` over its rows (from ``first`` to the next
+    spell's first, in (person, period) order: the input's, or ``perm`` of it), nulls
+    counted as 0, and whether it had any value (None when no value is null). Chunk by
+    piece with ``np.add.reduceat``: a spell cut by a piece's edge adds up its parts, so
+    no column is copied whole."""
+    total = np.zeros(len(first), kind.to_pandas_dtype())
+    # A spell has a value unless every column can be empty and is, in all its rows.
+    has = None if any(not c.null_count for c in columns) else np.zeros(len(first), bool)
+    zero = pa.scalar(0, kind)
+    for column in columns:
+        lo = 0
+        for chunk in _in_order(column, perm):
+            hi = lo + len(chunk)
+            if lo == hi:
+                continue
+            # The spells with rows in the chunk: from the one holding its first row.
+            k0 = int(np.searchsorted(first, lo, "right")) - 1
+            k1 = int(np.searchsorted(first, hi, "left"))
+            at = first[k0:k1] - lo
+            at[0] = 0
+            values = chunk.cast(kind)
+            total[k0:k1] += np.add.reduceat(np.asarray(values.fill_null(zero)), at)
+            if has is not None:
+                has[k0:k1] |= np.logical_or.reduceat(np.asarray(values.is_valid()), at)
+            lo = hi
+    return total, has
 
 
 def _numpy_spells(
@@ -651,27 +746,33 @@ def _numpy_spells(
     # Rows in (person, period) order (sorted first when they are not), spell starts
     # where the person changes or more than `gap` empty periods follow.
     lop = arrow.column(PERSON)
-    packed = packed_keys(lop)
-    if packed is not None:  # the extract's pseudonyms: 64-bit numbers in string order
-        perm, pv, new_person, persons = _packed_order(packed, periods[0])
-        # Each person's pseudonym spelled from its number: exactly the input's string.
+    in_order = _sorted_starts(lop, periods[0], gap)
+    if in_order is not None:  # the extract's order: no sort, no copy of a column
+        perm, pv = None, periods[0]
+        new_person, starts, persons = in_order
         names = unpacked(persons)
     else:
-        ids, names = _person_ids(arrow, in_order=True)
-        if ids.null_count:
-            return None
-        pid, pv = np.asarray(ids), periods[0]
-        d_pid = np.diff(pid)
-        perm = None
-        if ((d_pid < 0) | ((d_pid == 0) & (pv[1:] < pv[:-1]))).any():
-            perm = _order(pid, pv, np.ones(len(pv), bool))
-            pid, pv = pid[perm], pv[perm]
-        new_person = np.empty(len(pid), bool)
-        new_person[0] = True
-        np.not_equal(pid[1:], pid[:-1], out=new_person[1:])
-    d_pv = np.diff(pv)
-    if ((d_pv == 0) & ~new_person[1:]).any():
-        return None  # a duplicate period: the row rules rank the rows
+        packed = packed_keys(lop)
+        if packed is not None:  # the extract's pseudonyms: 64-bit numbers in string order
+            perm, pv, new_person, persons = _packed_order(packed, periods[0])
+            # Each person's pseudonym spelled from its number: exactly the input's string.
+            names = unpacked(persons)
+        else:
+            ids, names = _person_ids(arrow, in_order=True)
+            if ids.null_count:
+                return None
+            pid, pv = np.asarray(ids), periods[0]
+            d_pid = np.diff(pid)
+            perm = None
+            if ((d_pid < 0) | ((d_pid == 0) & (pv[1:] < pv[:-1]))).any():
+                perm = _order(pid, pv, np.ones(len(pv), bool))
+                pid, pv = pid[perm], pv[perm]
+            new_person = np.empty(len(pid), bool)
+            new_person[0] = True
+            np.not_equal(pid[1:], pid[:-1], out=new_person[1:])
+        starts = _spell_starts(pv, new_person, gap)  # in order now: none falls
+        if starts is None:
+            return None  # a duplicate period: the row rules rank the rows
     lo, hi = int(pv.min()), int(pv.max())
     w0 = period_index(window[0], resolution) if window and window[0] is not None else lo
     w1 = period_index(window[1], resolution, end=True) if window and window[1] is not None else hi
@@ -679,56 +780,47 @@ def _numpy_spells(
         return None  # an empty window (an error) or rows outside it (issues)
 
     n = len(pv)
-    starts = new_person.copy()
-    starts[1:] |= d_pv > gap + 1
     first = np.flatnonzero(starts)
+    del starts
     last = np.empty_like(first)
     last[:-1] = first[1:] - 1
     last[-1] = n - 1
     n_rows = np.diff(np.append(first, n))
     person_first = new_person[first]  # the spell is its person's first
+    del new_person
     spell_pid = np.cumsum(person_first) - 1  # persons numbered in pseudonym order
     index = np.arange(len(first))
     spell_no = index - np.maximum.accumulate(np.where(person_first, index, 0)) + 1
+    del index
     start_p, end_p = pv[first], pv[last]
+    # The row arrays go as soon as they are read (the peak is what a large frame pays
+    # for, more than the arithmetic).
+    del periods, pv
     if resolution == "month":
         paid = n_rows
     else:
-        b = np.asarray(bm.combine_chunks().cast(pa.int64()))
-        paid = np.add.reduceat(b if perm is None else b[perm], first)
+        paid, _ = _spell_sums([bm], first, perm, pa.int64())
     if amounts:
         try:
-            values = [a.combine_chunks().cast(pa.float64()) for a in amounts]
+            total, has = _spell_sums(amounts, first, perm, pa.float64())
         except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
             return None
-        if len(values) == 1 and not values[0].null_count:
-            row_amount, row_has = np.asarray(values[0]), None
-        else:
-            row_amount, row_has = np.zeros(n), np.zeros(n, bool)
-            for v in values:
-                row_amount += np.asarray(v.fill_null(0.0))
-                row_has |= np.asarray(v.is_valid())
-        if perm is not None:
-            row_amount = row_amount[perm]
-        spell_has = None
-        if row_has is not None and not row_has.all():
-            spell_has = np.logical_or.reduceat(row_has if perm is None else row_has[perm], first)
-        amount = pa.array(
-            np.add.reduceat(row_amount, first), mask=None if spell_has is None else ~spell_has
-        )
+        amount = pa.array(total, mask=None if has is None or has.all() else ~has)
     else:
         amount = pa.nulls(len(first), pa.float64())
     at_end = last if perm is None else perm[last]  # input positions of the last rows
+    sorted_input, spells = perm is None, len(first)
+    del first, last, perm
     if avsl_col is None:
-        avsl = pa.nulls(len(first), pa.string())
+        avsl = pa.nulls(spells, pa.string())
     else:
-        avsl = avsl_col.combine_chunks().cast(pa.string()).take(pa.array(at_end))
+        avsl = avsl_col.take(pa.array(at_end)).combine_chunks().cast(pa.string())
     has_next = np.append(~person_first[1:], False)
     next_start = np.append(start_p[1:], 0)
 
     open_end = w1 - end_p <= gap
-    died = emigrated = np.zeros(len(first), bool)
-    until = np.full(len(first), w1, np.int64)  # the end of observation after a spell
+    died = emigrated = np.zeros(spells, bool)
+    until = np.full(spells, w1, np.int64)  # the end of observation after a spell
     if befolkning is not None or dodsorsak is not None:
         life = _numpy_life(befolkning, dodsorsak, names, resolution)
         if life is None:
@@ -804,7 +896,7 @@ def _numpy_spells(
         resolution,
         (w0, w1),
         rows_in,
-        perm is None,
+        sorted_input,
     )
 
 

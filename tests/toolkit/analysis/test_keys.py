@@ -4,6 +4,9 @@ then take their general road)."""
 
 from __future__ import annotations
 
+import importlib
+from unittest import mock
+
 import numpy as np
 import pyarrow as pa
 import pytest
@@ -13,6 +16,7 @@ from hypothesis import strategies as st
 from mikrodata.toolkit.analysis.keys import packed_keys, packed_runs, unpacked
 from mikrodata.toolkit.analysis.spells import _packed_order
 
+keys_module = importlib.import_module("mikrodata.toolkit.analysis.keys")
 HEX = "0123456789abcdef"
 pseudonym = st.text(alphabet=HEX, min_size=16, max_size=16)
 
@@ -132,13 +136,15 @@ def test_the_packed_order_is_the_person_then_period_order(rows, huge):
         max_size=30,
     ),
     chunks=st.integers(1, 3),
+    piece=st.integers(1, 40),
 )
-def test_packed_runs_are_the_runs_of_equal_neighbours(values, chunks):
+def test_packed_runs_are_the_runs_of_equal_neighbours(values, chunks, piece):
     cut = [len(values) * k // chunks for k in range(chunks + 1)]
     column = pa.chunked_array(
         [values[a:b] for a, b in zip(cut, cut[1:], strict=False)], pa.string()
     )
-    starts, firsts = packed_runs(column)
+    with mock.patch.object(keys_module, "_RUN_SLICE", piece):  # chunks cut in slices too
+        starts, firsts = packed_runs(column)
     want = [k == 0 or values[k] != values[k - 1] for k in range(len(values))]
     assert list(starts) == want
     assert unpacked(firsts).to_pylist() == [v for v, s in zip(values, want, strict=True) if s]

@@ -6,8 +6,11 @@ result."""
 from __future__ import annotations
 
 import datetime as dt
+import importlib
+from unittest import mock
 
 import pandas as pd
+import pyarrow as pa
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -16,6 +19,8 @@ from mikrodata.toolkit.analysis.spells import _numpy_spells
 
 from .oracle import oracle
 
+# The module (the package exports the function of the same name).
+spells_module = importlib.import_module("mikrodata.toolkit.analysis.spells")
 SETTINGS = settings(
     max_examples=25,
     deadline=None,
@@ -194,9 +199,11 @@ def test_spells_never_overlap_and_paid_months_are_conserved(rows, gap):
     emig=st.lists(life, min_size=3, max_size=3),
     with_persons=st.booleans(),
     names=st.sampled_from(PERSON_SETS),
+    cuts=st.lists(st.integers(0, 40), max_size=4),
+    block=st.integers(1, 4),
 )
 def test_the_numpy_road_agrees_with_the_oracle_and_the_sql_definition(
-    rows, gap, window, shuffle_seed, births, deaths, emig, with_persons, names
+    rows, gap, window, shuffle_seed, births, deaths, emig, with_persons, names, cuts, block
 ):
     # Clean frames (one row per person and month, nothing to put in the issues table,
     # no births or deaths to look up): the NumPy road takes them, sorted or not.
@@ -224,8 +231,15 @@ def test_the_numpy_road_agrees_with_the_oracle_and_the_sql_definition(
         )
         kw["befolkning"] = bef
     general = build_spells(frame, gap=gap, presorted=False, **kw)
-    for data in (frame, frame.sample(frac=1.0, random_state=shuffle_seed)):
-        fast = _numpy_spells(data, gap, kw.get("window"), None, None, bef)
+    # The sorted rows also as an Arrow table cut into chunks (spells and persons then
+    # go on across chunks' edges, which the sorted road stitches), its checks in
+    # blocks of a few rows.
+    table = pa.Table.from_pandas(frame, preserve_index=False)
+    cut = sorted({0, len(frame), *(c % (len(frame) + 1) for c in cuts)})
+    chunked = pa.concat_tables([table.slice(a, b - a) for a, b in zip(cut, cut[1:], strict=False)])
+    for data in (frame, frame.sample(frac=1.0, random_state=shuffle_seed), chunked):
+        with mock.patch.object(spells_module, "_BLOCK", block):
+            fast = _numpy_spells(data, gap, kw.get("window"), None, None, bef)
         assert fast is not None  # the road was taken
         pd.testing.assert_frame_equal(fast.spells, general.spells)
         assert fast.spells.attrs == general.spells.attrs
