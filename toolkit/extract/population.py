@@ -25,6 +25,7 @@ from mikrodata.quality.delivery import open_delivery
 from mikrodata.toolkit.errors import BadInputError
 from mikrodata.toolkit.rejects import REASONS, REJECT_SCHEMA
 
+from .parsed import parsed_identifiers
 from .source import quote, source_relation
 
 __all__ = ["PopulationResult", "build_population"]
@@ -95,6 +96,12 @@ def build_population(
         values, rejected = _valid_normalised(
             _read_cohort(pop.file, pop.column), Path(pop.file).name, pop.column
         )
+        con.register("_population_arrow", pa.table({"normalised": values}))
+        con.execute(
+            f"CREATE OR REPLACE TEMP TABLE {TABLE} AS "
+            "SELECT DISTINCT normalised FROM _population_arrow"
+        )
+        con.unregister("_population_arrow")
     else:
         reg = load(POPULATION_REGISTER)
         person = next(v.name for v in reg.direct_identifiers() if v.identifier_domain == "person")
@@ -102,17 +109,16 @@ def build_population(
         src = source_relation(registers_dir, POPULATION_REGISTER)
         years = ", ".join(str(y) for y in pop.years)
         sql = (
-            f"SELECT DISTINCT CAST({quote(person)} AS VARCHAR) AS raw FROM {src} "
+            f"SELECT CAST({quote(person)} AS VARCHAR) AS raw FROM {src} "
             f"WHERE {quote(year)} IN ({years})"
         )
-        raw = con.sql(sql).to_arrow_table().column("raw").combine_chunks()
-        values, rejected = _valid_normalised(raw)
+        # Parsed once for the build: the register's own selection reads these again.
+        parsed_identifiers(con, sql, "_population_ids")
+        con.execute(
+            f"CREATE OR REPLACE TEMP TABLE {TABLE} AS SELECT DISTINCT normalised "
+            "FROM _population_ids WHERE reason IS NULL AND coalesce(kind, '') <> 'interim'"
+        )
+        con.execute("DROP TABLE _population_ids")
         rejected = None  # invalid register rows are rejected with their register's rows
-    table = pa.table({"normalised": values})
-    con.register("_population_arrow", table)
-    con.execute(
-        f"CREATE OR REPLACE TEMP TABLE {TABLE} AS SELECT DISTINCT normalised FROM _population_arrow"
-    )
-    con.unregister("_population_arrow")
     persons = con.execute(f"SELECT count(*) FROM {TABLE}").fetchall()[0][0]
     return PopulationResult(type=pop.type, persons=persons, rejected=rejected)
