@@ -18,6 +18,7 @@ import hashlib
 import json
 import shutil
 import tempfile
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -32,6 +33,7 @@ from mikrodata.access_requests import (
     Approval,
     AuditLog,
     check_access,
+    load_request,
     read_state,
     transition,
 )
@@ -353,6 +355,15 @@ def build_extract(
         )
 
 
+def _read_catalogue(request_path: Path) -> None:
+    """Read (and cache) the catalogue the request names, while the key store opens.
+    Nothing is decided here: a request that cannot be read is the gate's to refuse."""
+    try:
+        load_request(request_path)
+    except MikrodataError:
+        pass
+
+
 def _build(
     request_path: Path,
     registers_dir: Path,
@@ -368,7 +379,13 @@ def _build(
 ) -> BuildResult:
     identity = resolve_identity(user)
     audit = audit or AuditLog()
-    store = KeyStore.open(keystore or keystore_path(), passphrase)
+    # The key store's scrypt (about 0.3 s, by design) runs in the background (it
+    # releases the GIL) while the request's catalogue is read; the gate below checks
+    # the request with the store open, and raises whatever is wrong with either.
+    with ThreadPoolExecutor(1, thread_name_prefix="mikrodata-keystore") as pool:
+        opening = pool.submit(KeyStore.open, keystore or keystore_path(), passphrase)
+        _read_catalogue(request_path)
+        store = opening.result()
     # The gate is the one place that says yes; what is selected below is exactly the
     # approval it returns (register_spec reads nothing else). With the key store open it
     # also refuses a log rolled back behind the key store's last checkpoint.
