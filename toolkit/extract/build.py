@@ -360,8 +360,8 @@ def _read_catalogue(request_path: Path) -> None:
     Nothing is decided here: a request that cannot be read is the gate's to refuse."""
     try:
         load_request(request_path)
-    except MikrodataError:
-        pass
+    except (MikrodataError, OSError):
+        pass  # the gate reads the request again, after the key store, and says why
 
 
 def _build(

@@ -17,9 +17,26 @@ import pyarrow as pa
 
 from mikrodata.pseudonymisation import parse_identifiers
 
-__all__ = ["parsed_identifiers"]
+__all__ = ["parsed_batch", "parsed_identifiers"]
 
 _SEEN = "_parsed_identifiers"  # raw -> parsed, on the connection: every value parsed so far
+
+
+def parsed_batch(raw: pa.Array) -> pa.RecordBatch:
+    """``raw`` identifiers (text) and what the parser makes of each: the columns
+    ``raw, normalised, kind, reason, birth_date, sex`` of both engines' ``ids``."""
+    parsed = parse_identifiers(raw)
+    return pa.RecordBatch.from_arrays(
+        [
+            raw,
+            pa.array(parsed["normalised"], pa.string()),
+            pa.array(parsed["kind"], pa.string()),
+            pa.array(parsed["reason"], pa.string()),
+            pa.array(parsed["birth_date"], pa.date32()),
+            pa.array(parsed["sex"], pa.string()),
+        ],
+        names=["raw", "normalised", "kind", "reason", "birth_date", "sex"],
+    )
 
 
 def parsed_identifiers(con: duckdb.DuckDBPyConnection, raw_sql: str, name: str) -> None:
@@ -41,20 +58,7 @@ def parsed_identifiers(con: duckdb.DuckDBPyConnection, raw_sql: str, name: str) 
     )
     new = con.sql(unseen).to_arrow_table().column("raw").combine_chunks()
     if len(new):
-        parsed = parse_identifiers(new)
-        con.register(
-            "_parsed_arrow",
-            pa.table(
-                {
-                    "raw": new,
-                    "normalised": pa.array(parsed["normalised"], pa.string()),
-                    "kind": pa.array(parsed["kind"], pa.string()),
-                    "reason": pa.array(parsed["reason"], pa.string()),
-                    "birth_date": pa.array(parsed["birth_date"], pa.date32()),
-                    "sex": pa.array(parsed["sex"], pa.string()),
-                }
-            ),
-        )
+        con.register("_parsed_arrow", pa.Table.from_batches([parsed_batch(new)]))
         con.execute(f"INSERT INTO {_SEEN} SELECT * FROM _parsed_arrow")
         con.unregister("_parsed_arrow")
     con.execute(

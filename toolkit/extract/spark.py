@@ -28,7 +28,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from mikrodata.access_requests import POPULATION_REGISTER, AccessRequest
-from mikrodata.pseudonymisation import ProjectKey, parse_identifiers
+from mikrodata.pseudonymisation import ProjectKey
 from mikrodata.pseudonymisation.spark import (
     SparkPseudonymResult,
     local_arrow,
@@ -42,6 +42,7 @@ from mikrodata.toolkit.progress import progress
 from mikrodata.toolkit.rejects import reject_schema
 
 from .columns import RegisterSpec
+from .parsed import parsed_batch
 from .pipeline import RegisterResult, _select_sql, output_order, spark_quote
 from .population import TABLE as POPULATION
 from .population import PopulationResult, _read_cohort, _valid_normalised
@@ -77,19 +78,7 @@ def _parse_batches(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch
     """The UDF: each distinct delivered identifier parsed by the project's parser, as
     the one-machine build's ``ids`` table (runs on the executors)."""
     for batch in batches:
-        raw = batch.column(0).cast(pa.string())
-        parsed = parse_identifiers(raw)
-        yield pa.RecordBatch.from_arrays(
-            [
-                raw,
-                pa.array(parsed["normalised"], pa.string()),
-                pa.array(parsed["kind"], pa.string()),
-                pa.array(parsed["reason"], pa.string()),
-                pa.array(parsed["birth_date"], pa.date32()),
-                pa.array(parsed["sex"], pa.string()),
-            ],
-            names=["raw", "normalised", "kind", "reason", "birth_date", "sex"],
-        )
+        yield parsed_batch(batch.column(0).cast(pa.string()))
 
 
 def _read(spark: Any, registers_dir: Path, register: str) -> Any:
