@@ -43,6 +43,7 @@ from mikrodata.toolkit.errors import BadInputError, IntegrityError
 from mikrodata.toolkit.progress import progress
 
 from .keystore import ProjectKey
+from .pseudonyms import hex_pseudonyms
 from .residual import residual_identifiers
 from .tables import PreparedBatch, Pseudonymiser, ResolvedBatch, _refuse_residual
 
@@ -326,7 +327,11 @@ def pseudonymise_file(
         # The rows in input order first (a register sorted by personnummer would leak
         # birth order), then sorted by pseudonym into tmp_out.
         _Buckets(
-            out_path, out_schema, engine.sort_keys(schema), _bucket_count(in_path, expected_rows)
+            out_path,
+            out_schema,
+            engine.output_schema(schema, codes=True),
+            engine.sort_keys(schema),
+            _bucket_count(in_path, expected_rows),
         ) as out_writer,
         _writer(out_kind, tmp_rej, rej_schema) as rej_writer,
         progress(f"pseudonymising {in_path.name}", total=expected_rows) as task,
@@ -359,7 +364,9 @@ def pseudonymise_file(
         with _Background("mikrodata-writer", depth=1) as writes:
 
             def assemble(resolved: ResolvedBatch) -> None:
-                writes.submit(write, *engine.assemble(resolved, rejects_with_identifiers))
+                writes.submit(
+                    write, *engine.assemble(resolved, rejects_with_identifiers, as_codes=True)
+                )
 
             with _Background("mikrodata-assembler", depth=1) as assembles:
                 for prepared in _prefetch(read()):
@@ -401,35 +408,32 @@ def _bucket_count(path: Path, rows: int | None) -> int:
 
 
 def _pseudonym_order(table: pa.Table, by: list[str]) -> np.ndarray:
-    """The stable order of ``table`` by its pseudonym columns ``by`` (nulls last): by
-    their 64-bit values, a NumPy sort, many times faster than sorting the strings."""
+    """The stable order of ``table`` by its pseudonym code columns ``by`` (uint64,
+    nulls last): the order of the pseudonyms' hex text, as a NumPy sort of numbers."""
     keys: list[np.ndarray] = []
     for name in reversed(by):  # np.lexsort: the last key is the primary one
-        codes, null = _hex_values(table.column(name))
+        column = table.column(name)
+        null = column.is_null().to_numpy(zero_copy_only=False)
+        codes = pc.fill_null(column, 0).to_numpy()
         keys += [codes] + ([null] if null.any() else [])
     if len(keys) == 1:  # the common case: one pseudonym column, no nulls
         return np.argsort(keys[0], kind="stable")
     return np.lexsort(keys) if keys else np.arange(table.num_rows)
 
 
-def _hex_values(column: pa.ChunkedArray) -> tuple[np.ndarray, np.ndarray]:
-    """uint64 values of 16-character hex pseudonyms, and the null mask: the strings'
-    bytes are one run of hex digits, which ``bytes.fromhex`` decodes in one call."""
-    null = column.is_null().to_numpy(zero_copy_only=False)
-    if not len(column):
-        return np.zeros(0, dtype=np.uint64), null
-    text = pc.fill_null(column, "0" * 16).combine_chunks().cast(pa.large_string())
-    n = len(text)
-    offsets = np.frombuffer(text.buffers()[1], dtype=np.int64)[text.offset : text.offset + n + 1]
-    data = np.frombuffer(text.buffers()[2], dtype=np.uint8)[offsets[0] : offsets[-1]]
-    if len(data) != 16 * n:
-        raise IntegrityError("a pseudonym column holds values of another form", "report this bug")
-    values = np.frombuffer(bytes.fromhex(data.tobytes().decode("ascii")), dtype=">u8")
-    return values.astype(np.uint64), null
+def _as_text(batch: pa.RecordBatch, schema: pa.Schema, by: list[str]) -> pa.RecordBatch:
+    """A sorted batch with its pseudonym code columns ``by`` written as hex text."""
+    arrays = []
+    for name in schema.names:
+        column = batch.column(name)
+        if name in by:
+            valid = ~column.is_null().to_numpy(zero_copy_only=False)
+            column = hex_pseudonyms(pc.fill_null(column, 0).to_numpy(), valid)
+        arrays.append(column)
+    return pa.RecordBatch.from_arrays(arrays, schema=schema)
 
 
-_PREFIXES = 4096  # the three leading hex digits of a pseudonym
-_PREFIX_SET = pa.array([f"{i:03x}" for i in range(_PREFIXES)], pa.string())
+_PREFIXES = 4096  # the three leading hex digits of a pseudonym: its code's top 12 bits
 
 
 class _Buckets:
@@ -437,10 +441,15 @@ class _Buckets:
     rows go to the bucket of their first sort key's leading hex digits (pseudonyms are
     uniform, so buckets come out even; nulls in the last), each bucket is then sorted in
     memory (stably: one person's rows keep their input order) and written in turn.
+    The pseudonyms travel as their uint64 codes (``codes_schema``), 8 bytes a row that
+    sort as numbers, and become text only as the sorted rows are written (``schema``).
     Memory: one bucket, about a million rows; disk: the output once more, briefly."""
 
-    def __init__(self, beside: Path, schema: pa.Schema, by: list[str], count: int) -> None:
-        self._schema, self._by, self._count = schema, by, count
+    def __init__(
+        self, beside: Path, schema: pa.Schema, codes_schema: pa.Schema, by: list[str], count: int
+    ) -> None:
+        self._schema, self._codes_schema = schema, codes_schema
+        self._by, self._count = by, count
         self._dir = Path(
             tempfile.mkdtemp(prefix=f".{beside.name}.", suffix=".sort", dir=beside.parent)
         )
@@ -458,9 +467,11 @@ class _Buckets:
         if not batch.num_rows:
             return
         self.rows += batch.num_rows
-        prefix = pc.index_in(pc.utf8_slice_codeunits(batch.column(self._by[0]), 0, 3), _PREFIX_SET)
-        bucket = pc.fill_null(prefix, _PREFIXES).to_numpy(zero_copy_only=False)
-        bucket = bucket.astype(np.int64) * self._count // _PREFIXES  # nulls: bucket count
+        first = batch.column(self._by[0])
+        prefix = (pc.fill_null(first, 0).to_numpy() >> np.uint64(52)).astype(np.int64)
+        bucket = prefix * self._count // _PREFIXES
+        if first.null_count:
+            bucket[first.is_null().to_numpy(zero_copy_only=False)] = self._count
         order = np.argsort(bucket, kind="stable")
         ordered = bucket[order]
         starts = np.flatnonzero(np.r_[True, ordered[1:] != ordered[:-1]])
@@ -470,7 +481,7 @@ class _Buckets:
             b = int(ordered[start])
             writer = self._writers.get(b)
             if writer is None:
-                writer = pa.ipc.new_stream(str(self._path(b)), self._schema)
+                writer = pa.ipc.new_stream(str(self._path(b)), self._codes_schema)
                 self._writers[b] = writer
             writer.write_batch(taken.slice(start, end - start))
 
@@ -481,15 +492,19 @@ class _Buckets:
         self._writers = {}
 
     def write_sorted(self, target: Path, kind: str, batch_size: int) -> int:
-        """Write the buckets in order, each sorted, to ``target``; returns the rows."""
+        """Write the buckets in order, each sorted, to ``target``; returns the rows.
+        A writer thread writes one bucket while the next is read and sorted."""
         rows = 0
-        with _writer(kind, target, self._schema, uncompressed=self._by) as writer:
+        with (
+            _writer(kind, target, self._schema, uncompressed=self._by) as writer,
+            _Background("mikrodata-writer", depth=1) as writes,
+        ):
             for b in self._buckets:
                 with pa.memory_map(str(self._path(b))) as source:
                     table = pa.ipc.open_stream(source).read_all()
                 table = table.take(pa.array(_pseudonym_order(table, self._by)))
                 for batch in table.to_batches(max_chunksize=batch_size):
-                    writer.write_batch(batch)
+                    writes.submit(writer.write_batch, _as_text(batch, self._schema, self._by))
                 rows += table.num_rows
                 self._path(b).unlink()
         return rows

@@ -166,8 +166,11 @@ class Pseudonymiser:
         order (however they were named to the run)."""
         return [n for n in schema.names if n in self.columns]
 
-    def output_schema(self, schema: pa.Schema) -> pa.Schema:
-        fields = [pa.field(f.name, pa.string()) if f.name in self.columns else f for f in schema]
+    def output_schema(self, schema: pa.Schema, codes: bool = False) -> pa.Schema:
+        """The output's schema: pseudonym columns as text, or ``codes`` as their uint64
+        values (as :meth:`assemble` gives them ``as_codes``)."""
+        kind = pa.uint64() if codes else pa.string()
+        fields = [pa.field(f.name, kind) if f.name in self.columns else f for f in schema]
         return pa.schema(fields, metadata=self.metadata())
 
     def rejected_schema(self, schema: pa.Schema, with_identifiers: bool = False) -> pa.Schema:
@@ -254,10 +257,13 @@ class Pseudonymiser:
         )
 
     def assemble(
-        self, resolved: ResolvedBatch, with_identifiers: bool = False
+        self, resolved: ResolvedBatch, with_identifiers: bool = False, as_codes: bool = False
     ) -> tuple[pa.RecordBatch, pa.RecordBatch]:
         """The output rows and the rejected rows of a resolved batch; checks that they
-        add up to the rows in."""
+        add up to the rows in. ``as_codes``: the pseudonym columns as their uint64
+        codes (null where a pseudonym is null), for a caller that sorts by them and
+        writes the text itself (:func:`hex_pseudonyms`), as the file run does."""
+        pseudonymised = _codes_array if as_codes else hex_pseudonyms
         batch, rejected = resolved.batch, resolved.rejected
         n = batch.num_rows
         rows = np.flatnonzero(rejected)
@@ -269,15 +275,17 @@ class Pseudonymiser:
             keep = ~rejected
             plain = plain.filter(pa.array(keep))
             for name, (code, valid) in resolved.codes.items():
-                pseudonyms[name] = hex_pseudonyms(code[keep], valid[keep])
+                pseudonyms[name] = pseudonymised(code[keep], valid[keep])
         else:
             for name, (code, valid) in resolved.codes.items():
-                pseudonyms[name] = hex_pseudonyms(code, valid)
+                pseudonyms[name] = pseudonymised(code, valid)
         out_arrays = [
             pseudonyms[f.name] if f.name in pseudonyms else plain.column(f.name)
             for f in batch.schema
         ]
-        out = pa.RecordBatch.from_arrays(out_arrays, schema=self.output_schema(batch.schema))
+        out = pa.RecordBatch.from_arrays(
+            out_arrays, schema=self.output_schema(batch.schema, codes=as_codes)
+        )
         rej = self._reject_records(resolved, rows, with_identifiers)
         # (The run's totals are checked in resolve: a writer thread may assemble while
         # the next batch is being resolved.)
@@ -348,6 +356,11 @@ class Pseudonymiser:
         any value (see :mod:`pseudonymisation.residual`), with how many distinct values
         do: they would carry raw identifiers into the output."""
         return residual_identifiers(batch, set(self.columns), self.reference_date)
+
+
+def _codes_array(codes: np.ndarray, valid: np.ndarray) -> pa.Array:
+    """uint64 pseudonym codes as an Arrow array, null where not ``valid``."""
+    return pa.array(codes, pa.uint64(), mask=None if valid.all() else ~valid)
 
 
 def _as_text(values: pa.Array) -> pa.Array:

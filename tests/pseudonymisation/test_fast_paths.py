@@ -200,11 +200,11 @@ def _fail_writing(monkeypatch):
 def _fail_assembling(monkeypatch):
     real, calls = Pseudonymiser.assemble, []
 
-    def assemble(self, resolved, *args):
+    def assemble(self, resolved, *args, **kwargs):
         calls.append(resolved.first_row)
         if len(calls) == 3:
             raise IntegrityError("assembling failed on purpose", "nothing to do")
-        return real(self, resolved, *args)
+        return real(self, resolved, *args, **kwargs)
 
     monkeypatch.setattr(Pseudonymiser, "assemble", assemble)
     return IntegrityError, "on purpose"
