@@ -129,3 +129,41 @@ def test_sorted_by_every_pseudonym_column_with_nulls_last(tmp_path, p1):
     assert pq.read_table(tmp_path / "out.parquet").equals(out)
     keys = list(zip(out["pnr"].to_pylist(), out["hh"].to_pylist(), strict=True))
     assert keys == sorted(keys, key=lambda k: (k[0], k[1] is None, k[1] or ""))
+
+
+@pytest.mark.parametrize("suffix", [".parquet", ".csv"])
+def test_sorted_across_many_buckets_with_null_first_keys(tmp_path, p1, monkeypatch, suffix):
+    # A large file's sort goes through buckets by the pseudonyms' leading hex digits
+    # (their codes' top bits), nulls in a bucket of their own; small files have one. With
+    # seven buckets and small batches, the file still comes out in the table's order.
+    import mikrodata.pseudonymisation.files as files
+
+    monkeypatch.setattr(files, "_bucket_count", lambda path, rows: 7)
+    people = [None if i % 9 == 0 else PEOPLE[i % len(PEOPLE)] for i in range(len(PEOPLE) * 3)]
+    households = [None if i % 4 == 0 else f"H{i % 5}" for i in range(len(people))]
+    table = pa.table({"pnr": people, "hh": households, "row": list(range(len(people)))})
+    columns = {"pnr": "person", "hh": "household"}
+    out = pseudonymise_table(table, p1, columns, REFERENCE, allow_null=["pnr", "hh"]).table
+    buckets = {int(p[:3], 16) * 7 // 4096 for p in out["pnr"].drop_null().to_pylist()}
+    assert len(buckets) >= 5  # the rows really go through several buckets
+    pq.write_table(table, tmp_path / "in.parquet")
+    pseudonymise_file(
+        tmp_path / "in.parquet",
+        tmp_path / f"out{suffix}",
+        p1,
+        columns,
+        reference_date=REFERENCE,
+        allow_null=["pnr", "hh"],
+        batch_size=7,
+    )
+    if suffix == ".parquet":
+        got = pq.read_table(tmp_path / "out.parquet")
+    else:
+        import pyarrow.csv as pacsv
+
+        got = pacsv.read_csv(
+            tmp_path / "out.csv",
+            convert_options=pacsv.ConvertOptions(column_types=out.schema, strings_can_be_null=True),
+        )
+        out = out.replace_schema_metadata(None)
+    assert got.equals(out)
