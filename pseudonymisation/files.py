@@ -421,7 +421,9 @@ def _pseudonym_order(table: pa.Table, by: list[str]) -> np.ndarray:
     return np.lexsort(keys) if keys else np.arange(table.num_rows)
 
 
-def _as_text(batch: pa.RecordBatch, schema: pa.Schema, by: list[str]) -> pa.RecordBatch:
+def _with_text_pseudonyms(
+    batch: pa.RecordBatch, schema: pa.Schema, by: list[str]
+) -> pa.RecordBatch:
     """A sorted batch with its pseudonym code columns ``by`` written as hex text."""
     arrays = []
     for name in schema.names:
@@ -504,7 +506,9 @@ class _Buckets:
                     table = pa.ipc.open_stream(source).read_all()
                 table = table.take(pa.array(_pseudonym_order(table, self._by)))
                 for batch in table.to_batches(max_chunksize=batch_size):
-                    writes.submit(writer.write_batch, _as_text(batch, self._schema, self._by))
+                    writes.submit(
+                        writer.write_batch, _with_text_pseudonyms(batch, self._schema, self._by)
+                    )
                 rows += table.num_rows
                 self._path(b).unlink()
         return rows
