@@ -412,13 +412,17 @@ def _pseudonym_order(table: pa.Table, by: list[str]) -> np.ndarray:
     nulls last): the order of the pseudonyms' hex text, as a NumPy sort of numbers."""
     keys: list[np.ndarray] = []
     for name in reversed(by):  # np.lexsort: the last key is the primary one
-        column = table.column(name)
-        null = column.is_null().to_numpy(zero_copy_only=False)
-        codes = pc.fill_null(column, 0).to_numpy()
+        codes, null = _code_values(table.column(name))
         keys += [codes] + ([null] if null.any() else [])
     if len(keys) == 1:  # the common case: one pseudonym column, no nulls
         return np.argsort(keys[0], kind="stable")
     return np.lexsort(keys) if keys else np.arange(table.num_rows)
+
+
+def _code_values(column: pa.Array | pa.ChunkedArray) -> tuple[np.ndarray, np.ndarray]:
+    """A pseudonym code column as uint64 values (0 where null) and its null mask."""
+    null = column.is_null().to_numpy(zero_copy_only=False)
+    return pc.fill_null(column, 0).to_numpy(), null
 
 
 def _with_text_pseudonyms(
@@ -429,8 +433,8 @@ def _with_text_pseudonyms(
     for name in schema.names:
         column = batch.column(name)
         if name in by:
-            valid = ~column.is_null().to_numpy(zero_copy_only=False)
-            column = hex_pseudonyms(pc.fill_null(column, 0).to_numpy(), valid)
+            codes, null = _code_values(column)
+            column = hex_pseudonyms(codes, ~null)
         arrays.append(column)
     return pa.RecordBatch.from_arrays(arrays, schema=schema)
 
@@ -469,11 +473,9 @@ class _Buckets:
         if not batch.num_rows:
             return
         self.rows += batch.num_rows
-        first = batch.column(self._by[0])
-        prefix = (pc.fill_null(first, 0).to_numpy() >> np.uint64(52)).astype(np.int64)
-        bucket = prefix * self._count // _PREFIXES
-        if first.null_count:
-            bucket[first.is_null().to_numpy(zero_copy_only=False)] = self._count
+        codes, null = _code_values(batch.column(self._by[0]))
+        bucket = (codes >> np.uint64(52)).astype(np.int64) * self._count // _PREFIXES
+        bucket[null] = self._count
         order = np.argsort(bucket, kind="stable")
         ordered = bucket[order]
         starts = np.flatnonzero(np.r_[True, ordered[1:] != ordered[:-1]])
