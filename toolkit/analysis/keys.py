@@ -133,7 +133,8 @@ def chunk_runs(column: pa.Array | pa.ChunkedArray):
             start = np.ones(len(words), bool)
             np.not_equal(words[1:, 0], words[:-1, 0], out=start[1:])
             start[1:] |= words[1:, 1] != words[:-1, 1]
-            first = _packed_words(words[start].ravel())
+            # (np.take by position: several times faster than a 2-D boolean mask)
+            first = _packed_words(np.take(words, np.flatnonzero(start), axis=0).ravel())
         if first is None:
             yield None
             return

@@ -32,6 +32,8 @@ Definitions:
 
 from __future__ import annotations
 
+from typing import NamedTuple
+
 import numpy as np
 import pandas as pd
 import pyarrow as pa
@@ -43,7 +45,7 @@ from .columns import HOUSEHOLD, PERSON, require, sweden_code
 from .dialect import integer, month_of_date, text, using
 from .engine import Engine, column_names
 from .engines import open_engine
-from .keys import packed_keys, packed_runs
+from .keys import packed_keys, packed_runs, unpacked
 
 __all__ = [
     "INTERVAL_REGISTERS",
@@ -92,8 +94,10 @@ def _months_array(values) -> pa.Array:
 
 
 def _text(series: pd.Series) -> pa.Array:
-    """A column as an Arrow string array (no copy when it is Arrow-backed already)."""
-    return pa.array(series.astype(pd.ArrowDtype(pa.string())))
+    """A column as an Arrow string array (no copy when it is Arrow-backed already in
+    one chunk)."""
+    values = pa.array(series.astype(pd.ArrowDtype(pa.string())))
+    return values.combine_chunks() if isinstance(values, pa.ChunkedArray) else values
 
 
 def _unit(spells: pd.DataFrame) -> str:
@@ -232,21 +236,27 @@ OVERLAP_SQL = """
     ORDER BY s.position, i.i0, i.kind NULLS LAST, i.i1"""
 
 
-def _ordinals(values) -> pa.Array:
-    """Month periods (or dates) as nullable month ordinals, months since 1970-01:
-    pandas' own numbers for monthly periods, so a period column is read as it is."""
+def _ordinal_values(values) -> np.ndarray:
+    """Month periods (or dates) as month ordinals, months since 1970-01, pandas' NaT
+    value where missing: pandas' own numbers for monthly periods, so a period column
+    is read as it is."""
     series = values if isinstance(values, pd.Series) else pd.Series(values)
     if series.dtype == pd.PeriodDtype("M"):
-        ords = series.array.asi8
-        return pa.array(ords, mask=ords == _NAT)
+        return series.array.asi8
     m = month_numbers(series) - 1970 * 12  # dates; a period of another frequency raises
-    mask = np.isnan(m)
-    return pa.array(np.where(mask, 0, m).astype(np.int64), mask=mask)
+    missing = np.isnan(m)
+    ords = np.where(missing, 0, m).astype(np.int64)
+    ords[missing] = _NAT
+    return ords
 
 
-def _from_ordinals(column: pa.ChunkedArray) -> pd.arrays.PeriodArray:
-    ords = np.asarray(column.combine_chunks().fill_null(_NAT))
-    return pd.PeriodIndex.from_ordinals(ords, freq="M").array
+def _nullable(ordinals: np.ndarray) -> pa.Array:
+    """Month ordinals as an Arrow array, null where NaT (for the SQL engines)."""
+    return pa.array(ordinals, mask=ordinals == _NAT)
+
+
+def _from_ordinals(ordinals: np.ndarray) -> pd.arrays.PeriodArray:
+    return pd.PeriodIndex.from_ordinals(ordinals, freq="M").array
 
 
 def overlaps(
@@ -271,54 +281,60 @@ def overlaps(
     require(spells.columns, ["spell", "start", "end"], "spells frame")
     require(intervals.columns, [PERSON, "start", "end"], "intervals frame")
     # The join runs on month ordinals (no conversion of period columns either way).
-    s = pa.table(
-        {
-            "unit": _text(spells[PERSON]),
-            "spell": pa.array(spells["spell"].astype("int64")),
-            "s0": _ordinals(spells["start"]),
-            "s1": _ordinals(spells["end"]),
-            # Pairs come in the order of the spells frame (an integer sort; spells()
-            # returns it by person and spell), then by interval start and kind.
-            "position": pa.array(np.arange(len(spells))),
-        }
-    )
+    s = {
+        "unit": _text(spells[PERSON]),
+        "spell": pa.array(spells["spell"].astype("int64")),
+        "s0": _ordinal_values(spells["start"]),
+        "s1": _ordinal_values(spells["end"]),
+    }
     kinds = intervals["kind"] if "kind" in intervals else pd.Series([None] * len(intervals))
-    i = pa.table(
-        {
-            "person": _text(intervals[PERSON]),
-            "kind": _text(kinds),
-            "i0": _ordinals(intervals["start"]),
-            "i1": _ordinals(intervals["end"]),
-        }
-    )
+    i = {
+        "person": _text(intervals[PERSON]),
+        "kind": _text(kinds),
+        "i0": _ordinal_values(intervals["start"]),
+        "i1": _ordinal_values(intervals["end"]),
+    }
     if engine is None and spark is None:  # NumPy on integer codes; an engine runs the SQL
         got = _overlap_pairs(s, i)
     else:
         runner, own = open_engine(engine, spark)
         try:
             with using(runner.DIALECT):
-                runner.register("s", s)
-                runner.register("i", i)
-                got = runner.arrow(OVERLAP_SQL)
+                # Pairs come in the order of the spells frame (an integer sort; spells()
+                # returns it by person and spell), then by interval start and kind.
+                position = pa.array(np.arange(len(spells)))
+                runner.register("s", _sql_table({**s, "position": position}, ("s0", "s1")))
+                runner.register("i", _sql_table(i, ("i0", "i1")))
+                table = runner.arrow(OVERLAP_SQL)
         finally:
             if own:
                 runner.close()
+        got = {name: table.column(name).combine_chunks() for name in table.column_names}
+        for name in ("i0", "i1", "o0", "o1"):
+            got[name] = np.asarray(got[name].fill_null(_NAT))
 
     def column(name: str) -> pd.api.extensions.ExtensionArray:
-        return got.column(name).to_pandas(types_mapper=pd.ArrowDtype).array
+        values = got[name]  # Arrow, or NumPy (the months)
+        return pd.arrays.ArrowExtensionArray(
+            values if isinstance(values, pa.Array) else pa.array(values)
+        )
 
     return pd.DataFrame(
         {
             PERSON: column("unit"),
             "spell": column("spell"),
             "kind": column("kind"),
-            "interval_start": _from_ordinals(got.column("i0")),
-            "interval_end": _from_ordinals(got.column("i1")),
-            "overlap_start": _from_ordinals(got.column("o0")),
-            "overlap_end": _from_ordinals(got.column("o1")),
+            "interval_start": _from_ordinals(got["i0"]),
+            "interval_end": _from_ordinals(got["i1"]),
+            "overlap_start": _from_ordinals(got["o0"]),
+            "overlap_end": _from_ordinals(got["o1"]),
             "overlap_months": column("overlap_months"),
         }
     )
+
+
+def _sql_table(columns: dict, ordinals: tuple[str, ...]) -> pa.Table:
+    return pa.table({k: _nullable(v) if k in ordinals else v for k, v in columns.items()})
 
 
 def _order_by(*keys: np.ndarray) -> np.ndarray:
@@ -339,7 +355,25 @@ def _order_by(*keys: np.ndarray) -> np.ndarray:
     return np.argsort(combined, kind="stable")
 
 
-def _overlap_pairs(s: pa.Table, i: pa.Table) -> pa.Table:
+class _IntervalBlocks(NamedTuple):
+    """The intervals side of :func:`_overlap_pairs`, prepared once: each usable
+    interval's row (``usable``, sorted by person code, start, kind, end), each person
+    code's block of them (``per_code`` long from ``block_start``), the persons
+    (``packed``: sorted packed pseudonyms, a code is the rank; or None, when
+    ``names`` holds them and a code is the index) and the columns."""
+
+    person: pa.Array
+    usable: np.ndarray
+    per_code: np.ndarray
+    block_start: np.ndarray
+    packed: np.ndarray | None
+    names: pa.Array | None
+    kind: pa.Array
+    i0: np.ndarray
+    i1: np.ndarray
+
+
+def _overlap_pairs(s: dict, i: dict) -> dict:
     """:data:`OVERLAP_SQL` with NumPy: the same pairs, columns and order. Persons are
     integer codes: for the extract's pseudonyms (16 lower-case hex characters) the rank
     of the packed number (:mod:`.keys`) among the intervals' distinct persons, found by
@@ -347,54 +381,65 @@ def _overlap_pairs(s: pa.Table, i: pa.Table) -> pa.Table:
     the spells' looked up in that dictionary. The intervals are sorted by (person, start,
     kind, end), so each spell's candidates are one contiguous block (start and length
     by person code, from ``np.bincount``); the blocks are expanded (spell by spell, in
-    the spells' order) and the pairs that overlap kept."""
-    # The intervals' persons (the fewer) are coded; the spells' looked up among them,
-    # once per block of equal neighbours (spells come by person: one look-up a person).
-    unit = s.column("unit")
-    i_packed = packed_keys(i.column("person"))
-    s_runs = packed_runs(unit) if i_packed is not None else None
-    block = np.ones(len(unit), bool)
-    if s_runs is not None and i_packed is not None:
+    the spells' order) and the pairs that overlap kept. Columns go in and out as NumPy
+    month ordinals (NaT where missing) and Arrow arrays (persons, spell, kind)."""
+    blocks = _interval_blocks(i)
+    block, live, live_code = _live_runs(s["unit"], blocks)
+    usable = blocks.usable
+    # Only the spells of persons with an interval go on: the runs of neighbouring
+    # spells whose person has one, expanded to their positions (in the spells' order).
+    head_at = np.append(np.flatnonzero(block), len(block))
+    first, lengths = head_at[live], head_at[live + 1] - head_at[live]
+    cum = np.cumsum(lengths)
+    within = np.arange(int(cum[-1]) if len(cum) else 0) - np.repeat(cum - lengths, lengths)
+    spell = np.repeat(first, lengths) + within
+    code = np.repeat(live_code, lengths)
+    s0, s1 = s["s0"][spell], s["s1"][spell]
+    ok = (s0 != _NAT) & (s1 != _NAT)
+    if not ok.all():
+        spell, code, s0, s1 = spell[ok], code[ok], s0[ok], s1[ok]
+    # Each spell against every interval of its person: the candidate pairs.
+    count = blocks.per_code[code]
+    at = np.repeat(np.arange(len(count)), count)  # each candidate pair's spell (of these)
+    offsets = np.cumsum(count) - count
+    candidate = usable[blocks.block_start[code][at] + np.arange(len(at)) - offsets[at]]
+    a0, a1 = s0[at], s1[at]
+    b0, b1 = blocks.i0[candidate], blocks.i1[candidate]
+    keep = np.flatnonzero((b0 <= a1) & (b1 >= a0))  # positions: cheaper than masks, 6 times
+    a0, a1, b0, b1 = a0[keep], a1[keep], b0[keep], b1[keep]
+    take_s, take_i = pa.array(spell[at[keep]]), pa.array(candidate[keep])
+    o0, o1 = np.maximum(a0, b0), np.minimum(a1, b1)
+    return {
+        # a pair's person is its interval's (the same name): taken from the fewer rows
+        "unit": blocks.person.take(take_i),
+        "spell": s["spell"].take(take_s),
+        "kind": blocks.kind.take(take_i),
+        "i0": b0,
+        "i1": b1,
+        "o0": o0,
+        "o1": o1,
+        "overlap_months": o1 - o0 + 1,
+    }
+
+
+def _interval_blocks(i: dict) -> _IntervalBlocks:
+    person = i["person"]
+    packed = packed_keys(person)
+    if packed is not None:
         # The extract's pseudonyms as numbers (:mod:`.keys`): codes are ranks among the
-        # intervals' distinct persons, found by binary search; no strings compared.
-        persons, i_code = np.unique(i_packed, return_inverse=True)
+        # intervals' distinct persons; no strings compared.
+        persons, i_code = np.unique(packed, return_inverse=True)
         i_code = i_code.astype(np.int64).ravel()
-        n_codes = len(persons)
-        block, heads = s_runs
-        head_code = np.full(len(heads), -1, np.int64)
-        if n_codes and len(heads) and (heads[1:] > heads[:-1]).all():
-            # spells by person (as spells() gives them): the persons searched among
-            # the spells' (the fewer needles)
-            at = np.minimum(np.searchsorted(heads, persons), len(heads) - 1)
-            found = heads[at] == persons
-            head_code[at[found]] = np.flatnonzero(found)
-        elif n_codes:
-            at = np.minimum(np.searchsorted(persons, heads), n_codes - 1)
-            found = persons[at] == heads
-            head_code[found] = at[found]
+        names, n_codes = None, len(persons)  # spelled only if a spell needs them
     else:
-        encoded = i.column("person").combine_chunks().dictionary_encode()
+        encoded = person.dictionary_encode()
         i_code = np.asarray(encoded.indices.fill_null(-1)).astype(np.int64)
-        n_codes = len(encoded.dictionary)
-        unit = unit.combine_chunks()
-        if len(unit) > 1:
-            same = pc.equal(unit.slice(1), unit.slice(0, len(unit) - 1))
-            block[1:] = ~np.asarray(same.fill_null(False))
-        head_code = pc.index_in(
-            unit.take(pa.array(np.flatnonzero(block))), value_set=encoded.dictionary
-        )
-        head_code = np.asarray(head_code.fill_null(-1)).astype(np.int64)
+        persons, names, n_codes = None, encoded.dictionary, len(encoded.dictionary)
 
-    def ords(table: pa.Table, name: str) -> tuple[np.ndarray, np.ndarray]:
-        column = table.column(name).combine_chunks()
-        return np.asarray(column.fill_null(0)), np.asarray(column.is_valid())
-
-    i0, i0_ok = ords(i, "i0")
-    i1, i1_ok = ords(i, "i1")
+    i0, i1, kind = i["i0"], i["i1"], i["kind"]
     # Intervals that can match: a person and both ends. Sorted by person, start, kind
     # (a null kind last, as ORDER BY sorts it), end.
-    usable = np.flatnonzero((i_code >= 0) & i0_ok & i1_ok)
-    kind = i.column("kind").combine_chunks()
+    usable = np.flatnonzero((i_code >= 0) & (i0 != _NAT) & (i1 != _NAT))
     if len(usable):
         kinds = kind.take(pa.array(usable))
         enc = kinds.dictionary_encode()  # ranks of the few distinct kinds, null last
@@ -407,48 +452,39 @@ def _overlap_pairs(s: pa.Table, i: pa.Table) -> pa.Table:
     # Each person's block of usable intervals: its start and length, by code.
     per_code = np.bincount(i_code[usable], minlength=n_codes)
     block_start = np.cumsum(per_code) - per_code
-    # Only the spells of persons with an interval go on: the blocks of neighbouring
-    # spells whose person has one, expanded to their positions (in the spells' order).
-    head_at = np.flatnonzero(block)
-    head_count = np.zeros(len(head_at), np.int64)
-    coded = head_code >= 0
-    head_count[coded] = per_code[head_code[coded]]
-    live = np.flatnonzero(head_count)
-    lengths = np.diff(np.append(head_at, len(block)))[live]
-    cum = np.cumsum(lengths)
-    within = np.arange(int(cum[-1]) if len(cum) else 0) - np.repeat(cum - lengths, lengths)
-    spell = np.repeat(head_at[live], lengths) + within
-    code = np.repeat(head_code[live], lengths)
-    s0_col = s.column("s0").combine_chunks().take(pa.array(spell))
-    s1_col = s.column("s1").combine_chunks().take(pa.array(spell))
-    ok = np.asarray(s0_col.is_valid()) & np.asarray(s1_col.is_valid())
-    s0, s1 = np.asarray(s0_col.fill_null(0)), np.asarray(s1_col.fill_null(0))
-    if not ok.all():
-        spell, code, s0, s1 = spell[ok], code[ok], s0[ok], s1[ok]
-    count = per_code[code]
-    at = np.repeat(np.arange(len(count)), count)  # each candidate pair's spell (of these)
-    offsets = np.cumsum(count) - count
-    candidate = usable[block_start[code][at] + np.arange(len(at)) - offsets[at]]
-    spell_at = spell[at]
-    a0, a1 = s0[at], s1[at]
-    b0, b1 = i0[candidate], i1[candidate]
-    keep = (b0 <= a1) & (b1 >= a0)
-    spell_at, candidate = spell_at[keep], candidate[keep]
-    o0 = np.maximum(a0[keep], b0[keep])
-    o1 = np.minimum(a1[keep], b1[keep])
-    take_s, take_i = pa.array(spell_at), pa.array(candidate)
-    return pa.table(
-        {
-            "unit": s.column("unit").take(take_s),
-            "spell": s.column("spell").take(take_s),
-            "kind": kind.take(take_i),
-            "i0": pa.array(b0[keep], pa.int64()),
-            "i1": pa.array(b1[keep], pa.int64()),
-            "o0": pa.array(o0, pa.int64()),
-            "o1": pa.array(o1, pa.int64()),
-            "overlap_months": pa.array(o1 - o0 + 1, pa.int64()),
-        }
-    )
+    return _IntervalBlocks(person, usable, per_code, block_start, persons, names, kind, i0, i1)
+
+
+def _live_runs(unit: pa.Array, blocks: _IntervalBlocks) -> tuple[np.ndarray, ...]:
+    """Where each run of equal neighbouring spell persons starts (a bool per spell),
+    the runs whose person has a usable interval (their numbers, ascending) and those
+    persons' codes: one look-up per run (spells come by person: one a person)."""
+    runs = packed_runs(unit) if blocks.packed is not None else None
+    if runs is not None:
+        block, heads = runs
+        persons = blocks.packed
+        if len(persons) and len(heads) and (heads[1:] > heads[:-1]).all():
+            # spells by person (as spells() gives them): the persons searched among
+            # the spells' (the fewer needles); the runs found come in order.
+            at = np.minimum(np.searchsorted(heads, persons), len(heads) - 1)
+            found = np.flatnonzero((heads[at] == persons) & (blocks.per_code > 0))
+            return block, at[found], found
+        head_code = np.full(len(heads), -1, np.int64)
+        if len(persons):
+            at = np.minimum(np.searchsorted(persons, heads), len(persons) - 1)
+            found = persons[at] == heads
+            head_code[found] = at[found]
+    else:
+        block = np.ones(len(unit), bool)
+        if len(unit) > 1:
+            same = pc.equal(unit.slice(1), unit.slice(0, len(unit) - 1))
+            block[1:] = ~np.asarray(same.fill_null(False))
+        names = blocks.names if blocks.packed is None else unpacked(blocks.packed)
+        head_code = pc.index_in(unit.take(pa.array(np.flatnonzero(block))), value_set=names)
+        head_code = np.asarray(head_code.fill_null(-1)).astype(np.int64)
+    live = np.flatnonzero(head_code >= 0)
+    live = live[blocks.per_code[head_code[live]] > 0]
+    return block, live, head_code[live]
 
 
 def events_near(
