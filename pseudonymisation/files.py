@@ -415,8 +415,25 @@ def _pseudonym_order(table: pa.Table, by: list[str]) -> np.ndarray:
         codes, null = _code_values(table.column(name))
         keys += [codes] + ([null] if null.any() else [])
     if len(keys) == 1:  # the common case: one pseudonym column, no nulls
-        return np.argsort(keys[0], kind="stable")
+        order = _order_of_codes(keys[0])
+        return order if order is not None else np.argsort(keys[0], kind="stable")
     return np.lexsort(keys) if keys else np.arange(table.num_rows)
+
+
+def _order_of_codes(codes: np.ndarray) -> np.ndarray | None:
+    """The stable order of uint64 ``codes`` by one sort of numbers, not an argsort
+    (3-4x faster): each code with its low bits replaced by the row's number sorts by
+    the code's high bits, then by row. That is the codes' stable order unless two
+    different codes share the high bits (for a million rows, 44 bits: rare), which the
+    check finds; then None (the caller sorts the slow way)."""
+    n = len(codes)
+    mask = np.uint64((1 << max(1, (n - 1).bit_length())) - 1)
+    key = codes & ~mask
+    key |= np.arange(n, dtype=np.uint64)
+    key.sort()
+    order = (key & mask).astype(np.int64)
+    ordered = codes[order]
+    return None if (ordered[1:] < ordered[:-1]).any() else order
 
 
 def _code_values(column: pa.Array | pa.ChunkedArray) -> tuple[np.ndarray, np.ndarray]:
@@ -476,7 +493,9 @@ class _Buckets:
         codes, null = _code_values(batch.column(self._by[0]))
         bucket = (codes >> np.uint64(52)).astype(np.int64) * self._count // _PREFIXES
         bucket[null] = self._count
-        order = np.argsort(bucket, kind="stable")
+        # As 16-bit numbers (at most 4,097 buckets): NumPy's stable sort of those is a
+        # radix sort, several times faster than of 64-bit ones.
+        order = np.argsort(bucket.astype(np.uint16), kind="stable")
         ordered = bucket[order]
         starts = np.flatnonzero(np.r_[True, ordered[1:] != ordered[:-1]])
         ends = np.r_[starts[1:], len(ordered)]
