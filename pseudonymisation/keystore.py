@@ -94,7 +94,13 @@ class ProjectKey:
             raise BadInputError(f"a pseudonym is 1 to 32 bytes, not {nbytes}")
         if isinstance(messages, np.ndarray):
             messages = np.ascontiguousarray(messages, dtype=np.uint8)
-            messages = [row.tobytes() for row in messages]
+            if messages.ndim == 2 and messages.shape[1] and (messages[:, -1] != 0).all():
+                # As fixed-width bytes, one list in one call (3x faster than a bytes
+                # object per row); NumPy drops trailing NULs of such bytes, so only
+                # when no message ends in one.
+                messages = messages.view(f"S{messages.shape[1]}").ravel().tolist()
+            else:
+                messages = [row.tobytes() for row in messages]
         # HMAC (RFC 2104) with the key's inner and outer SHA-256 states, and the domain
         # tag, computed once: each message then costs two state copies and one short
         # update each, about twice as fast as hmac.digest per message. The tests check

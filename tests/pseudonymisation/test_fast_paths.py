@@ -32,9 +32,13 @@ def test_project_key_digests_equal_hmac_digest(p1):
     rows = np.frombuffer("".join(POPULATION).encode(), np.uint8).reshape(-1, 12)
     varied = [str(f).encode() for number in POPULATION[:60] for f in forms(number)]
     varied += [b"", b"H-1", "hushåll 7".encode(), b"x" * 150]
+    # Rows that end in NUL bytes (fixed-width bytes would drop them) are hashed whole.
+    nul = rows.copy()
+    nul[::3, -2:] = 0
+    arrays = [(a, [r.tobytes() for r in a]) for a in (rows, nul)]
     for domain in ("person", "household"):
         tag = b"mikrodata/pseudonym/v1/" + domain.encode() + b"\x00"
-        for messages, plain in ((rows, [r.tobytes() for r in rows]), (varied, varied), ([], [])):
+        for messages, plain in (*arrays, (varied, varied), ([], [])):
             for nbytes in (8, 32):
                 got = p1.digests(domain, messages, nbytes)
                 expected = [hmac.digest(p1._secret, tag + m, "sha256")[:nbytes] for m in plain]
