@@ -87,10 +87,11 @@ def _periods(months: pd.Series) -> pd.Series:
 
 
 def _months_array(values) -> pa.Array:
-    """Month periods or dates as a nullable int64 Arrow array of month indexes."""
-    m = month_numbers(values)
-    mask = np.isnan(m)
-    return pa.array(np.where(mask, 0, m).astype(np.int64), mask=mask)
+    """Month periods or dates as a nullable int64 Arrow array of month indexes (the
+    ordinals of :func:`_ordinal_values`, counted from year 0)."""
+    ords = _ordinal_values(values)
+    missing = ords == _NAT
+    return pa.array(np.where(missing, 0, ords + 1970 * 12), mask=missing)
 
 
 def _text(series: pd.Series) -> pa.Array:
