@@ -291,6 +291,8 @@ def main() -> None:
         sys.stdout.write(json.dumps(res))
         return
 
+    if args.workdir is not None:
+        args.workdir.mkdir(parents=True, exist_ok=True)
     work = Path(tempfile.mkdtemp(prefix="bench_pseudonymise.", dir=args.workdir))
     try:
         print(

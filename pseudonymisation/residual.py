@@ -143,6 +143,11 @@ def _valid(keys: np.ndarray, width: int, ref: dt.date) -> np.ndarray:
 
 
 def _count_integers(values: pa.Array, ref: dt.date) -> int:
+    if values.type.bit_width <= 16:  # at most 65,535: no room for an identifier
+        return 0
+    low, high = pc.min_max(values).values()  # one pass; most columns end here
+    if low.as_py() is None or (-_INT_LOW < low.as_py() and high.as_py() < _INT_LOW):
+        return 0
     ints = values.drop_null().to_numpy(zero_copy_only=False)
     if ints.dtype.kind == "u":  # uint64 above 2^63 is far above any identifier
         ints = ints[ints < _INT_HIGH]

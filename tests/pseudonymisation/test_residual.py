@@ -25,6 +25,9 @@ def _short(number: str) -> str:
 def _hidden_forms() -> dict[str, pa.Array]:
     """One raw number hidden in a column of each type (the other values harmless)."""
     p, s = PEOPLE[0], _short(PEOPLE[1])
+    # A 10-digit number of someone born 2000-2021 fits an int32 (the guard skips only
+    # integer types too narrow to hold one).
+    small = next(_short(q) for q in PEOPLE if int(_short(q)) < 2**31)
 
     def strings(value, typ=None):
         return pa.array([value] + ["ingen"] * (N - 1), typ or pa.string())
@@ -42,6 +45,9 @@ def _hidden_forms() -> dict[str, pa.Array]:
         "struct": pa.array([{"note": f"nr {s}"}] + [{"note": "x"}] * (N - 1)),
         "int12": pa.array([int(p)] + [1] * (N - 1), pa.int64()),
         "int10": pa.array([int(s)] + [1] * (N - 1), pa.int64()),
+        "int10_negative": pa.array([-int(s)] + [1] * (N - 1), pa.int64()),
+        "int32": pa.array([int(small)] + [1] * (N - 1), pa.int32()),
+        "uint32": pa.array([int(small)] + [1] * (N - 1), pa.uint32()),
         "uint64": pa.array([int(p)] + [2**64 - 1] * (N - 1), pa.uint64()),
         "float": pa.array([float(p)] + [1.5] * (N - 1), pa.float64()),
     }
