@@ -43,6 +43,7 @@ from mikrodata.pseudonymisation import TrustStore
 from mikrodata.quality.catalogue import load
 from mikrodata.toolkit.errors import BadInputError, ExportRefused
 from mikrodata.toolkit.identity import Identity, resolve_identity
+from mikrodata.toolkit.sources import record_opened
 
 from .extract.manifest import Manifest, RegisterEntry
 from .extract.verify import verify_extract
@@ -314,9 +315,11 @@ def open_extract(
         audit.append(
             "dummy_extract_loaded", project=manifest.project, user=identity, details=details
         )
-        return Project(
+        project = Project(
             directory, manifest, None, identity, checked.manifest_sha256, folder, _audit=audit
         )
+        record_opened(project.provenance())
+        return project
     assert checked.approval is not None
     gate: Approval = check_signed_approval(
         checked.approval,
@@ -326,7 +329,7 @@ def open_extract(
         registers=list(manifest.registers),
     )
     audit.append("extract_loaded", project=manifest.project, user=gate.identity, details=details)
-    return Project(
+    project = Project(
         directory,
         manifest,
         checked.approval,
@@ -335,3 +338,5 @@ def open_extract(
         folder,
         _audit=audit,
     )
+    record_opened(project.provenance())
+    return project

@@ -49,6 +49,7 @@ from mikrodata.toolkit.disclosure.table import CheckedTable
 from mikrodata.toolkit.errors import BadInputError, DisclosureError
 from mikrodata.toolkit.identity import current_identity
 from mikrodata.toolkit.paths import home
+from mikrodata.toolkit.sources import opened_extracts
 
 __all__ = ["ACRO_VERSION", "OutputRequest", "output_request_folder", "request_release"]
 
@@ -217,7 +218,10 @@ def request_release(
     it; without it the figure's own record summary is used). ``source``: the
     :class:`~mikrodata.toolkit.project.Project` (or its ``provenance()``) the output was
     made from, where the table does not know it (a table of an extract's frame does; one
-    of an aggregate made with ``groupby`` does not). Returns the record's path."""
+    of an aggregate made with ``groupby(...).agg`` does not, pandas drops the frame's
+    attrs). Without either, the one extract opened in this process is taken (recorded
+    as ``source_inferred``); with none or several opened, BadInputError. Returns the
+    record's path."""
     if not isinstance(name, str) or not _NAME.match(name):
         raise BadInputError(
             f"output name {name!r} is not usable", "Use letters, digits, '_', '.' and '-'"
@@ -258,6 +262,18 @@ def request_release(
         )
     base = obj if output == "table" else table
     provenance = _provenance(source, base)
+    inferred = False
+    if provenance is None:
+        # pandas drops a frame's attrs in groupby(...).agg and the like: with one
+        # extract opened here, the data came from it; otherwise the researcher says.
+        known = opened_extracts()
+        if len(known) != 1:
+            raise BadInputError(
+                f"output {name!r}: the data it was made from is unknown"
+                + (f" ({len(known)} extracts are open in this session)" if known else ""),
+                "Pass source=project, where project = mikrodata.open_extract(...)",
+            )
+        provenance, inferred = dict(known[0], register=None), True
     for stale in (f"{name}.snapshot.json", f"{name}.population.npy", f"{name}.released.json"):
         (request.records / stale).unlink(missing_ok=True)
     snapshot = TableSnapshot.from_table(name, base) if base is not None else None
@@ -287,6 +303,7 @@ def request_release(
         "checked": output == "table" or is_checked(obj),
         "project": provenance.get("project") if provenance else None,
         "source": provenance,
+        "source_inferred": inferred,
         "file_sha256": {
             f: hashlib.sha256((request.folder / f).read_bytes()).hexdigest() for f in files
         },

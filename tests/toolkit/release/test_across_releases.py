@@ -3,11 +3,13 @@ data is a dummy extract, another project's, or unknown. Worked examples by hand.
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 import mikrodata
 from mikrodata import disclosure
-from mikrodata.toolkit.errors import DisclosureError
+from mikrodata.toolkit.errors import BadInputError, DisclosureError
 from mikrodata.toolkit.extract import build_dummy_extract
 from tests.access_requests.support import PI, RESEARCHER, STEWARD
 from tests.toolkit.disclosure.support import microdata
@@ -127,7 +129,11 @@ def test_a_release_from_the_real_extract_carries_its_source(world, monkeypatch):
 def test_outputs_of_unknown_or_foreign_data_are_refused(world, monkeypatch):
     monkeypatch.setenv("MIKRODATA_USER", RESEARCHER)
     t = disclosure.frequency(microdata({("x",): 40, ("y",): 50}, ["s"]), "s")
-    disclosure.request_release(t, "unknown", "No source")
+    # A request from before the source was asked for at request time: none recorded.
+    monkeypatch.setattr(mikrodata.toolkit.sources, "_OPENED", [dict(world.source)])
+    path = disclosure.request_release(t, "unknown", "No source")
+    entry = json.loads(path.read_text())
+    path.write_text(json.dumps(dict(entry, source=None, source_inferred=False)))
     foreign = dict(world.source, manifest_sha256="0" * 64)
     disclosure.request_release(t, "foreign", "Not this trail's extract", source=foreign)
     monkeypatch.delenv("MIKRODATA_USER")
@@ -155,3 +161,35 @@ def test_a_trail_table_missing_or_changed_is_an_integrity_error(world, monkeypat
     kept.unlink()
     with pytest.raises(IntegrityError, match="the release trail lacks table 'by_r'"):
         world.approve(STEWARD)
+
+
+@pytest.mark.parametrize("opened", [0, 2])
+def test_an_output_of_unknown_data_is_refused_when_it_is_asked_for(world, monkeypatch, opened):
+    monkeypatch.setenv("MIKRODATA_USER", RESEARCHER)
+    other = dict(world.source, manifest_sha256="1" * 64)
+    monkeypatch.setattr(mikrodata.toolkit.sources, "_OPENED", [dict(world.source), other][:opened])
+    t = disclosure.frequency(microdata({("x",): 40, ("y",): 50}, ["s"]), "s")
+    with pytest.raises(BadInputError, match="the data it was made from is unknown") as caught:
+        disclosure.request_release(t, "unknown", "No source")
+    assert "source=project" in caught.value.hint
+    if opened:
+        assert "2 extracts are open in this session" in caught.value.message
+    # Saying which extract is enough.
+    disclosure.request_release(t, "known", "With its source", source=world.source)
+
+
+def test_with_one_extract_opened_an_output_of_lost_source_is_of_that_extract(world, monkeypatch):
+    # Why a table can lose its source: pandas drops attrs in groupby(...).agg.
+    frame = microdata({("x",): 40, ("y",): 50}, ["s"])
+    frame.attrs["mikrodata"] = dict(world.source)
+    assert frame.groupby("s", observed=True).agg(n=("s", "size")).attrs == {}
+    monkeypatch.setattr(mikrodata.toolkit.sources, "_OPENED", [])
+    mikrodata.toolkit.sources.record_opened(world.source)
+    mikrodata.toolkit.sources.record_opened(world.source)  # opened twice: one extract
+    monkeypatch.setenv("MIKRODATA_USER", RESEARCHER)
+    t = disclosure.frequency(microdata({("x",): 40, ("y",): 50}, ["s"]), "s")
+    entry = json.loads(disclosure.request_release(t, "inferred", "Persons by s").read_text())
+    assert entry["source_inferred"] is True
+    assert entry["source"]["manifest_sha256"] == world.source["manifest_sha256"]
+    monkeypatch.delenv("MIKRODATA_USER")
+    assert world.approve(STEWARD, names=["inferred"])["release_id"]
