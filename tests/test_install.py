@@ -116,5 +116,13 @@ def test_every_package_folder_is_installed_under_mikrodata(monkeypatch):
             rel = init.parent.relative_to(ROOT).as_posix().replace("/", ".")
             if rel != "toolkit.facade":
                 expected.add(f"mikrodata.{rel}")
-    assert set(captured["packages"]) == expected
+    listed = set(captured["packages"])
+    assert expected <= listed
+    # The rest are folders of data files (templates, schemas, code lists), listed so
+    # that setuptools ships them by package-data without warnings: no code, no caches.
+    for extra in listed - expected:
+        folder = ROOT / extra.removeprefix("mikrodata.").replace(".", "/")
+        assert folder.is_dir() and "__pycache__" not in extra, extra
+        assert not (folder / "__init__.py").exists(), extra
+        assert any(f.is_file() for f in folder.rglob("*") if f.suffix != ".pyc"), extra
     assert captured["package_dir"]["mikrodata"] == "toolkit/facade"
