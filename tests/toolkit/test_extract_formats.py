@@ -374,3 +374,31 @@ def test_dates_are_dates_in_every_format(tmp_path):
     lines = (tmp_path / "b.csv").read_text(encoding="utf-8").splitlines()
     assert lines[1] == '"a1b2c3d4e5f6a7b8",2020,1950-01-31,"1","0114"'
     assert lines[3] == '"a1b2c3d4e5f6a7b8",2021,,,"0180"'
+
+
+def test_a_copy_that_would_not_fit_in_memory_is_refused_and_nothing_is_written(
+    built, tmp_path, run_cli, monkeypatch
+):
+    from mikrodata.toolkit.extract import formats
+
+    # The estimate is the memory the copy takes while it is written: at least the
+    # uncompressed table, and 8 bytes a value for the frame.
+    parquet = next(built["result"].out.rglob("ekonomiskt_bistand/*.parquet"))
+    meta = pq.ParquetFile(parquet).metadata
+    assert formats.frame_bytes(parquet) >= 8 * meta.num_rows * meta.num_columns
+    monkeypatch.setattr(formats, "available_memory", lambda: 1024)  # 1 KiB free
+    with pytest.raises(BadInputError, match="needs about .* GiB of memory") as caught:
+        formats.write_format(parquet, REGISTER, "stata", tmp_path / "eb.dta")
+    assert "Leave stata out of --format" in caught.value.hint
+    assert not list(tmp_path.iterdir())
+    out = tmp_path / "dummy"
+    result = run_cli(
+        "extract", "dummy", "--request", str(built["request"]), "--out", str(out),
+        "--persons", "60", "--format", "spss",
+    )  # fmt: skip
+    assert result.exit_code != 0
+    assert "the spss copy of" in result.output and "Traceback" not in result.output
+    assert not out.exists()
+    # CSV copies stream: no memory check.
+    monkeypatch.setattr(formats, "frame_bytes", lambda _: pytest.fail("checked a CSV copy"))
+    formats.write_format(parquet, REGISTER, "csv", tmp_path / "eb.csv")

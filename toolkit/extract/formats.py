@@ -27,7 +27,10 @@ What each format keeps (``docs/deliveries.md`` has the table):
   at a time, in bounded memory.
 
 pyreadstat writes Stata, SAS transport and SPSS from a whole DataFrame: those three hold
-one register's frame in memory while they write (CSV does not).
+one register's frame in memory while they write (CSV does not). Before reading one in,
+the memory it needs is estimated from the Parquet footer; when that is more than the
+machine has free, the copy is refused with a clear error rather than the build being
+killed by the system half-way.
 """
 
 from __future__ import annotations
@@ -196,9 +199,59 @@ def _frame(table: pa.Table):
 
     frame = table.to_pandas(date_as_object=True)
     for f in table.schema:
-        if pa.types.is_integer(f.type) and table.column(f.name).null_count:
-            frame[f.name] = pd.array(table.column(f.name).to_pylist(), dtype="Int64")
+        column = table.column(f.name)
+        if pa.types.is_integer(f.type) and column.null_count:
+            values = pc.fill_null(column, 0).cast(pa.int64()).to_numpy()
+            missing = column.is_null().to_numpy(zero_copy_only=False)
+            frame[f.name] = pd.arrays.IntegerArray(values, missing)
     return frame
+
+
+# A value of a pandas object column: the Python str object (about 50 bytes) and the
+# pointer to it, besides its text.
+_OBJECT_BYTES = 58
+
+
+def frame_bytes(parquet: str | Path) -> int:
+    """About the memory a Stata, SAS transport or SPSS copy of the Parquet file takes
+    while it is written: the Arrow table (the file's uncompressed size) and the pandas
+    frame made from it (8 bytes a value, or a Python string and its text), from the
+    file's footer alone."""
+    meta = pq.ParquetFile(parquet).metadata
+    rows, total = meta.num_rows, 0
+    schema = meta.schema.to_arrow_schema()
+    for i, f in enumerate(schema):
+        raw = sum(
+            meta.row_group(g).column(i).total_uncompressed_size for g in range(meta.num_row_groups)
+        )
+        text = pa.types.is_string(f.type) or pa.types.is_large_string(f.type)
+        total += raw + (raw + _OBJECT_BYTES * rows if text else 8 * rows)
+    return total
+
+
+def available_memory() -> int | None:
+    """The memory the system could give this process now (Linux's ``MemAvailable``),
+    or None where it does not say."""
+    try:
+        with open("/proc/meminfo", encoding="ascii") as fh:
+            for line in fh:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except (OSError, ValueError):
+        pass
+    return None
+
+
+def _check_memory(parquet: Path, register: str, fmt: str) -> None:
+    need, free = frame_bytes(parquet), available_memory()
+    if free is not None and need > free:
+        raise BadInputError(
+            f"the {fmt} copy of {register} needs about {need / 2**30:.1f} GiB of memory "
+            f"while it is written, and {free / 2**30:.1f} GiB is free",
+            f"Leave {fmt} out of --format (the Parquet and CSV copies are written in "
+            "bounded memory), build fewer years at a time, or build where there is more "
+            "memory; nothing was written",
+        )
 
 
 def _integer_coded(values: pa.ChunkedArray, codes: dict[str, str]) -> bool:
@@ -353,6 +406,7 @@ def write_format(
     with atomic_file(target) as tmp:
         if fmt == "csv":
             return FormatResult("csv", _write_csv(parquet, tmp), None)
+        _check_memory(parquet, register, fmt)
         table = pq.read_table(parquet)
         cols = _columns(register, table, columns)
         writer = {"stata": _write_stata, "spss": _write_spss, "sas-xpt": _write_xpt}[fmt]
