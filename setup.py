@@ -6,10 +6,10 @@ the ``mikrodata`` package itself: the thin façade that re-exports what each rol
 No generic top-level names (``toolkit``, ``quality``) reach a researcher's environment.
 Pure Python: nothing is compiled.
 
-Folders of data files (templates, schemas, code lists, Data Docs assets) are listed as
-packages too, namespace packages without an ``__init__.py``: setuptools then ships
-their files by ``package-data`` without warning that it sees importable folders it was
-not told about.
+Folders of data files (schemas, code lists, Data Docs assets, the hub configuration) are
+listed as packages too, namespace packages without an ``__init__.py``: setuptools then
+ships their files by ``package-data`` without warning that it sees importable folders it
+was not told about.
 """
 
 from setuptools import find_namespace_packages, setup

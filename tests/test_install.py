@@ -118,7 +118,7 @@ def test_every_package_folder_is_installed_under_mikrodata(monkeypatch):
                 expected.add(f"mikrodata.{rel}")
     listed = set(captured["packages"])
     assert expected <= listed
-    # The rest are folders of data files (templates, schemas, code lists), listed so
+    # The rest are folders of data files (schemas, code lists, Data Docs assets), listed so
     # that setuptools ships them by package-data without warnings: no code, no caches.
     for extra in listed - expected:
         folder = ROOT / extra.removeprefix("mikrodata.").replace(".", "/")

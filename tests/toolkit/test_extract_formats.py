@@ -389,8 +389,16 @@ def test_a_copy_that_would_not_fit_in_memory_is_refused_and_nothing_is_written(
     monkeypatch.setattr(formats, "available_memory", lambda: 1024)  # 1 KiB free
     with pytest.raises(BadInputError, match="needs about .* GiB of memory") as caught:
         formats.write_format(parquet, REGISTER, "stata", tmp_path / "eb.dta")
-    assert "Leave stata out of --format" in caught.value.hint
+    assert "csv or parquet instead" in caught.value.hint
     assert not list(tmp_path.iterdir())
+    # A researcher's export goes through the same check.
+    outputs = tmp_path / "outputs"
+    project = mikrodata.open_extract(
+        built["result"].out, user=RESEARCHER, trust=built["trust"], outputs=outputs
+    )
+    with pytest.raises(BadInputError, match="the stata copy of ekonomiskt_bistand needs"):
+        project.export(REGISTER, "eb.dta")
+    assert not outputs.exists() or not list(outputs.iterdir())
     out = tmp_path / "dummy"
     result = run_cli(
         "extract", "dummy", "--request", str(built["request"]), "--out", str(out),

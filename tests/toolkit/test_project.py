@@ -119,3 +119,18 @@ def test_a_dummy_opens_the_same_way_and_says_it_is_a_dummy(tmp_path):
     assert "dummy extract" in repr(project)
     frame = project.frame("ekonomiskt_bistand")
     assert len(frame) > 0 and frame.attrs["mikrodata"]["dummy"] is True
+
+
+def test_an_opened_extract_is_noted_as_the_session_s_source_and_a_refused_one_is_not(
+    extract, tmp_path, monkeypatch
+):
+    from mikrodata.toolkit import sources
+
+    monkeypatch.setattr(sources, "_OPENED", [])
+    with pytest.raises(AccessRefused):
+        mikrodata.open_extract(extract, user=STEWARD)
+    assert sources.opened_extracts() == []
+    project = mikrodata.open_extract(extract, user=RESEARCHER)
+    mikrodata.open_extract(extract, user=RESEARCHER)  # opened twice: noted once
+    expected = {k: project.provenance()[k] for k in ("project", "dummy", "manifest_sha256")}
+    assert sources.opened_extracts() == [expected]

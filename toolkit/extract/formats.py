@@ -248,9 +248,8 @@ def _check_memory(parquet: Path, register: str, fmt: str) -> None:
         raise BadInputError(
             f"the {fmt} copy of {register} needs about {need / 2**30:.1f} GiB of memory "
             f"while it is written, and {free / 2**30:.1f} GiB is free",
-            f"Leave {fmt} out of --format (the Parquet and CSV copies are written in "
-            "bounded memory), build fewer years at a time, or build where there is more "
-            "memory; nothing was written",
+            "Write it as csv or parquet instead (those are written in bounded memory), "
+            "or where there is more memory; nothing was written",
         )
 
 
